@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// nestar CLI entry. Every failure becomes one line on stderr and a non-zero exit: 2 for usage errors,
+// 1 for everything else (never a tfjs stack trace; NESTAR_DEBUG=1 prints the stack).
+import { demoCommand, sampleCommand, SAMPLE_HELP, trainCommand, TRAIN_HELP } from './commands.js';
+import { UsageError } from './args.js';
+
+const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
+
+  nestar demo     train a small NestAR on MNIST (about 10 minutes) and write a sample grid
+  nestar train    train a model (see nestar train --help)
+  nestar sample   sample a PNG grid from a checkpoint (see nestar sample --help)
+
+${TRAIN_HELP}
+
+${SAMPLE_HELP}`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'train': return trainCommand(rest);
+    case 'sample': return sampleCommand(rest);
+    case 'demo': return demoCommand(rest);
+    case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, demo`);
+  }
+}
+
+main(process.argv.slice(2)).then(() => process.exit(0), (e: unknown) => {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (process.env.NESTAR_DEBUG === '1') console.error(err.stack);
+  console.error(`nestar: ${err instanceof UsageError ? '' : 'error: '}${err.message.split('\n')[0]}`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

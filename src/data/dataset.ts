@@ -1,0 +1,21 @@
+import type { ImageBatch } from '../tokenizer/patchTokenizer.js';
+
+/** A labelled image set held in memory. labels[i] = -1 for unlabelled images. */
+export interface ImageDataset extends ImageBatch {
+  labels: Int32Array;
+  classNames: string[];
+  source: string;
+}
+
+/** A subset of a dataset by indices (copies). */
+export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDataset {
+  const per = ds.height * ds.width * ds.channels;
+  const data = new Float32Array(indices.length * per);
+  const labels = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i]!;
+    data.set(ds.data.subarray(j * per, (j + 1) * per), i * per);
+    labels[i] = ds.labels[j]!;
+  }
+  return { ...ds, data, labels, count: indices.length };
+}

@@ -1,0 +1,84 @@
+// Registers the native kernel pack's kernels with the tfjs WASM backend. The kernels read and write the
+// WASM heap in place (no copies); model code stays plain tfjs and is unaware of them.
+import * as tf from '@tensorflow/tfjs-core';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeAddon {
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, strideC: number): void;
+  setThreads(n: number): void;
+  info(): { coreType: string; threads: number; config: string };
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Path of the built addon, searched from both src/ (tsx) and dist/ (compiled) layouts. */
+export function nativeAddonPath(): string | undefined {
+  for (const up of ['../..', '../../..']) {
+    const p = join(here, up, 'native', 'build', 'Release', 'nestar_native.node');
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function loadNativeAddon(): { addon?: NativeAddon; reason?: string } {
+  const p = nativeAddonPath();
+  if (!p) return { reason: 'native/build/Release/nestar_native.node is missing (run `npm run build:native`; needs libopenblas-dev)' };
+  try {
+    return { addon: createRequire(import.meta.url)(p) as NativeAddon };
+  } catch (e) {
+    return { reason: `could not load ${p}: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+// Minimal view of the WASM backend internals we use (public methods of BackendWasm).
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+/** The BatchMatMul kernel on OpenBLAS, with batch broadcasting and both transposes. */
+export function makeBatchMatMul(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error('nestar native BatchMatMul: float32 only');
+    const be = backend as unknown as WasmBackendLike;
+    const ra = a.shape.length, rb = b.shape.length;
+    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+    const kA = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+    const kB = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
+    const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+    if (kA !== kB) throw new Error(`matMul: inner dimensions ${kA} and ${kB} differ (shapes ${a.shape} and ${b.shape})`);
+    const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+    const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    const batch = tf.util.sizeFromShape(outer);
+    if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
+      throw new Error(`nestar native BatchMatMul: batch broadcast ${a.shape} x ${b.shape} is not supported`);
+    }
+    const out = be.makeOutput([...outer, m, n], 'float32');
+    // Views are taken after makeOutput: allocating may grow (and move) the heap.
+    const av = be.typedArrayFromHeap(a), bv = be.typedArrayFromHeap(b), cv = be.typedArrayFromHeap(out);
+    if (m === 0 || n === 0) return out;
+    if (kA === 0) { cv.fill(0); return out; }
+    if (batchB === 1 && batchA === batch && !transposeA) {
+      // Fold the batch into rows: one big GEMM is much faster than many small ones.
+      addon.sgemm(av, bv, cv, 1, batch * m, n, kA, false, transposeB, 0, 0, 0);
+    } else {
+      addon.sgemm(av, bv, cv, batch, m, n, kA, transposeA, transposeB,
+        batchA === 1 ? 0 : m * kA, batchB === 1 ? 0 : kA * n, m * n);
+    }
+    return out;
+  };
+}
+
+/** Replaces the WASM backend's BatchMatMul with the native one. */
+export function registerNativeKernels(addon: NativeAddon): void {
+  const fn = makeBatchMatMul(addon);
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fn });
+}

@@ -1,0 +1,70 @@
+// Per-token flow head (MAR/xAR style "SimpleMLPAdaLN"): maps (noisy token y_t, time t, condition z)
+// to a velocity. Residual MLP blocks modulated by AdaLN on c = emb(t) + proj(z); the modulation and
+// output layers start at zero so the head starts as the zero velocity field.
+import * as tf from '@tensorflow/tfjs-core';
+import { applyLayerNorm, applyLinear, linear, silu, type Linear } from '../model/layers.js';
+import type { ParamStore } from '../model/params.js';
+
+export interface FlowHeadSpec { tokenDim: number; condDim: number; width: number; depth: number }
+
+const T_FREQ = 256;
+/** t in [0,1] is scaled to [0, 1000] before the sinusoidal embedding (DiT's timestep range). */
+const T_SCALE = 1000;
+
+export class FlowHead {
+  private readonly tEmb1: Linear; private readonly tEmb2: Linear;
+  private readonly zProj: Linear; private readonly inProj: Linear;
+  // Separate shift/scale/gate layers rather than one split: SplitV and its gradient are slow on WASM.
+  private readonly blocks: Array<{ shift: Linear; scale: Linear; gate: Linear; fc1: Linear; fc2: Linear }> = [];
+  private readonly finalShift: Linear; private readonly finalScale: Linear; private readonly out: Linear;
+
+  constructor(ps: ParamStore, readonly name: string, readonly spec: FlowHeadSpec) {
+    const { tokenDim: D, condDim, width: W, depth } = spec;
+    this.tEmb1 = linear(ps, `${name}.t_emb.fc1`, T_FREQ, W);
+    this.tEmb2 = linear(ps, `${name}.t_emb.fc2`, W, W);
+    this.zProj = linear(ps, `${name}.z_proj`, condDim, W);
+    this.inProj = linear(ps, `${name}.in`, D, W);
+    for (let i = 0; i < depth; i++) {
+      this.blocks.push({
+        shift: linear(ps, `${name}.blocks.${i}.ada_shift`, W, W, { zero: true }),
+        scale: linear(ps, `${name}.blocks.${i}.ada_scale`, W, W, { zero: true }),
+        gate: linear(ps, `${name}.blocks.${i}.ada_gate`, W, W, { zero: true }),
+        fc1: linear(ps, `${name}.blocks.${i}.fc1`, W, W),
+        fc2: linear(ps, `${name}.blocks.${i}.fc2`, W, W),
+      });
+    }
+    this.finalShift = linear(ps, `${name}.final.ada_shift`, W, W, { zero: true });
+    this.finalScale = linear(ps, `${name}.final.ada_scale`, W, W, { zero: true });
+    this.out = linear(ps, `${name}.final.out`, W, D, { zero: true });
+  }
+
+  /** y_ND, t (one time for all rows, or one per row) in [0,1], z_NC -> velocity v_ND. */
+  forward(y_ND: tf.Tensor2D, t: number | Float32Array, z_NC: tf.Tensor2D): tf.Tensor2D {
+    const N = y_ND.shape[0];
+    // t carries no gradient, so its sinusoidal features are computed in JS (no sin/cos kernels).
+    const te = applyLinear(this.tEmb2, silu(applyLinear(this.tEmb1, timeFeatures(t, N))));
+    const c = silu(tf.add(te, applyLinear(this.zProj, z_NC)));
+    let h = applyLinear(this.inProj, y_ND);
+    for (const b of this.blocks) {
+      const hn = tf.add(tf.mul(applyLayerNorm({}, h), tf.add(1, applyLinear(b.scale, c))), applyLinear(b.shift, c));
+      h = tf.add(h, tf.mul(applyLinear(b.gate, c), applyLinear(b.fc2, silu(applyLinear(b.fc1, hn)))));
+    }
+    const hn = tf.add(tf.mul(applyLayerNorm({}, h), tf.add(1, applyLinear(this.finalScale, c))), applyLinear(this.finalShift, c));
+    return applyLinear(this.out, hn) as tf.Tensor2D;
+  }
+}
+
+/** DiT/MAR sinusoidal features of t·1000: cos for the first half, sin for the second, max period 1e4. */
+export function timeFeatures(t: number | Float32Array, N: number): tf.Tensor2D {
+  const half = T_FREQ / 2;
+  const out = new Float32Array(N * T_FREQ);
+  for (let r = 0; r < N; r++) {
+    const tv = (typeof t === 'number' ? t : t[r]!) * T_SCALE;
+    for (let i = 0; i < half; i++) {
+      const a = tv * Math.exp((-Math.log(10000) * i) / half);
+      out[r * T_FREQ + i] = Math.cos(a);
+      out[r * T_FREQ + half + i] = Math.sin(a);
+    }
+  }
+  return tf.tensor2d(out, [N, T_FREQ]);
+}

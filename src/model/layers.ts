@@ -1,0 +1,118 @@
+// The few building blocks every network here uses, as plain tfjs ops (so they run on every backend
+// and in the browser). Shapes are in the names: x_NC is [N, C].
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParamStore } from './params.js';
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+export interface Linear { w: tf.Variable; b?: tf.Variable }
+
+export function linear(ps: ParamStore, name: string, inDim: number, outDim: number, opts: { bias?: boolean; zero?: boolean } = {}): Linear {
+  const w = ps.create(`${name}.w`, [inDim, outDim], opts.zero ? { kind: 'zeros' } : { kind: 'xavier' });
+  const b = opts.bias === false ? undefined : ps.create(`${name}.b`, [outDim], { kind: 'zeros' });
+  return { w, b };
+}
+
+/** Sum over rows of a [N, C] tensor as a [1,N]x[N,C] matmul: the BLAS path is far faster than a Sum kernel over axis 0. */
+export function sumRows(x_NC: tf.Tensor2D): tf.Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, x_NC.shape[0]]), x_NC), [x_NC.shape[1]]);
+}
+
+/**
+ * x_NI · w_IO (+ b) with a hand-written gradient: dx = dy·wᵀ, dw = xᵀ·dy, db = 1ᵀ·dy. Written out so the
+ * bias gradient is a matmul (not a slow axis-0 Sum) and, on backends whose transposed matmul is slow
+ * (stock WASM), the transposes are explicit.
+ */
+const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  const value = tf.add(tf.matMul(x, w), b);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const dy2 = dy as tf.Tensor2D;
+      const explicit = engineFlags.explicitTranspose;
+      const dx = explicit ? tf.matMul(dy2, tf.transpose(ws)) : tf.matMul(dy2, ws, false, true);
+      const dw = explicit ? tf.matMul(tf.transpose(xs), dy2) : tf.matMul(xs, dy2, true, false);
+      return [dx, dw, sumRows(dy2)];
+    },
+  };
+}) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
+
+/** Set by the engine: whether matmul gradients should transpose explicitly (stock WASM/CPU). */
+export const engineFlags = { explicitTranspose: false };
+
+/** Applies a linear layer to [..., C]; folds leading dims into rows so matmuls (and gradients) stay 2-D. */
+export function applyLinear(l: Linear, x: tf.Tensor): tf.Tensor {
+  const shape = x.shape;
+  const inDim = shape[shape.length - 1]!;
+  const x2 = (shape.length === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
+  const y = l.b ? linear2d(x2, l.w, l.b) : tf.matMul(x2, l.w as tf.Tensor2D);
+  return shape.length === 2 ? y : tf.reshape(y, [...shape.slice(0, -1), l.w.shape[1]!]);
+}
+
+export interface LayerNorm { g?: tf.Variable; b?: tf.Variable }
+
+export function layerNorm(ps: ParamStore, name: string, dim: number, affine = true): LayerNorm {
+  if (!affine) return {};
+  return { g: ps.create(`${name}.g`, [dim], { kind: 'ones' }), b: ps.create(`${name}.b`, [dim], { kind: 'zeros' }) };
+}
+
+export const LN_EPS = 1e-6;
+
+/** Normalise over the last axis (no affine): returns xhat and 1/sigma. */
+function normalize(x: tf.Tensor): { xhat: tf.Tensor; rstd: tf.Tensor } {
+  const axis = x.shape.length - 1;
+  const xc = tf.sub(x, tf.mean(x, axis, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), axis, true), LN_EPS));
+  return { xhat: tf.mul(xc, rstd), rstd };
+}
+
+/**
+ * LayerNorm on [N, C] with the closed-form gradient: dx = rstd·(dxh - mean(dxh) - xhat·mean(dxh·xhat)),
+ * with dxh = dy·g; dg, db are row sums done as matmuls.
+ */
+const layerNorm2d = tf.customGrad(((x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const { xhat, rstd } = normalize(x);
+  save([xhat, rstd, g]);
+  return {
+    value: tf.add(tf.mul(xhat, g), b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xh, rs, gs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+      const dxh = tf.mul(dy, gs);
+      const dx = tf.mul(rs, tf.sub(tf.sub(dxh, tf.mean(dxh, 1, true)), tf.mul(xh, tf.mean(tf.mul(dxh, xh), 1, true))));
+      return [dx, sumRows(tf.mul(dy, xh) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
+    },
+  };
+}) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
+
+export function applyLayerNorm(ln: LayerNorm, x: tf.Tensor): tf.Tensor {
+  if (!ln.g || !ln.b) return normalize(x).xhat;
+  const C = x.shape[x.shape.length - 1]!;
+  const y = layerNorm2d(x.shape.length === 2 ? x : tf.reshape(x, [-1, C]), ln.g, ln.b);
+  return x.shape.length === 2 ? y : tf.reshape(y, x.shape);
+}
+
+/** tanh-approximated GELU; x*x*x instead of pow (7x faster on WASM). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x)))), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * Stacks r copies of x_NC along rows ([r·N, C]). The gradient sums the copies with one [1,r]x[r,N·C]
+ * matmul instead of tile's slice-and-add.
+ */
+export const repeatRows = (x_NC: tf.Tensor2D, r: number): tf.Tensor2D => {
+  if (r === 1) return x_NC;
+  const [N, C] = x_NC.shape;
+  const f = tf.customGrad(((x: tf.Tensor2D) => ({
+    value: tf.concat(new Array<tf.Tensor2D>(r).fill(x), 0), // a row concat is a memcpy; WASM Tile is per-element
+    gradFunc: (dy: tf.Tensor) => tf.reshape(tf.matMul(tf.ones([1, r]), tf.reshape(dy, [r, N * C])), [N, C]),
+  })) as unknown as CustomGradFn) as unknown as (x: tf.Tensor) => tf.Tensor;
+  return f(x_NC) as tf.Tensor2D;
+};

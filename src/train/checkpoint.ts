@@ -1,0 +1,92 @@
+// Checkpoints: a folder per save, written whole or not at all (temporary folder, fsync, rename):
+//   model.safetensors      the raw weights          ema.safetensors   the EMA weights (used for sampling)
+//   optimizer.safetensors  AdamW moments m., v.     state.json        config, step, optimizer scalars, RNG states
+// The run folder's latest.json names the newest complete checkpoint.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { atomicWriteFile } from '../util/atomicWrite.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../util/safetensors.js';
+import type { RngState } from '../util/rng.js';
+import type { RunConfig } from './config.js';
+
+export const CHECKPOINT_FORMAT = 'nestar-checkpoint-v1';
+
+export interface CheckpointState {
+  format: typeof CHECKPOINT_FORMAT;
+  config: RunConfig;
+  step: number;
+  optimizer: { t: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+  rng: { data: RngState; noise: RngState; epochStart: RngState };
+  data: { epoch: number; cursor: number };
+  /** Loss history (step, loss), kept so a resumed run's report covers the whole run. */
+  losses: Array<[number, number]>;
+  backend: string;
+  savedAt: string;
+}
+
+export interface CheckpointTensors {
+  model: Record<string, NamedArray>;
+  ema: Record<string, NamedArray>;
+  optimizer: Record<string, NamedArray>;
+}
+
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(7, '0')}`;
+}
+
+export function saveCheckpoint(runDir: string, state: CheckpointState, tensors: CheckpointTensors, keep: number): string {
+  const ckDir = join(runDir, 'checkpoints');
+  mkdirSync(ckDir, { recursive: true });
+  const name = checkpointName(state.step);
+  const final = join(ckDir, name), tmp = join(ckDir, `.${name}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  const meta = { format: CHECKPOINT_FORMAT, step: String(state.step) };
+  atomicWriteFile(join(tmp, 'model.safetensors'), encodeSafetensors(tensors.model, meta));
+  atomicWriteFile(join(tmp, 'ema.safetensors'), encodeSafetensors(tensors.ema, meta));
+  atomicWriteFile(join(tmp, 'optimizer.safetensors'), encodeSafetensors(tensors.optimizer, meta));
+  atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(state, null, 1) + '\n');
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  atomicWriteFile(join(runDir, 'latest.json'), JSON.stringify({ checkpoint: `checkpoints/${name}`, step: state.step }) + '\n');
+  // Prune older checkpoints beyond `keep`.
+  const all = readdirSync(ckDir).filter((d) => /^step-\d+$/.test(d)).sort();
+  for (const d of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(ckDir, d), { recursive: true, force: true });
+  return final;
+}
+
+/** Accepts a checkpoint folder or a run folder (then its latest checkpoint). */
+export function resolveCheckpointDir(path: string): string {
+  const p = resolve(path);
+  if (existsSync(join(p, 'state.json'))) return p;
+  if (existsSync(join(p, 'latest.json'))) {
+    let latest: { checkpoint?: string };
+    try {
+      latest = JSON.parse(readFileSync(join(p, 'latest.json'), 'utf8'));
+    } catch {
+      throw new Error(`checkpoint: ${join(p, 'latest.json')} is not valid JSON`);
+    }
+    const dir = join(p, latest.checkpoint ?? '');
+    if (!existsSync(join(dir, 'state.json'))) throw new Error(`checkpoint: ${join(p, 'latest.json')} names ${dir}, which is not a checkpoint`);
+    return dir;
+  }
+  if (!existsSync(p)) throw new Error(`checkpoint '${path}' does not exist`);
+  throw new Error(`checkpoint '${path}' is neither a checkpoint folder (with state.json) nor a run folder (with latest.json)`);
+}
+
+export function loadCheckpoint(path: string): { dir: string; state: CheckpointState; tensors: CheckpointTensors } {
+  const dir = resolveCheckpointDir(path);
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  } catch {
+    throw new Error(`checkpoint: ${join(dir, 'state.json')} is not valid JSON`);
+  }
+  if (state.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state.format)}, expected ${CHECKPOINT_FORMAT}`);
+  const read = (f: string) => {
+    const p = join(dir, f);
+    if (!existsSync(p)) throw new Error(`checkpoint: ${p} is missing`);
+    return decodeSafetensors(readFileSync(p), p).tensors;
+  };
+  return { dir, state, tensors: { model: read('model.safetensors'), ema: read('ema.safetensors'), optimizer: read('optimizer.safetensors') } };
+}

@@ -1,0 +1,105 @@
+// The run config: model + data + tokenizer + training, typed, with defaults and validation. It is
+// serialised next to every checkpoint so a checkpoint alone says how to rebuild and continue its run.
+import { ConfigError, resolveNestARConfig, type NestARConfig } from '../model/config.js';
+import type { TimeSampling } from '../flow/flowMatching.js';
+
+export interface DataConfig {
+  /** 'mnist' or a path to an image folder. */
+  source: string;
+  imageSize: number;
+  channels: 1 | 3;
+  /** Use only the first `limit` training images (tests, smoke runs). */
+  limit?: number;
+}
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  minLrRatio: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  emaDecay: number;
+  /** Probability of replacing the class by the null class (classifier-free guidance training). */
+  classDropProb: number;
+  headRepeats: number;
+  timeSampling: TimeSampling;
+  seed: number;
+  checkpointEvery: number;
+  sampleEvery: number;
+  keepCheckpoints: number;
+}
+
+export interface RunConfig {
+  model: NestARConfig;
+  data: DataConfig;
+  tokenizer: { kind: 'patch'; patch: number };
+  train: TrainConfig;
+}
+
+export const defaultTrainConfig: TrainConfig = {
+  steps: 2000, batchSize: 64, lr: 1e-3, warmupSteps: 100, minLrRatio: 0.05, weightDecay: 0.02, beta1: 0.9, beta2: 0.95,
+  gradClip: 1.0, emaDecay: 0.999, classDropProb: 0.1, headRepeats: 4, timeSampling: 'uniform', seed: 0,
+  checkpointEvery: 250, sampleEvery: 500, keepCheckpoints: 2,
+};
+
+export interface RunConfigInput {
+  model?: Partial<NestARConfig>;
+  data?: Partial<DataConfig>;
+  tokenizer?: { kind?: 'patch'; patch?: number };
+  train?: Partial<TrainConfig>;
+}
+
+function checkNumber(section: string, obj: Record<string, unknown>, field: string, pred: (x: number) => boolean, what: string): void {
+  const v = obj[field];
+  if (typeof v !== 'number' || !Number.isFinite(v) || !pred(v)) throw new ConfigError(`${section}.${field} must be ${what}, got ${JSON.stringify(v)}`);
+}
+
+function rejectUnknown(section: string, given: object | undefined, known: object): void {
+  for (const k of Object.keys(given ?? {})) {
+    if (!(k in known)) throw new ConfigError(`${section}.${k} is not a known setting; known: ${Object.keys(known).join(', ')}`);
+  }
+}
+
+/** Fills defaults, checks every field, and derives the model's token grid from data + tokenizer. */
+export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
+  rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1 });
+  rejectUnknown('train', input.train, defaultTrainConfig);
+  rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1 });
+  rejectUnknown('tokenizer', input.tokenizer, { kind: 1, patch: 1 });
+  const data: DataConfig = { source: 'mnist', imageSize: 32, channels: 1, ...input.data };
+  const tokenizer = { kind: 'patch' as const, patch: 4, ...input.tokenizer };
+  const train: TrainConfig = { ...defaultTrainConfig, ...input.train };
+  const d = data as unknown as Record<string, unknown>, t = train as unknown as Record<string, unknown>;
+  checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  if (data.channels !== 1 && data.channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${JSON.stringify(data.channels)}`);
+  if (data.limit !== undefined) checkNumber('data', d, 'limit', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  if (tokenizer.kind !== 'patch') throw new ConfigError(`tokenizer.kind must be 'patch', got ${JSON.stringify(tokenizer.kind)}`);
+  if (!Number.isInteger(tokenizer.patch) || tokenizer.patch < 1 || data.imageSize % tokenizer.patch !== 0) {
+    throw new ConfigError(`tokenizer.patch must be a positive integer dividing data.imageSize (${data.imageSize}), got ${JSON.stringify(tokenizer.patch)}`);
+  }
+  for (const f of ['steps', 'batchSize', 'checkpointEvery', 'sampleEvery', 'keepCheckpoints', 'headRepeats'] as const) {
+    checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  }
+  checkNumber('train', t, 'warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+  checkNumber('train', t, 'seed', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+  checkNumber('train', t, 'lr', (x) => x > 0, 'a positive number');
+  for (const f of ['minLrRatio', 'classDropProb'] as const) checkNumber('train', t, f, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  for (const f of ['beta1', 'beta2', 'emaDecay'] as const) checkNumber('train', t, f, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  for (const f of ['weightDecay', 'gradClip'] as const) checkNumber('train', t, f, (x) => x >= 0, 'non-negative');
+  if (train.timeSampling !== 'uniform' && train.timeSampling !== 'logit-normal') {
+    throw new ConfigError(`train.timeSampling must be 'uniform' or 'logit-normal', got ${JSON.stringify(train.timeSampling)}`);
+  }
+  const grid = data.imageSize / tokenizer.patch;
+  const tokenDim = tokenizer.patch * tokenizer.patch * data.channels;
+  for (const f of ['gridSize', 'tokenDim'] as const) {
+    const given = input.model?.[f];
+    const derived = f === 'gridSize' ? grid : tokenDim;
+    if (given !== undefined && given !== derived) throw new ConfigError(`model.${f}=${given} contradicts data.imageSize/tokenizer.patch (which give ${derived}); leave it out`);
+  }
+  const { config: model } = resolveNestARConfig({ ...input.model, gridSize: grid, tokenDim });
+  return { model, data, tokenizer, train };
+}

@@ -1,0 +1,194 @@
+// The training loop: AdamW + warm-up/cosine LR + global-norm clipping + EMA, teacher-forced flow-matching
+// loss, periodic atomic checkpoints and sample grids, exact resume (weights, moments, RNG, data cursor).
+import * as tf from '@tensorflow/tfjs-core';
+import { join } from 'node:path';
+import { NestAR } from '../model/nestar.js';
+import { PatchTokenizer } from '../tokenizer/patchTokenizer.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { loadTrainingData } from '../data/load.js';
+import { Rng, permutation } from '../util/rng.js';
+import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.js';
+import { Ema, withWeights } from './ema.js';
+import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { assignVariables, exportVariables, prefixed, unprefixed } from './weights.js';
+import type { RunConfig } from './config.js';
+import { writeImageGrid } from '../util/png.js';
+
+export interface StepLog { step: number; loss: number; perModule: number[]; lr: number; gradNorm: number; skipped: boolean }
+
+export interface TrainerOptions {
+  runDir: string;
+  /** Injected training images (tests); otherwise loaded from config.data. */
+  data?: ImageDataset;
+  backendName?: string;
+  warn?: (msg: string) => void;
+}
+
+/** Consecutive non-finite losses after which training stops rather than loop on garbage. */
+const MAX_BAD_STEPS = 20;
+
+export class Trainer {
+  readonly model: NestAR;
+  readonly tokenizer: PatchTokenizer;
+  readonly optimizer: AdamW;
+  readonly ema: Ema;
+  step = 0;
+  losses: Array<[number, number]> = [];
+  private tokens: Float32Array;
+  private labels: Int32Array;
+  private count: number;
+  private rngData: Rng;
+  private rngNoise: Rng;
+  private epochStart: Rng;
+  private epoch = 0;
+  private cursor = 0;
+  private order: Int32Array;
+  private badSteps = 0;
+
+  private constructor(readonly config: RunConfig, readonly opts: TrainerOptions) {
+    const { model: mc, data: dc, tokenizer: tc, train } = config;
+    const ds = opts.data ?? loadTrainingData(dc, opts.warn);
+    this.tokenizer = new PatchTokenizer(dc.imageSize, dc.channels, tc.patch);
+    this.tokens = this.tokenizer.encode(ds);
+    this.labels = ds.labels;
+    this.count = ds.count;
+    for (const l of this.labels) {
+      if (l >= mc.numClasses) throw new Error(`data: label ${l} is out of range for model.numClasses=${mc.numClasses}`);
+    }
+    this.model = new NestAR(mc, train.seed);
+    this.optimizer = new AdamW(this.model.params.vars, { beta1: train.beta1, beta2: train.beta2, eps: 1e-8, weightDecay: train.weightDecay });
+    this.ema = new Ema(this.model.params.vars, train.emaDecay);
+    this.rngData = new Rng(train.seed * 2 + 1);
+    this.rngNoise = new Rng(train.seed * 2 + 2);
+    this.epochStart = new Rng(this.rngData.state());
+    this.order = permutation(this.count, this.rngData);
+  }
+
+  static create(config: RunConfig, opts: TrainerOptions): Trainer {
+    return new Trainer(config, opts);
+  }
+
+  /** Continues the run in opts.runDir from its latest checkpoint; `steps` may extend the run. */
+  static resume(opts: TrainerOptions, overrides: { steps?: number } = {}): Trainer {
+    const { state, tensors, dir } = loadCheckpoint(opts.runDir);
+    const config = { ...state.config, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } };
+    const t = new Trainer(config, opts);
+    assignVariables(t.model.params.vars, tensors.model, `${dir}/model.safetensors`);
+    assignVariables(t.ema.shadow, tensors.ema, `${dir}/ema.safetensors`);
+    assignVariables(t.optimizer.m, unprefixed('m.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+    assignVariables(t.optimizer.v, unprefixed('v.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+    t.optimizer.t = state.optimizer.t;
+    t.step = state.step;
+    t.losses = state.losses;
+    t.rngNoise = new Rng(state.rng.noise);
+    t.epochStart = new Rng(state.rng.epochStart);
+    t.order = permutation(t.count, new Rng(state.rng.epochStart));
+    t.rngData = new Rng(state.rng.data);
+    t.epoch = state.data.epoch;
+    t.cursor = state.data.cursor;
+    return t;
+  }
+
+  private nextBatch(B: number): { idx: Int32Array; labels: Int32Array } {
+    const idx = new Int32Array(B), labels = new Int32Array(B);
+    const nullClass = this.config.model.numClasses;
+    for (let i = 0; i < B; i++) {
+      if (this.cursor >= this.count) {
+        this.epoch++;
+        this.cursor = 0;
+        this.epochStart = new Rng(this.rngData.state());
+        this.order = permutation(this.count, this.rngData);
+      }
+      const j = this.order[this.cursor++]!;
+      idx[i] = j;
+      const l = this.labels[j]!;
+      labels[i] = l < 0 || this.rngData.next() < this.config.train.classDropProb ? nullClass : l;
+    }
+    return { idx, labels };
+  }
+
+  private batchTokens(idx: Int32Array): tf.Tensor3D {
+    const n = this.tokenizer.numTokens, D = this.tokenizer.tokenDim, per = n * D;
+    const buf = new Float32Array(idx.length * per);
+    for (let i = 0; i < idx.length; i++) buf.set(this.tokens.subarray(idx[i]! * per, (idx[i]! + 1) * per), i * per);
+    return tf.tensor3d(buf, [idx.length, n, D]);
+  }
+
+  /** One optimisation step. A non-finite loss or gradient skips the update (weights untouched). */
+  trainStep(): StepLog {
+    const tc = this.config.train;
+    const { idx, labels } = this.nextBatch(tc.batchSize);
+    const x = this.batchTokens(idx);
+    let perModule: tf.Scalar[] = [];
+    const { value, grads } = this.model.params.grads(() => {
+      const r = this.model.loss(x, labels, this.rngNoise, { headRepeats: tc.headRepeats, time: tc.timeSampling });
+      perModule = r.perModule.map((l) => tf.keep(l));
+      return r.total;
+    });
+    const loss = value.dataSync()[0]!;
+    const perModuleVals = perModule.map((l) => l.dataSync()[0]!);
+    const lr = learningRate(this.step, tc.steps, tc.lr, tc.warmupSteps, tc.minLrRatio);
+    const gradNorm = clipByGlobalNorm(grads, tc.gradClip);
+    const skipped = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
+    if (!skipped) {
+      this.optimizer.apply(grads, lr);
+      this.ema.update(this.step);
+      this.badSteps = 0;
+      this.losses.push([this.step, loss]);
+    } else if (++this.badSteps >= MAX_BAD_STEPS) {
+      tf.dispose([x, value, ...perModule, ...grads.values()]);
+      throw new Error(`training diverged: ${MAX_BAD_STEPS} consecutive steps with a non-finite loss or gradient (last at step ${this.step}); lower train.lr`);
+    }
+    tf.dispose([x, value, ...perModule, ...grads.values()]);
+    this.step++;
+    return { step: this.step, loss, perModule: perModuleVals, lr, gradNorm, skipped };
+  }
+
+  checkpointState(): CheckpointState {
+    const tc = this.config.train;
+    return {
+      format: CHECKPOINT_FORMAT, config: this.config, step: this.step,
+      optimizer: { t: this.optimizer.t, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weightDecay },
+      rng: { data: this.rngData.state(), noise: this.rngNoise.state(), epochStart: this.epochStart.state() },
+      data: { epoch: this.epoch, cursor: this.cursor }, losses: this.losses,
+      backend: this.opts.backendName ?? tf.getBackend(), savedAt: new Date().toISOString(),
+    };
+  }
+
+  saveCheckpoint(): string {
+    const opt = { ...prefixed('m.', exportVariables(this.optimizer.m)), ...prefixed('v.', exportVariables(this.optimizer.v)) };
+    return saveCheckpoint(this.opts.runDir, this.checkpointState(),
+      { model: exportVariables(this.model.params.vars), ema: exportVariables(this.ema.shadow), optimizer: opt },
+      this.config.train.keepCheckpoints);
+  }
+
+  /** A grid of EMA samples: one row per class (8 each), or 64 unconditional samples. */
+  async writeSampleGrid(path: string, opts: { cfg?: number; odeSteps?: number } = {}): Promise<void> {
+    const K = this.config.model.numClasses, perClass = 8;
+    const labelled = this.labels.some((l) => l >= 0);
+    const classes = labelled ? Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass)) : null;
+    const count = classes ? classes.length : 64;
+    const res = await withWeights(this.model.params.vars, this.ema.shadow, () =>
+      this.model.sample({ count, classes, cfg: opts.cfg ?? 2, odeSteps: opts.odeSteps ?? 24, seed: this.config.train.seed }));
+    writeImageGrid(path, this.tokenizer.decode(res.tokens, count), perClass);
+  }
+
+  /** Trains to config.train.steps, checkpointing and sampling on schedule. */
+  async run(onStep?: (log: StepLog) => void): Promise<void> {
+    const tc = this.config.train;
+    while (this.step < tc.steps) {
+      const log = this.trainStep();
+      onStep?.(log);
+      if (this.step % tc.checkpointEvery === 0 || this.step === tc.steps) this.saveCheckpoint();
+      if (this.step % tc.sampleEvery === 0 || this.step === tc.steps) {
+        await this.writeSampleGrid(join(this.opts.runDir, 'samples', `step-${String(this.step).padStart(7, '0')}.png`));
+      }
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.ema.dispose();
+    this.model.dispose();
+  }
+}
