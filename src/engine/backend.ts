@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { applyOpenBlasCoreType, type OpenBlasEnvChoice } from './openblasEnv.js';
+import { engineFlags } from './flags.js';
 import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
 
 export const BACKENDS = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
@@ -101,6 +102,7 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
     } else if (name === 'wasm') why = await initWasm();
     else why = (await tf.setBackend('cpu')) ? undefined : 'the CPU backend did not initialise';
     if (!why) {
+      engineFlags.explicitTranspose = name === 'wasm' || name === 'cpu';
       current = { requested: want, name, tfBackend: tf.getBackend(), skipped };
       return current;
     }

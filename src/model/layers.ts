@@ -2,6 +2,7 @@
 // and in the browser). Shapes are in the names: x_NC is [N, C].
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamStore } from './params.js';
+import { engineFlags } from '../engine/flags.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
@@ -39,8 +40,6 @@ const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
   };
 }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
 
-/** Set by the engine: whether matmul gradients should transpose explicitly (stock WASM/CPU). */
-export const engineFlags = { explicitTranspose: false };
 
 /** Applies a linear layer to [..., C]; folds leading dims into rows so matmuls (and gradients) stay 2-D. */
 export function applyLinear(l: Linear, x: tf.Tensor): tf.Tensor {

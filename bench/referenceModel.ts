@@ -1,0 +1,60 @@
+// The engine benchmark's reference model (research/ts-engines.md): causal pre-LN transformer, batch 64,
+// sequence 64, width 256, 4 layers, 4 heads, MLP x4 with tanh-GELU, linear 48 -> 256 embedding, learned
+// positions, final LN + linear 256 -> 48, MSE loss. 3,200,816 parameters. bench/reference_model.py is the
+// identical model in PyTorch.
+import * as tf from '@tensorflow/tfjs-core';
+import { ParamStore } from '../src/model/params.js';
+import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from '../src/model/layers.js';
+
+export interface RefDims { batch: number; seq: number; width: number; depth: number; heads: number; inDim: number }
+export const REF: RefDims = { batch: 64, seq: 64, width: 256, depth: 4, heads: 4, inDim: 48 };
+
+interface Block { ln1: LayerNorm; q: Linear; k: Linear; v: Linear; proj: Linear; ln2: LayerNorm; fc1: Linear; fc2: Linear }
+
+export class ReferenceModel {
+  readonly ps: ParamStore;
+  private readonly emb: Linear; private readonly pos: tf.Variable; private readonly blocks: Block[] = [];
+  private readonly lnOut: LayerNorm; private readonly out: Linear; private readonly mask: tf.Tensor2D;
+
+  constructor(seed: number, readonly dims: RefDims = REF) {
+    const { width: C, depth, inDim, seq: L } = dims;
+    const ps = (this.ps = new ParamStore(seed));
+    this.emb = linear(ps, 'emb', inDim, C);
+    this.pos = ps.create('pos', [L, C], { kind: 'normal', std: 0.02 });
+    for (let i = 0; i < depth; i++) {
+      const p = `blocks.${i}`;
+      this.blocks.push({ ln1: layerNorm(ps, `${p}.ln1`, C), q: linear(ps, `${p}.q`, C, C), k: linear(ps, `${p}.k`, C, C), v: linear(ps, `${p}.v`, C, C),
+        proj: linear(ps, `${p}.proj`, C, C), ln2: layerNorm(ps, `${p}.ln2`, C), fc1: linear(ps, `${p}.fc1`, C, 4 * C), fc2: linear(ps, `${p}.fc2`, 4 * C, C) });
+    }
+    this.lnOut = layerNorm(ps, 'ln_out', C);
+    this.out = linear(ps, 'out', C, inDim);
+    const m = new Float32Array(L * L);
+    for (let q = 0; q < L; q++) for (let k = 0; k < L; k++) m[q * L + k] = k <= q ? 0 : -1e9;
+    this.mask = tf.keep(tf.tensor2d(m, [L, L]));
+  }
+
+  forward(x_BLD: tf.Tensor3D): tf.Tensor3D {
+    const { width: C, heads: H } = this.dims;
+    const [B, L] = x_BLD.shape;
+    const dh = C / H;
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, L, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+    let h: tf.Tensor = tf.add(applyLinear(this.emb, x_BLD), this.pos);
+    for (const b of this.blocks) {
+      const hn = applyLayerNorm(b.ln1, h);
+      const s = tf.add(tf.mul(tf.matMul(heads(applyLinear(b.q, hn)), heads(applyLinear(b.k, hn)), false, true), 1 / Math.sqrt(dh)), this.mask);
+      const att = tf.matMul(tf.softmax(s), heads(applyLinear(b.v, hn)));
+      h = tf.add(h, applyLinear(b.proj, tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, L, C])));
+      h = tf.add(h, applyLinear(b.fc2, gelu(applyLinear(b.fc1, applyLayerNorm(b.ln2, h)))));
+    }
+    return applyLinear(this.out, applyLayerNorm(this.lnOut, h)) as tf.Tensor3D;
+  }
+
+  loss(x: tf.Tensor3D, y: tf.Tensor3D): tf.Scalar {
+    return tf.mean(tf.square(tf.sub(this.forward(x), y)));
+  }
+
+  dispose(): void {
+    this.mask.dispose();
+    this.ps.dispose();
+  }
+}

@@ -1,0 +1,9 @@
+/** Engine-wide switches set by backend selection and read by the layers. */
+export const engineFlags = {
+  /**
+   * Whether matmul gradients should transpose explicitly. Stock WASM runs transposed matmuls in a naive
+   * ~1.5 GFLOP/s loop but untransposed 2-D ones in XNNPACK, so an explicit transpose is ~5x faster there;
+   * OpenBLAS handles transposes natively, so the native path passes the flags through.
+   */
+  explicitTranspose: false,
+};
