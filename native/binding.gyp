@@ -5,7 +5,7 @@
       "sources": ["nestar_native.c"],
       "cflags": ["-O3", "-std=c11", "-fopenmp-simd"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
-      "libraries": ["-lopenblas"]
+      "libraries": ["-lopenblas", "-lm"]
     }
   ]
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <math.h>
 
 // OpenBLAS extensions (declared in its cblas.h on Debian, repeated for other layouts).
 extern void openblas_set_num_threads(int);
@@ -76,6 +77,50 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// tanh(x) elementwise. WASM's Tanh is a scalar libm loop (~20 ns/element) and dominates GELU in a
+// transformer. This is the odd rational minimax approximation x*P(x^2)/Q(x^2) on [-7.9, 7.9] that Eigen
+// uses for float (max error a few ulp, see test/engine.test.ts); only mul/add/div/min/max, so the
+// compiler vectorises it, and on x86-64 we build AVX-512/AVX2/SSE clones chosen at load time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NESTAR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NESTAR_CLONES
+#endif
+NESTAR_CLONES static void tanh_f32(const float *restrict x, float *restrict y, size_t n) {
+  const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f, a5 = 1.48572235717979e-05f,
+              a7 = 5.12229709037114e-08f, a9 = -8.60467152213735e-11f, a11 = 2.00018790482477e-13f,
+              a13 = -2.76076847742355e-16f;
+  const float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f, b4 = 1.18534705686654e-04f,
+              b6 = 1.19825839466702e-06f;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i];
+    v = v > 7.90531110763549805f ? 7.90531110763549805f : (v < -7.90531110763549805f ? -7.90531110763549805f : v);
+    const float v2 = v * v;
+    float p = a13;
+    p = p * v2 + a11; p = p * v2 + a9; p = p * v2 + a7; p = p * v2 + a5; p = p * v2 + a3; p = p * v2 + a1;
+    p = p * v;
+    float q = b6;
+    q = q * v2 + b4; q = q * v2 + b2; q = q * v2 + b0;
+    const float r = p / q;
+    y[i] = (x[i] < 0.0004f && x[i] > -0.0004f) ? x[i] : r;
+  }
+}
+
+static napi_value Tanh(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *y;
+  size_t lx, ly;
+  if (argc != 2 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &y, &ly) || lx != ly) {
+    napi_throw_type_error(env, NULL, "tanh(x, y) expects two Float32Arrays of equal length");
+    return NULL;
+  }
+  tanh_f32(x, y, lx);
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -99,6 +144,7 @@ static napi_value Info(napi_env env, napi_callback_info info) {
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"tanh", NULL, Tanh, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };

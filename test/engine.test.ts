@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr } from './helpers.js';
 import { applyOpenBlasCoreType, coreTypeForFlags } from '../src/engine/openblasEnv.js';
-import { nativeAddon, setNativeMatMul } from '../src/engine/backend.js';
+import { nativeAddon, setNativeKernels } from '../src/engine/backend.js';
 
 let backend = '';
 before(async () => { backend = await setup(); });
@@ -52,15 +52,33 @@ test('native BatchMatMul matches the WASM reference kernel, forward and gradient
       const [ga, gb] = tf.grads(f)([a, b]);
       return [tf.matMul(a, b, c.ta, c.tb).dataSync(), ga!.dataSync(), gb!.dataSync()];
     };
-    setNativeMatMul(false);
+    setNativeKernels(false);
     const ref = run();
-    setNativeMatMul(true);
+    setNativeKernels(true);
     const got = run();
     ['forward', 'grad a', 'grad b'].slice(0, ref.length).forEach((what, i) => {
       const err = maxRelErr(got[i]!, ref[i]!);
       assert.ok(err <= 1e-5, `${what} for ${JSON.stringify(c)}: relative error ${err}`);
     });
   }
+});
+
+test('native Tanh matches the WASM kernel (rel. err <= 1e-5), forward and gradient, NaN and large inputs included', (t) => {
+  if (backend !== 'native' || !nativeAddon()) {
+    t.skip('native kernel pack not built on this machine');
+    return;
+  }
+  const xs = [tf.randomNormal([1000], 0, 3, 'float32', 3), tf.tensor1d([0, 1e-5, -3e-4, 4e-4, 0.5, -2, 9, -30, 1e30]), tf.randomNormal([3, 7, 5], 0, 1, 'float32', 4)];
+  const run = () => xs.map((x) => [tf.tanh(x).dataSync(), tf.grad((v: tf.Tensor) => tf.sum(tf.tanh(v)))(x).dataSync()]);
+  setNativeKernels(false);
+  const ref = run();
+  setNativeKernels(true);
+  const got = run();
+  ref.forEach((r, i) => r.forEach((a, j) => {
+    const err = maxRelErr(got[i]![j]!, a);
+    assert.ok(err <= 1e-5, `input ${i} ${j ? 'gradient' : 'forward'}: relative error ${err}`);
+  }));
+  assert.ok(Number.isNaN(tf.tanh(tf.tensor1d([NaN])).dataSync()[0]!), 'NaN propagates');
 });
 
 test('training the reference transformer gives the same loss curve on the native and WASM matmul paths (1e-4 over 20 steps)', async (t) => {
@@ -72,7 +90,7 @@ test('training the reference transformer gives the same loss curve on the native
   const { AdamW } = await import('../src/train/optimizer.js');
   const dims = { batch: 8, seq: 16, width: 64, depth: 2, heads: 4, inDim: 12 };
   const curve = (native: boolean) => {
-    setNativeMatMul(native);
+    setNativeKernels(native);
     const model = new ReferenceModel(0, dims);
     const opt = new AdamW(model.ps.vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
     const x = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 1) as tf.Tensor3D;
@@ -90,7 +108,7 @@ test('training the reference transformer gives the same loss curve on the native
     return losses;
   };
   const ref = curve(false), got = curve(true);
-  setNativeMatMul(true);
+  setNativeKernels(true);
   assert.ok(ref.at(-1)! < 0.9 * ref[0]!, 'the loss moves, so the comparison means something');
   for (let i = 0; i < 20; i++) assert.ok(Math.abs(got[i]! - ref[i]!) / ref[i]! <= 1e-4, `step ${i}: native ${got[i]} vs wasm ${ref[i]}`);
 });

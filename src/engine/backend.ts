@@ -9,7 +9,7 @@ import '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { applyOpenBlasCoreType, type OpenBlasEnvChoice } from './openblasEnv.js';
 import { engineFlags } from './flags.js';
-import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
+import { loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
 
 export const BACKENDS = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -28,7 +28,8 @@ export interface BackendInfo {
 
 let current: BackendInfo | undefined;
 let addon: NativeAddon | undefined;
-let originalMatMul: tf.KernelConfig | undefined;
+/** The WASM backend's own kernels that the native pack replaced (tests compare both). */
+const originals = new Map<string, tf.KernelConfig>();
 
 export function parseBackendName(s: string, source: string): BackendName | 'auto' {
   if (s === 'auto' || (BACKENDS as readonly string[]).includes(s)) return s as BackendName | 'auto';
@@ -53,14 +54,15 @@ async function initWasm(): Promise<string | undefined> {
   }
 }
 
-/** Switches the native BatchMatMul on or off on the WASM backend (tests compare both paths). */
-export function setNativeMatMul(enabled: boolean): void {
+/** Switches the native kernels on or off on the WASM backend (tests compare both paths). */
+export function setNativeKernels(enabled: boolean): void {
   if (!addon) throw new Error('the native kernel pack is not loaded');
-  if (!originalMatMul) originalMatMul = tf.getKernel('BatchMatMul', 'wasm');
   if (enabled) registerNativeKernels(addon);
   else {
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel(originalMatMul!);
+    for (const [name, cfg] of originals) {
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel(cfg);
+    }
   }
 }
 
@@ -91,7 +93,7 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
         if (!why) {
           addon = loaded.addon;
           addon.setThreads(Math.max(1, availableParallelism()));
-          originalMatMul = tf.getKernel('BatchMatMul', 'wasm');
+          for (const name of Object.keys(NATIVE_KERNELS)) originals.set(name, tf.getKernel(name, 'wasm')!);
           registerNativeKernels(addon);
           const info = addon.info();
           current = { requested: want, name, tfBackend: 'wasm', skipped,

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, strideC: number): void;
+  tanh(x: Float32Array, y: Float32Array): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -76,9 +77,28 @@ export function makeBatchMatMul(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-/** Replaces the WASM backend's BatchMatMul with the native one. */
+/** Elementwise tanh (the hot op of tanh-GELU); its gradient stays tfjs's (dy·(1-y²)). */
+export function makeTanh(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    if (x.dtype !== 'float32') throw new Error('nestar native Tanh: float32 only');
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...x.shape], 'float32');
+    addon.tanh(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+/** The kernels the pack provides, by tfjs kernel name. */
+export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc> = {
+  BatchMatMul: makeBatchMatMul,
+  Tanh: makeTanh,
+};
+
+/** Replaces the WASM backend's kernels with the native ones. */
 export function registerNativeKernels(addon: NativeAddon): void {
-  const fn = makeBatchMatMul(addon);
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fn });
+  for (const [kernelName, make] of Object.entries(NATIVE_KERNELS)) {
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(addon) });
+  }
 }
