@@ -37,7 +37,7 @@ function runTorch(steps: number): { ok: boolean; error?: string; torch?: string;
 
 export async function engineBench(args: string[]): Promise<void> {
   const all = args.includes('--all');
-  const steps = Number(args.find((a) => a.startsWith('--steps='))?.slice(8) ?? 5);
+  const steps = Number(args.find((a) => a.startsWith('--steps='))?.slice(8) ?? 8);
   const paths = all ? ['native', 'wasm', 'cpu'] : ['native', 'wasm'];
   const results: PathResult[] = [];
   for (const p of paths) {

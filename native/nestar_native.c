@@ -86,24 +86,47 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
 #else
 #define NESTAR_CLONES
 #endif
-NESTAR_CLONES static void tanh_f32(const float *restrict x, float *restrict y, size_t n) {
+static inline float fast_tanhf(float x) {
   const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f, a5 = 1.48572235717979e-05f,
               a7 = 5.12229709037114e-08f, a9 = -8.60467152213735e-11f, a11 = 2.00018790482477e-13f,
               a13 = -2.76076847742355e-16f;
   const float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f, b4 = 1.18534705686654e-04f,
               b6 = 1.19825839466702e-06f;
+  float v = x > 7.90531110763549805f ? 7.90531110763549805f : (x < -7.90531110763549805f ? -7.90531110763549805f : x);
+  const float v2 = v * v;
+  float p = a13;
+  p = p * v2 + a11; p = p * v2 + a9; p = p * v2 + a7; p = p * v2 + a5; p = p * v2 + a3; p = p * v2 + a1;
+  p = p * v;
+  float q = b6;
+  q = q * v2 + b4; q = q * v2 + b2; q = q * v2 + b0;
+  const float r = p / q;
+  return (x < 0.0004f && x > -0.0004f) ? x : r;
+}
+
+NESTAR_CLONES static void tanh_f32(const float *restrict x, float *restrict y, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) y[i] = fast_tanhf(x[i]);
+}
+
+// tanh-GELU, fused: y = 0.5·x·(1 + tanh(u)), u = sqrt(2/pi)·(x + 0.044715·x³), and its derivative
+// dy/dx = 0.5·(1 + t) + 0.5·x·(1 - t²)·sqrt(2/pi)·(1 + 3·0.044715·x²). One pass instead of ~8 tfjs ops
+// forward and ~15 backward over the MLP's widest activation.
+#define GELU_C 0.7978845608028654f
+#define GELU_A 0.044715f
+NESTAR_CLONES static void gelu_fwd_f32(const float *restrict x, float *restrict y, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; i++) {
-    float v = x[i];
-    v = v > 7.90531110763549805f ? 7.90531110763549805f : (v < -7.90531110763549805f ? -7.90531110763549805f : v);
-    const float v2 = v * v;
-    float p = a13;
-    p = p * v2 + a11; p = p * v2 + a9; p = p * v2 + a7; p = p * v2 + a5; p = p * v2 + a3; p = p * v2 + a1;
-    p = p * v;
-    float q = b6;
-    q = q * v2 + b4; q = q * v2 + b2; q = q * v2 + b0;
-    const float r = p / q;
-    y[i] = (x[i] < 0.0004f && x[i] > -0.0004f) ? x[i] : r;
+    const float v = x[i];
+    y[i] = 0.5f * v * (1.0f + fast_tanhf(GELU_C * (v + GELU_A * v * v * v)));
+  }
+}
+
+NESTAR_CLONES static void gelu_bwd_f32(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const float t = fast_tanhf(GELU_C * (v + GELU_A * v * v * v));
+    dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * GELU_A * v * v));
   }
 }
 
@@ -118,6 +141,36 @@ static napi_value Tanh(napi_env env, napi_callback_info info) {
     return NULL;
   }
   tanh_f32(x, y, lx);
+  return NULL;
+}
+
+// geluFwd(x, y), geluBwd(x, dy, dx): all Float32Arrays of one length.
+static napi_value GeluFwd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *y;
+  size_t lx, ly;
+  if (argc != 2 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &y, &ly) || lx != ly) {
+    napi_throw_type_error(env, NULL, "geluFwd(x, y) expects two Float32Arrays of equal length");
+    return NULL;
+  }
+  gelu_fwd_f32(x, y, lx);
+  return NULL;
+}
+
+static napi_value GeluBwd(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *dy, *dx;
+  size_t lx, ldy, ldx;
+  if (argc != 3 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &dx, &ldx) ||
+      lx != ldy || lx != ldx) {
+    napi_throw_type_error(env, NULL, "geluBwd(x, dy, dx) expects three Float32Arrays of equal length");
+    return NULL;
+  }
+  gelu_bwd_f32(x, dy, dx, lx);
   return NULL;
 }
 
@@ -145,6 +198,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"tanh", NULL, Tanh, NULL, NULL, NULL, napi_default, NULL},
+      {"geluFwd", NULL, GeluFwd, NULL, NULL, NULL, napi_default, NULL},
+      {"geluBwd", NULL, GeluBwd, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };

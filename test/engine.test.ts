@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr } from './helpers.js';
 import { applyOpenBlasCoreType, coreTypeForFlags } from '../src/engine/openblasEnv.js';
 import { nativeAddon, setNativeKernels } from '../src/engine/backend.js';
+import { gelu, geluComposite } from '../src/model/layers.js';
 
 let backend = '';
 before(async () => { backend = await setup(); });
@@ -79,6 +80,24 @@ test('native Tanh matches the WASM kernel (rel. err <= 1e-5), forward and gradie
     assert.ok(err <= 1e-5, `input ${i} ${j ? 'gradient' : 'forward'}: relative error ${err}`);
   }));
   assert.ok(Number.isNaN(tf.tanh(tf.tensor1d([NaN])).dataSync()[0]!), 'NaN propagates');
+});
+
+test('fused native GELU matches the composite tfjs GELU (rel. err <= 1e-5), forward and gradient', (t) => {
+  if (backend !== 'native' || !nativeAddon()) {
+    t.skip('native kernel pack not built on this machine');
+    return;
+  }
+  const x = tf.concat([tf.randomNormal([4000], 0, 3, 'float32', 9), tf.tensor1d([0, 1e-5, -4e-4, 6, -6, 12, -40])]);
+  const fused = [gelu(x).dataSync(), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gelu(v), v)))(x).dataSync()];
+  const ref = [geluComposite(x).dataSync(), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(geluComposite(v), v)))(x).dataSync()];
+  assert.ok(tf.engine().state.numTensors > 0);
+  ['forward', 'gradient'].forEach((what, i) => {
+    const err = maxRelErr(fused[i]!, ref[i]!);
+    assert.ok(err <= 1e-5, `${what}: relative error ${err}`);
+  });
+  setNativeKernels(false);
+  assert.deepEqual(gelu(x).dataSync(), geluComposite(x).dataSync(), 'without the pack, gelu falls back to the composite');
+  setNativeKernels(true);
 });
 
 test('training the reference transformer gives the same loss curve on the native and WASM matmul paths (1e-4 over 20 steps)', async (t) => {

@@ -9,6 +9,7 @@ import '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { applyOpenBlasCoreType, type OpenBlasEnvChoice } from './openblasEnv.js';
 import { engineFlags } from './flags.js';
+import { registerWasmAliasKernels } from './wasmKernels.js';
 import { loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
 
 export const BACKENDS = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
@@ -48,7 +49,9 @@ async function tryTensorflow(): Promise<string | undefined> {
 async function initWasm(): Promise<string | undefined> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
-    return (await tf.setBackend('wasm')) ? undefined : 'the WASM backend did not initialise';
+    if (!(await tf.setBackend('wasm'))) return 'the WASM backend did not initialise';
+    registerWasmAliasKernels();
+    return undefined;
   } catch (e) {
     return `the WASM backend failed: ${(e as Error).message.split('\n')[0]}`;
   }
@@ -59,9 +62,10 @@ export function setNativeKernels(enabled: boolean): void {
   if (!addon) throw new Error('the native kernel pack is not loaded');
   if (enabled) registerNativeKernels(addon);
   else {
-    for (const [name, cfg] of originals) {
+    for (const name of Object.keys(NATIVE_KERNELS)) {
       tf.unregisterKernel(name, 'wasm');
-      tf.registerKernel(cfg);
+      const cfg = originals.get(name);
+      if (cfg) tf.registerKernel(cfg);
     }
   }
 }
@@ -93,7 +97,10 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
         if (!why) {
           addon = loaded.addon;
           addon.setThreads(Math.max(1, availableParallelism()));
-          for (const name of Object.keys(NATIVE_KERNELS)) originals.set(name, tf.getKernel(name, 'wasm')!);
+          for (const name of Object.keys(NATIVE_KERNELS)) {
+            const cfg = tf.getKernel(name, 'wasm');
+            if (cfg) originals.set(name, cfg);
+          }
           registerNativeKernels(addon);
           const info = addon.info();
           current = { requested: want, name, tfBackend: 'wasm', skipped,

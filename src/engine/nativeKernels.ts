@@ -5,11 +5,14 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GELU_GRAD_KERNEL, GELU_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, strideC: number): void;
   tanh(x: Float32Array, y: Float32Array): void;
+  geluFwd(x: Float32Array, y: Float32Array): void;
+  geluBwd(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -89,16 +92,39 @@ export function makeTanh(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** Fused tanh-GELU (kernel GELU_KERNEL, see src/engine/fusedOps.ts) and its gradient. */
+function makeGelu(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...x.shape], 'float32');
+    addon.geluFwd(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+function makeGeluGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...x.shape], 'float32');
+    addon.geluBwd(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
 /** The kernels the pack provides, by tfjs kernel name. */
 export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc> = {
   BatchMatMul: makeBatchMatMul,
   Tanh: makeTanh,
+  [GELU_KERNEL]: makeGelu,
+  [GELU_GRAD_KERNEL]: makeGeluGrad,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */
 export function registerNativeKernels(addon: NativeAddon): void {
   for (const [kernelName, make] of Object.entries(NATIVE_KERNELS)) {
-    tf.unregisterKernel(kernelName, 'wasm');
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(addon) });
   }
 }

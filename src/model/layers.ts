@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamStore } from './params.js';
 import { engineFlags } from '../engine/flags.js';
+import { fusedGelu } from '../engine/fusedOps.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
@@ -92,8 +93,13 @@ export function applyLayerNorm(ln: LayerNorm, x: tf.Tensor): tf.Tensor {
   return x.shape.length === 2 ? y : tf.reshape(y, x.shape);
 }
 
-/** tanh-approximated GELU; x*x*x instead of pow (7x faster on WASM). */
+/** tanh-approximated GELU: one fused kernel where the engine has one, else the composite below. */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  return fusedGelu(x) ?? geluComposite(x);
+}
+
+/** x*x*x instead of pow (7x faster on WASM). */
+export function geluComposite(x: tf.Tensor): tf.Tensor {
   const inner = tf.mul(tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x)))), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
