@@ -1,6 +1,7 @@
 // nestar: Nested AutoRegressive image generation (arXiv 2510.23028) on TensorFlow.js.
 export { initBackend, describeBackend, parseBackendName, BACKENDS, type BackendName, type BackendInfo } from './engine/backend.js';
-export { NestAR, type SampleOptions, type SampleProgress, type SampleResult, type LossOptions } from './model/nestar.js';
+export { NestAR } from './model/nestar.js';
+export { METHODS, type Generator, type Method, type SampleOptions, type SampleProgress, type SampleResult, type LossOptions } from './model/generator.js';
 export { resolveNestARConfig, defaultNestARConfig, ConfigError, type NestARConfig, type ResolvedModule } from './model/config.js';
 export { modulePlan, sequentialCalls, mortonToRowCol, rowColToMorton, mortonToRaster, type ModulePlan } from './model/zorder.js';
 export { BlockCausalTransformer } from './model/transformer.js';

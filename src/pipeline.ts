@@ -1,6 +1,8 @@
-// A diffusers-style entry point: load a checkpoint once, then generate images (tokens decoded to
-// pixels) with per-step progress, so a caller can stream partial images.
-import { NestAR, type SampleOptions, type SampleProgress } from './model/nestar.js';
+// A diffusers-style entry point: load a checkpoint of any method once, then generate images (tokens
+// decoded to pixels) with per-step progress, so a caller can stream partial images.
+import type { Generator, SampleOptions, SampleProgress } from './model/generator.js';
+import { createGenerator } from './model/factory.js';
+import { METHODS, type Method } from './model/generator.js';
 import { PatchTokenizer, type ImageBatch } from './tokenizer/patchTokenizer.js';
 import { loadCheckpoint } from './train/checkpoint.js';
 import { assignVariables } from './train/weights.js';
@@ -9,18 +11,23 @@ import type { RunConfig } from './train/config.js';
 export interface GenerateResult { images: ImageBatch; backboneCalls: number; headEvals: number; expectedCalls: number }
 
 export class NestARPipeline {
-  private constructor(readonly model: NestAR, readonly tokenizer: PatchTokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
+  private constructor(readonly model: Generator, readonly tokenizer: PatchTokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
 
-  /** Loads a checkpoint (folder, or run folder for its latest); uses the EMA weights unless `weights: 'raw'`. */
-  static fromCheckpoint(path: string, opts: { weights?: 'ema' | 'raw' } = {}): NestARPipeline {
+  /**
+   * Loads a checkpoint (folder, or run folder for its latest); uses the EMA weights unless `weights: 'raw'`.
+   * With `method`, a checkpoint of another method is an error.
+   */
+  static fromCheckpoint(path: string, opts: { weights?: 'ema' | 'raw'; method?: Method } = {}): NestARPipeline {
     const { dir, state, tensors } = loadCheckpoint(path);
     const cfg = state.config;
-    if (cfg?.model?.kind !== 'nestar') {
-      throw new Error(`checkpoint ${dir} holds a '${cfg?.model?.kind ?? 'unknown'}' model, not a NestAR model`);
+    const kind = cfg?.model?.kind as Method | undefined;
+    if (!kind || !METHODS.includes(kind)) throw new Error(`checkpoint ${dir}/state.json: unknown model kind ${JSON.stringify(kind)}`);
+    if (opts.method && opts.method !== kind) {
+      throw new Error(`checkpoint ${dir} holds a '${kind}' model, but --method ${opts.method} was asked for`);
     }
-    let model: NestAR;
+    let model: Generator;
     try {
-      model = new NestAR(cfg.model, 0);
+      model = createGenerator(cfg.model, 0);
     } catch (e) {
       throw new Error(`checkpoint ${dir}/state.json: invalid model config: ${(e as Error).message}`);
     }
@@ -39,7 +46,7 @@ export class NestARPipeline {
     const { onStep, ...rest } = opts;
     const res = await this.model.sample({
       ...rest,
-      onStep: onStep ? (p) => onStep({ ...p, images: () => this.tokenizer.decode(p.canvas, opts.count) }) : undefined,
+      onStep: onStep ? (p: SampleProgress) => onStep({ ...p, images: () => this.tokenizer.decode(p.canvas, opts.count) }) : undefined,
     });
     return { images: this.tokenizer.decode(res.tokens, opts.count), backboneCalls: res.backboneCalls, headEvals: res.headEvals, expectedCalls: this.model.sequentialSteps };
   }

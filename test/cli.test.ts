@@ -82,3 +82,19 @@ test('unknown command and invalid config value are one-line errors', () => {
   assert.equal(r.code, 1);
   assert.deepEqual(r.err, ['nestar: error: model.k must be a power of 2 and at least 2 (4 gives square patches), got 3']);
 });
+
+test('sample --method that differs from the checkpoint: one line naming both', () => {
+  const r = cli('sample', '--checkpoint', runDir, '--method', 'raster');
+  assert.equal(r.code, 1);
+  assert.equal(r.err.length, 1);
+  assert.match(r.err[0]!, /holds a 'nestar' model, but --method raster was asked for/);
+});
+
+test('train --method raster writes a checkpoint that samples with n sequential calls', () => {
+  const out = join(runDir, 'raster-run');
+  const t = cli('train', '--method', 'raster', '--out', out, '--steps', '1', '--batch-size', '4', '--limit', '8', '--width', '16', '--depth', '1', '--heads', '2', '--patch', '8', '--sample-every', '100');
+  assert.equal(t.code, 0, t.err.join('\n'));
+  const r = cli('sample', '--checkpoint', out, '--method', 'raster', '--n', '2', '--class', '1', '--ode-steps', '1', '--out', join(out, 'g.png'));
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.match(r.stdout, /sequential backbone calls: 16 \(n = 16\)/);
+});

@@ -5,6 +5,8 @@ import { describeBackend, initBackend, parseBackendName } from '../engine/backen
 import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
 import { Trainer, type StepLog } from '../train/trainer.js';
 import { NestARPipeline } from '../pipeline.js';
+import { describeGenerator } from '../model/factory.js';
+import { METHODS } from '../model/generator.js';
 import { writeImageGrid } from '../util/png.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
@@ -37,14 +39,14 @@ async function runTraining(trainer: Trainer, runDir: string): Promise<void> {
   console.log(`samples:    ${join(runDir, 'samples')}`);
 }
 
-export const TRAIN_HELP = `nestar train [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
+export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
   [--data mnist|FOLDER] [--limit N] [--patch P] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
   [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...common, config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
     steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' },
-    limit: { type: 'string' }, patch: { type: 'string' }, k: { type: 'string' }, n1: { type: 'string' }, width: { type: 'string' },
+    limit: { type: 'string' }, patch: { type: 'string' }, method: { type: 'string' }, k: { type: 'string' }, n1: { type: 'string' }, width: { type: 'string' },
     depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' } });
   if (a.help) return void console.log(TRAIN_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/train');
@@ -55,7 +57,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
     return runTraining(trainer, runDir);
   }
   const input: RunConfigInput = typeof a.config === 'string' ? readConfigFile(a.config) : {};
-  const train = { ...input.train }, data = { ...input.data }, model = { ...input.model }, tokenizer = { ...input.tokenizer };
+  const train = { ...input.train }, data = { ...input.data }, tokenizer = { ...input.tokenizer };
+  const model: Record<string, unknown> = { ...input.model };
+  const method = choice(a.method, 'method', METHODS);
+  if (method) model.kind = method;
   const set = <T extends object>(o: T, k: keyof T, v: number | string | undefined) => { if (v !== undefined) (o as Record<string, unknown>)[k as string] = v; };
   set(train, 'steps', num(a.steps, 'steps', { int: true, min: 1 }));
   set(train, 'batchSize', num(a['batch-size'], 'batch-size', { int: true, min: 1 }));
@@ -67,23 +72,22 @@ export async function trainCommand(argv: string[]): Promise<void> {
   set(data, 'limit', num(a.limit, 'limit', { int: true, min: 1 }));
   set(tokenizer, 'patch', num(a.patch, 'patch', { int: true, min: 1 }));
   for (const f of ['k', 'n1', 'width', 'depth', 'heads'] as const) set(model, f, num(a[f], f, { int: true, min: 1 }));
-  const config = resolveRunConfig({ ...input, train, data, model, tokenizer });
+  const config = resolveRunConfig({ ...input, train, data, model: model as RunConfigInput['model'], tokenizer });
   if (existsSync(join(runDir, 'latest.json'))) {
     throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
   }
   const trainer = Trainer.create(config, { runDir, backendName: name });
-  console.error(`model: ${trainer.model.params.count().toLocaleString()} parameters, ${trainer.model.modules.length} modules, ` +
-    `${trainer.model.sequentialSteps} sequential steps for ${trainer.model.numTokens} tokens`);
+  console.error(`model: ${describeGenerator(trainer.model)}`);
   return runTraining(trainer, runDir);
 }
 
-export const SAMPLE_HELP = `nestar sample --checkpoint PATH [--n 64] [--class C] [--cfg 2] [--cfg-schedule constant|linear]
+export const SAMPLE_HELP = `nestar sample --checkpoint PATH [--method nestar|raster|nextscale] [--n 64] [--class C] [--cfg 2] [--cfg-schedule constant|linear]
   [--temperature 1] [--ode-steps 32] [--solver euler|heun] [--weights ema|raw] [--seed 0] [--out grid.png] [--cols 8]`;
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...common, checkpoint: { type: 'string' }, n: { type: 'string' }, class: { type: 'string' },
     cfg: { type: 'string' }, 'cfg-schedule': { type: 'string' }, temperature: { type: 'string' }, 'ode-steps': { type: 'string' },
-    solver: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' }, cols: { type: 'string' } });
+    solver: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' }, cols: { type: 'string' }, method: { type: 'string' } });
   if (a.help) return void console.log(SAMPLE_HELP);
   if (typeof a.checkpoint !== 'string') throw new UsageError('--checkpoint PATH is required (a checkpoint folder or a run folder)');
   const n = num(a.n, 'n', { int: true, min: 1 }) ?? 64;
@@ -96,19 +100,20 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   const weights = choice(a.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
   const out = resolve(typeof a.out === 'string' ? a.out : 'samples.png');
   await backend(a.backend);
-  const pipe = NestARPipeline.fromCheckpoint(a.checkpoint, { weights });
+  const pipe = NestARPipeline.fromCheckpoint(a.checkpoint, { weights, method: choice(a.method, 'method', METHODS) });
   const K = pipe.config.model.numClasses;
   if (cls !== undefined && (cls < 0 || cls >= K)) throw new UsageError(`--class ${cls} is out of range: this model has classes 0..${K - 1}`);
   // Without --class: cycle through the classes (one row per class when n is a multiple of K).
   const classes = cls !== undefined ? cls : Array.from({ length: n }, (_, i) => Math.floor(i / Math.max(1, Math.ceil(n / K))) % K);
-  const bar = new ProgressBar(pipe.model.sequentialSteps, 'sample');
+  const bar = new ProgressBar(pipe.model.sequentialSteps, `sample (${pipe.model.method})`);
   const t0 = performance.now();
   const res = await pipe.generate({ count: n, classes, ...opts, onStep: (p) => bar.update(p.calls) });
   const secs = (performance.now() - t0) / 1000;
   const cols = num(a.cols, 'cols', { int: true, min: 1 }) ?? Math.min(n, cls !== undefined ? 8 : Math.max(1, Math.ceil(n / K)));
   writeImageGrid(out, res.images, cols);
   console.log(`wrote ${out}`);
-  console.log(`sequential backbone calls: ${res.backboneCalls} (n1 + (M-1)(k-1) = ${res.expectedCalls}); head evaluations: ${res.headEvals}; ${secs.toFixed(2)} s`);
+  const formula = { nestar: 'n1 + (M-1)(k-1)', raster: 'n', nextscale: 'log2(side) + 1' }[pipe.model.method];
+  console.log(`sequential backbone calls: ${res.backboneCalls} (${formula} = ${res.expectedCalls}); head evaluations: ${res.headEvals}; ${secs.toFixed(2)} s`);
   pipe.dispose();
 }
 

@@ -4,33 +4,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveNestARConfig, type NestARConfig, type ResolvedModule } from './config.js';
 import { ParamStore } from './params.js';
-import { BlockCausalTransformer } from './transformer.js';
+import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
-import { flowMatchingLoss, integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
+import { flowMatchingLoss } from '../flow/flowMatching.js';
+import { canvasSlice, guidanceAt, sampleHead, samplingLabels, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol, sequentialCalls } from './zorder.js';
 import { Rng } from '../util/rng.js';
 
-export interface LossOptions { headRepeats?: number; time?: TimeSampling }
-
-export interface SampleOptions {
-  count: number;
-  /** Class per sample (length count) or one class for all; -1 or null/undefined = unconditional (null class). */
-  classes?: number | number[] | null;
-  cfg?: number;
-  cfgSchedule?: 'constant' | 'linear';
-  temperature?: number;
-  odeSteps?: number;
-  solver?: OdeSolver;
-  seed?: number;
-  /** Called after every sequential step with the canvas so far (Morton-order tokens, [count, n, D]). */
-  onStep?: (p: SampleProgress) => void | Promise<void>;
-}
-
-export interface SampleProgress { module: number; patch: number; tokensSoFar: number; calls: number; totalCalls: number; canvas: Float32Array }
-
-export interface SampleResult { tokens: Float32Array; backboneCalls: number; headEvals: number }
-
-export class NestAR {
+export class NestAR implements Generator {
+  readonly method = 'nestar' as const;
   readonly config: NestARConfig;
   readonly modules: ResolvedModule[];
   readonly params: ParamStore;
@@ -97,60 +79,41 @@ export class NestAR {
     return this.backbones[moduleIndex]!.forward(prefix_BTD, this.oneHot(labels));
   }
 
+  /** Samples with a KV cache per module: each step feeds the backbone only the block made last. */
   async sample(opts: SampleOptions): Promise<SampleResult> {
-    const B = opts.count, D = this.config.tokenDim, n = this.numTokens;
-    const given: number[] = opts.classes == null ? new Array(B).fill(-1)
-      : typeof opts.classes === 'number' ? new Array(B).fill(opts.classes) : opts.classes;
-    if (given.length !== B) throw new Error(`sample: ${given.length} classes given for ${B} samples`);
-    for (const c of given) {
-      if (!Number.isInteger(c) || c < -1 || c >= this.nullClass) throw new Error(`sample: class ${c} is out of range 0..${this.nullClass - 1} (-1 = unconditional)`);
-    }
-    const classes = given.map((c) => (c === -1 ? this.nullClass : c));
-    const cfg = opts.cfg ?? 1, useCfg = cfg !== 1 && classes.some((c) => c !== this.nullClass);
+    const D = this.config.tokenDim, n = this.numTokens;
+    const { labels, useCfg, B } = samplingLabels(opts, this.config.numClasses);
     const rng = new Rng(opts.seed ?? 0);
-    const labels = Int32Array.from(useCfg ? [...classes, ...new Array(B).fill(this.nullClass)] : classes);
     const onehot = tf.tidy(() => this.oneHot(labels));
     const canvas = new Float32Array(B * n * D);
     const total = this.sequentialSteps;
     let calls = 0, headEvals = 0;
     for (let i = 0; i < this.modules.length; i++) {
-      const mod = this.modules[i]!;
+      const mod = this.modules[i]!, backbone = this.backbones[i]!;
+      const cache = backbone.newCache();
       for (let s = 0; s < mod.steps; s++) {
-        // Tokens available before this step, and the slots whose outputs condition the new tokens.
-        const have = mod.m === 1 ? s : (s + 1) * mod.patch;
+        // New input this step: module 1 the token made last (none at first); module m the block made last
+        // (the whole first patch at first). The last `made` output rows condition the new tokens.
         const made = mod.m === 1 ? 1 : mod.patch;
-        const firstRow = mod.m === 1 ? s : 1 + s * mod.patch;
-        const progress = have / n;
-        const w = opts.cfgSchedule === 'linear' ? 1 + (cfg - 1) * progress : cfg;
+        const start = mod.m === 1 ? s : (s + 1) * mod.patch;
+        const [from, to] = mod.m === 1 ? [Math.max(0, s - 1), s] : [s * mod.patch, (s + 1) * mod.patch];
+        const w = guidanceAt(opts, start / n);
         const out = tf.tidy(() => {
-          let prefix: tf.Tensor3D | null = null;
-          if (have > 0) {
-            const p = new Float32Array(B * have * D);
-            for (let b = 0; b < B; b++) p.set(canvas.subarray(b * n * D, (b * n + have) * D), b * have * D);
-            const pt = tf.tensor3d(p, [B, have, D]);
-            prefix = useCfg ? tf.concat([pt, pt], 0) : pt;
-          }
-          const h = this.backbones[i]!.forward(prefix, onehot);
-          const C = mod.width, rowsB = labels.length;
-          const z = tf.reshape(tf.slice(h, [0, firstRow, 0], [rowsB, made, C]), [-1, C]) as tf.Tensor2D;
-          const N = B * made;
-          const head = this.heads[i]!;
-          const { y, evals } = integrateFlow((y_ND, t) => {
-            if (!useCfg) return head.forward(y_ND, t, z);
-            const v = head.forward(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t, z);
-            const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
-            return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
-          }, [N, D], { steps: opts.odeSteps ?? 32, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed: rng.seed() });
-          headEvals += evals;
-          return y;
+          const x = to > from ? canvasSlice(canvas, B, n, D, from, to, useCfg) : null;
+          const h = backbone.extend(cache, x, onehot);
+          const rows = h.shape[1];
+          const z = tf.reshape(tf.slice(h, [0, rows - made, 0], [labels.length, made, mod.width]), [-1, mod.width]) as tf.Tensor2D;
+          const r = sampleHead(this.heads[i]!, z, D, useCfg, w, opts, rng.seed());
+          headEvals += r.evals;
+          return r.y;
         });
         calls++;
-        const vals = out.dataSync();
+        const vals = out.dataSync() as Float32Array;
         out.dispose();
-        const start = mod.m === 1 ? s : (s + 1) * mod.patch;
-        for (let b = 0; b < B; b++) canvas.set(vals.subarray(b * made * D, (b + 1) * made * D), (b * n + start) * D);
+        writeTokens(canvas, vals, B, n, D, Array.from({ length: made }, (_, j) => start + j));
         if (opts.onStep) await opts.onStep({ module: mod.m, patch: s + 1, tokensSoFar: start + made, calls, totalCalls: total, canvas });
       }
+      disposeCache(cache);
     }
     onehot.dispose();
     return { tokens: canvas, backboneCalls: calls, headEvals };

@@ -1,5 +1,7 @@
 // A pre-LN transformer over [cond; tokens] with a block-causal mask (method.md §3): a token attends
-// to the condition and to every token of its own and earlier blocks. Block size 1 is plain causal.
+// to the condition and to every token of its own and earlier blocks. Block size 1 is plain causal; blocks
+// may also have different sizes (next-scale AR: one block per scale). Sampling can extend a KV cache
+// block by block, since no token ever attends to a later block.
 import * as tf from '@tensorflow/tfjs-core';
 import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from './layers.js';
 import type { ParamStore } from './params.js';
@@ -13,12 +15,24 @@ export interface TransformerSpec {
   numClasses: number;
   /** Input tokens at full length (sequence length is this + 1 for the condition). */
   maxInputTokens: number;
-  /** Tokens per block for the mask. */
+  /** Tokens per block for the mask (equal blocks)… */
   blockSize: number;
+  /** …or the block id of every input token (non-decreasing), which overrides blockSize. */
+  blockIds?: number[];
   /** [row, col] of each input token's own grid position and of the position each sequence slot predicts. */
   ownPositions: Array<[number, number]>;
   targetPositions: Array<[number, number] | null>;
   gridSize: number;
+}
+
+/** Keys and values of every layer for the slots processed so far ([B, H, length, dh] each). */
+export interface KvCache { k: tf.Tensor4D[]; v: tf.Tensor4D[]; length: number }
+
+export function disposeCache(cache: KvCache): void {
+  tf.dispose([...cache.k, ...cache.v]);
+  cache.k = [];
+  cache.v = [];
+  cache.length = 0;
 }
 
 interface Block { ln1: LayerNorm; q: Linear; k: Linear; v: Linear; proj: Linear; ln2: LayerNorm; fc1: Linear; fc2: Linear }
@@ -70,7 +84,8 @@ export class BlockCausalTransformer {
     }
     this.lnOut = layerNorm(ps, `${name}.ln_out`, C);
     const mask = new Float32Array(L * L);
-    const blockOf = (j: number) => (j === 0 ? -1 : Math.floor((j - 1) / P));
+    if (spec.blockIds && spec.blockIds.length !== T) throw new Error(`${name}: ${spec.blockIds.length} block ids for ${T} input tokens`);
+    const blockOf = (j: number) => (j === 0 ? -1 : spec.blockIds ? spec.blockIds[j - 1]! : Math.floor((j - 1) / P));
     for (let q = 0; q < L; q++) for (let k = 0; k < L; k++) mask[q * L + k] = blockOf(k) <= blockOf(q) ? 0 : -1e9;
     this.mask = tf.keep(tf.tensor2d(mask, [L, L]));
   }
@@ -80,27 +95,65 @@ export class BlockCausalTransformer {
    * Returns h_BLC with L = T + 1: row 0 is the condition slot, row j the j-th input token.
    */
   forward(x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D): tf.Tensor3D {
+    return this.run(x_BTD, classOneHot_BK, null);
+  }
+
+  /** An empty KV cache for incremental sampling; pass it to extend(), dispose it when done. */
+  newCache(): KvCache {
+    return { k: [], v: [], length: 0 };
+  }
+
+  /**
+   * Appends input tokens to a KV cache and returns the outputs of the new slots only. The first call
+   * also appends the condition slot (so it returns T+1 rows); later calls return T rows. The new tokens
+   * must complete whole blocks, or be a prefix of one that no later call revisits (as the samplers do).
+   */
+  extend(cache: KvCache, x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D): tf.Tensor3D {
+    return this.run(x_BTD, classOneHot_BK, cache);
+  }
+
+  private run(x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D, cache: KvCache | null): tf.Tensor3D {
     const { width: C, heads: H } = this.spec;
     const B = classOneHot_BK.shape[0];
     const T = x_BTD ? x_BTD.shape[1] : 0;
-    if (T > this.spec.maxInputTokens) throw new Error(`${this.name}: ${T} input tokens exceed the maximum ${this.spec.maxInputTokens}`);
-    const L = T + 1, dh = C / H;
-    const cond = tf.reshape(applyLinear(this.classEmb, classOneHot_BK), [B, 1, C]);
-    let h: tf.Tensor = x_BTD ? tf.concat([cond, applyLinear(this.inProj, x_BTD)], 1) : cond;
-    h = tf.add(h, tf.add(tf.slice(this.ownPos, [0, 0], [L, C]), tf.slice(this.tgtPos, [0, 0], [L, C])));
-    const mask = L === this.mask.shape[0] ? this.mask : tf.slice(this.mask, [0, 0], [L, L]);
+    const start = cache ? cache.length : 0; // sequence slots already cached
+    const withCond = start === 0;
+    const newRows = T + (withCond ? 1 : 0);
+    const end = start + newRows;
+    if (end > this.spec.maxInputTokens + 1) throw new Error(`${this.name}: ${end - 1} input tokens exceed the maximum ${this.spec.maxInputTokens}`);
+    if (newRows === 0) throw new Error(`${this.name}: nothing to process`);
+    const dh = C / H;
+    const parts: tf.Tensor[] = [];
+    if (withCond) parts.push(tf.reshape(applyLinear(this.classEmb, classOneHot_BK), [B, 1, C]));
+    if (x_BTD && T > 0) parts.push(applyLinear(this.inProj, x_BTD));
+    let h: tf.Tensor = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
+    h = tf.add(h, tf.add(tf.slice(this.ownPos, [start, 0], [newRows, C]), tf.slice(this.tgtPos, [start, 0], [newRows, C])));
+    const full = this.mask.shape[0];
+    const mask = start === 0 && end === full ? this.mask : tf.slice(this.mask, [start, 0], [newRows, end]);
     const scale = 1 / Math.sqrt(dh);
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, L, H, dh]), [0, 2, 1, 3]);
-    for (const blk of this.blocks) {
-      // Separate q/k/v projections: a fused qkv + split costs more in SplitV than it saves on WASM.
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, newRows, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+    this.blocks.forEach((blk, li) => {
       const hn = applyLayerNorm(blk.ln1, h);
-      const q = applyLinear(blk.q, hn), k = applyLinear(blk.k, hn), v = applyLinear(blk.v, hn);
-      const scores = tf.add(tf.mul(tf.matMul(heads(q) as tf.Tensor4D, heads(k) as tf.Tensor4D, false, true), scale), mask);
-      const att = tf.matMul(tf.softmax(scores), heads(v) as tf.Tensor4D);
-      const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, L, C]);
+      // Separate q/k/v projections: a fused qkv + split costs more in SplitV than it saves on WASM.
+      const q = heads(applyLinear(blk.q, hn));
+      let k = heads(applyLinear(blk.k, hn)), v = heads(applyLinear(blk.v, hn));
+      if (cache) {
+        if (cache.k[li]) {
+          k = tf.concat([cache.k[li]!, k], 2);
+          v = tf.concat([cache.v[li]!, v], 2);
+          cache.k[li]!.dispose();
+          cache.v[li]!.dispose();
+        }
+        cache.k[li] = tf.keep(k);
+        cache.v[li] = tf.keep(v);
+      }
+      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask);
+      const att = tf.matMul(tf.softmax(scores), v);
+      const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, newRows, C]);
       h = tf.add(h, applyLinear(blk.proj, merged));
       h = tf.add(h, applyLinear(blk.fc2, gelu(applyLinear(blk.fc1, applyLayerNorm(blk.ln2, h)))));
-    }
+    });
+    if (cache) cache.length = end;
     return applyLayerNorm(this.lnOut, h) as tf.Tensor3D;
   }
 

@@ -1,6 +1,7 @@
 // The run config: model + data + tokenizer + training, typed, with defaults and validation. It is
 // serialised next to every checkpoint so a checkpoint alone says how to rebuild and continue its run.
-import { ConfigError, resolveNestARConfig, type NestARConfig } from '../model/config.js';
+import { ConfigError } from '../model/config.js';
+import { resolveModelConfig, type ModelConfig, type ModelConfigInput } from '../model/factory.js';
 import type { TimeSampling } from '../flow/flowMatching.js';
 
 export interface DataConfig {
@@ -34,7 +35,7 @@ export interface TrainConfig {
 }
 
 export interface RunConfig {
-  model: NestARConfig;
+  model: ModelConfig;
   data: DataConfig;
   tokenizer: { kind: 'patch'; patch: number };
   train: TrainConfig;
@@ -47,7 +48,7 @@ export const defaultTrainConfig: TrainConfig = {
 };
 
 export interface RunConfigInput {
-  model?: Partial<NestARConfig>;
+  model?: ModelConfigInput;
   data?: Partial<DataConfig>;
   tokenizer?: { kind?: 'patch'; patch?: number };
   train?: Partial<TrainConfig>;
@@ -96,10 +97,10 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   const grid = data.imageSize / tokenizer.patch;
   const tokenDim = tokenizer.patch * tokenizer.patch * data.channels;
   for (const f of ['gridSize', 'tokenDim'] as const) {
-    const given = input.model?.[f];
+    const given = (input.model as Record<string, unknown> | undefined)?.[f];
     const derived = f === 'gridSize' ? grid : tokenDim;
     if (given !== undefined && given !== derived) throw new ConfigError(`model.${f}=${given} contradicts data.imageSize/tokenizer.patch (which give ${derived}); leave it out`);
   }
-  const { config: model } = resolveNestARConfig({ ...input.model, gridSize: grid, tokenDim });
+  const model = resolveModelConfig({ ...input.model, gridSize: grid, tokenDim });
   return { model, data, tokenizer, train };
 }

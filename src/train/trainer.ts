@@ -2,7 +2,8 @@
 // loss, periodic atomic checkpoints and sample grids, exact resume (weights, moments, RNG, data cursor).
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { NestAR } from '../model/nestar.js';
+import { createGenerator } from '../model/factory.js';
+import type { Generator } from '../model/generator.js';
 import { PatchTokenizer } from '../tokenizer/patchTokenizer.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
@@ -28,7 +29,7 @@ export interface TrainerOptions {
 const MAX_BAD_STEPS = 20;
 
 export class Trainer {
-  readonly model: NestAR;
+  readonly model: Generator;
   readonly tokenizer: PatchTokenizer;
   readonly optimizer: AdamW;
   readonly ema: Ema;
@@ -55,7 +56,7 @@ export class Trainer {
     for (const l of this.labels) {
       if (l >= mc.numClasses) throw new Error(`data: label ${l} is out of range for model.numClasses=${mc.numClasses}`);
     }
-    this.model = new NestAR(mc, train.seed);
+    this.model = createGenerator(mc, train.seed);
     this.optimizer = new AdamW(this.model.params.vars, { beta1: train.beta1, beta2: train.beta2, eps: 1e-8, weightDecay: train.weightDecay });
     this.ema = new Ema(this.model.params.vars, train.emaDecay);
     this.rngData = new Rng(train.seed * 2 + 1);
