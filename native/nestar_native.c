@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
+#include <stdlib.h>
 
 // OpenBLAS extensions (declared in its cblas.h on Debian, repeated for other layouts).
 extern void openblas_set_num_threads(int);
@@ -174,6 +175,110 @@ static napi_value GeluBwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// conv2dFilterGrad(x, dy, dw, N, H, W, C, OH, OW, O, k, padTop, padLeft): the filter gradient of a
+// stride-1 NHWC convolution, dw[k,k,C,O] = im2col(x)ᵀ · dy, as one sgemm over an im2col buffer.
+// (tfjs's WASM backend has no Conv2DBackpropFilter kernel at all.)
+// One scratch buffer reused across calls: a fresh 50 MB malloc each step costs more in page faults (on
+// VMs especially) than the convolution itself. JS calls are single-threaded, so one buffer is enough.
+static float *scratch = NULL;
+static size_t scratch_len = 0;
+static float *scratch_buffer(size_t n) {
+  if (n > scratch_len) {
+    free(scratch);
+    scratch = (float *)malloc(sizeof(float) * n);
+    scratch_len = scratch ? n : 0;
+  }
+  return scratch;
+}
+
+static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *dy, *dw;
+  size_t lx, ldy, ldw;
+  if (argc != 13 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &dw, &ldw)) {
+    napi_throw_type_error(env, NULL, "conv2dFilterGrad expects x, dy, dw Float32Arrays and 10 sizes");
+    return NULL;
+  }
+  const int64_t N = get_i64(env, argv[3]), H = get_i64(env, argv[4]), W = get_i64(env, argv[5]), C = get_i64(env, argv[6]),
+                OH = get_i64(env, argv[7]), OW = get_i64(env, argv[8]), O = get_i64(env, argv[9]), K = get_i64(env, argv[10]),
+                pt = get_i64(env, argv[11]), pl = get_i64(env, argv[12]);
+  if ((uint64_t)(N * H * W * C) > lx || (uint64_t)(N * OH * OW * O) > ldy || (uint64_t)(K * K * C * O) > ldw) {
+    napi_throw_range_error(env, NULL, "conv2dFilterGrad: sizes exceed the arrays given");
+    return NULL;
+  }
+  const int64_t rows = N * OH * OW, cols = K * K * C;
+  float *patches = scratch_buffer((size_t)(rows * cols));
+  if (!patches) {
+    napi_throw_error(env, NULL, "conv2dFilterGrad: out of memory for the im2col buffer");
+    return NULL;
+  }
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        float *row = patches + ((n * OH + oh) * OW + ow) * cols;
+        for (int64_t ky = 0; ky < K; ky++) {
+          const int64_t ih = oh + ky - pt;
+          for (int64_t kx = 0; kx < K; kx++) {
+            const int64_t iw = ow + kx - pl;
+            float *dst = row + (ky * K + kx) * C;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dst, 0, sizeof(float) * (size_t)C);
+            else memcpy(dst, x + ((n * H + ih) * W + iw) * C, sizeof(float) * (size_t)C);
+          }
+        }
+      }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)O, (int)rows, 1.0f, patches, (int)cols, dy, (int)O, 0.0f, dw, (int)O);
+  return NULL;
+}
+
+// conv2dInputGrad(dy, w, dx, N, H, W, C, OH, OW, O, k, padTop, padLeft): the input gradient of a stride-1
+// NHWC convolution: cols = dy · wᵀ (one sgemm, [N·OH·OW, k·k·C]) scattered back with col2im.
+static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *dy, *w, *dx;
+  size_t ldy, lw, ldx;
+  if (argc != 13 || !get_f32(env, argv[0], &dy, &ldy) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &dx, &ldx)) {
+    napi_throw_type_error(env, NULL, "conv2dInputGrad expects dy, w, dx Float32Arrays and 10 sizes");
+    return NULL;
+  }
+  const int64_t N = get_i64(env, argv[3]), H = get_i64(env, argv[4]), W = get_i64(env, argv[5]), C = get_i64(env, argv[6]),
+                OH = get_i64(env, argv[7]), OW = get_i64(env, argv[8]), O = get_i64(env, argv[9]), K = get_i64(env, argv[10]),
+                pt = get_i64(env, argv[11]), pl = get_i64(env, argv[12]);
+  if ((uint64_t)(N * H * W * C) > ldx || (uint64_t)(N * OH * OW * O) > ldy || (uint64_t)(K * K * C * O) > lw) {
+    napi_throw_range_error(env, NULL, "conv2dInputGrad: sizes exceed the arrays given");
+    return NULL;
+  }
+  const int64_t rows = N * OH * OW, cols = K * K * C;
+  float *c = scratch_buffer((size_t)(rows * cols));
+  if (!c) {
+    napi_throw_error(env, NULL, "conv2dInputGrad: out of memory for the col2im buffer");
+    return NULL;
+  }
+  // w is [k, k, C, O] = [cols, O] row-major, so cols = dy [rows, O] · wᵀ.
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)O, 1.0f, dy, (int)O, w, (int)O, 0.0f, c, (int)cols);
+  memset(dx, 0, sizeof(float) * (size_t)(N * H * W * C));
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const float *row = c + ((n * OH + oh) * OW + ow) * cols;
+        for (int64_t ky = 0; ky < K; ky++) {
+          const int64_t ih = oh + ky - pt;
+          if (ih < 0 || ih >= H) continue;
+          for (int64_t kx = 0; kx < K; kx++) {
+            const int64_t iw = ow + kx - pl;
+            if (iw < 0 || iw >= W) continue;
+            float *dst = dx + ((n * H + ih) * W + iw) * C;
+            const float *src = row + (ky * K + kx) * C;
+            for (int64_t ch = 0; ch < C; ch++) dst[ch] += src[ch];
+          }
+        }
+      }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -200,6 +305,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"tanh", NULL, Tanh, NULL, NULL, NULL, napi_default, NULL},
       {"geluFwd", NULL, GeluFwd, NULL, NULL, NULL, napi_default, NULL},
       {"geluBwd", NULL, GeluBwd, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dFilterGrad", NULL, Conv2dFilterGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -105,7 +105,7 @@ test('training the reference transformer gives the same loss curve on the native
     t.skip('native kernel pack not built on this machine');
     return;
   }
-  const { ReferenceModel } = await import('../bench/referenceModel.js');
+  const { ReferenceModel } = await import('../src/bench/referenceModel.js');
   const { AdamW } = await import('../src/train/optimizer.js');
   const dims = { batch: 8, seq: 16, width: 64, depth: 2, heads: 4, inDim: 12 };
   const curve = (native: boolean) => {

@@ -3,12 +3,14 @@
 // 1 for everything else (never a tfjs stack trace; NESTAR_DEBUG=1 prints the stack).
 import { demoCommand, sampleCommand, SAMPLE_HELP, trainCommand, TRAIN_HELP } from './commands.js';
 import { UsageError } from './args.js';
+import { BENCHES } from '../bench/index.js';
 
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
 
   nestar demo     train a small NestAR on MNIST (about 10 minutes) and write a sample grid
   nestar train    train a model (see nestar train --help)
   nestar sample   sample a PNG grid from a checkpoint (see nestar sample --help)
+  nestar bench [speed|engine] [--quick]   speed report (results/bench.json) or engine report (results/engine.json)
 
 ${TRAIN_HELP}
 
@@ -20,8 +22,14 @@ async function main(argv: string[]): Promise<void> {
     case 'train': return trainCommand(rest);
     case 'sample': return sampleCommand(rest);
     case 'demo': return demoCommand(rest);
+    case 'bench': {
+      const [name = 'speed', ...args] = rest;
+      const run = BENCHES[name];
+      if (!run) throw new UsageError(`unknown benchmark '${name}'; expected one of: ${Object.keys(BENCHES).join(', ')}`);
+      return void (await run(args));
+    }
     case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
-    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, demo`);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, demo, bench`);
   }
 }
 

@@ -13,6 +13,10 @@ export interface NativeAddon {
   tanh(x: Float32Array, y: Float32Array): void;
   geluFwd(x: Float32Array, y: Float32Array): void;
   geluBwd(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  conv2dFilterGrad(x: Float32Array, dy: Float32Array, dw: Float32Array, N: number, H: number, W: number, C: number,
+    OH: number, OW: number, O: number, k: number, padTop: number, padLeft: number): void;
+  conv2dInputGrad(dy: Float32Array, w: Float32Array, dx: Float32Array, N: number, H: number, W: number, C: number,
+    OH: number, OW: number, O: number, k: number, padTop: number, padLeft: number): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -113,12 +117,59 @@ function makeGeluGrad(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
+
+/** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
+function convPad(a: ConvAttrs, k: number, k2: number, what: string): number {
+  const strides = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
+  const dil = a.dilations === undefined ? [1, 1] : typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
+  if (strides[0] !== 1 || strides[1] !== 1 || dil[0] !== 1 || dil[1] !== 1 || a.dataFormat === 'NCHW' || k !== k2 || (k % 2 === 0 && a.pad === 'same')
+    || (typeof a.pad !== 'number' && a.pad !== 'same' && a.pad !== 'valid')) {
+    throw new Error(`nestar native ${what} supports stride 1, dilation 1, NHWC, square (odd for 'same') filters and same/valid/numeric padding only`);
+  }
+  return a.pad === 'valid' ? 0 : a.pad === 'same' ? (k - 1) / 2 : a.pad;
+}
+
+/** Conv2DBackpropFilter (missing from tfjs WASM). */
+function makeConv2dFilterGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+    const [k, k2, C, O] = a.filterShape;
+    const padTop = convPad(a, k, k2, 'Conv2DBackpropFilter');
+    const [N, H, W] = x.shape as [number, number, number, number];
+    const [, OH, OW] = dy.shape as [number, number, number, number];
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([k, k, C, O], 'float32');
+    addon.conv2dFilterGrad(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
+    return out;
+  };
+}
+
+/** Conv2DBackpropInput (tfjs WASM's own is a naive loop). */
+function makeConv2dInputGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+    const [k, k2, C, O] = filter.shape as [number, number, number, number];
+    const padTop = convPad(a, k, k2, 'Conv2DBackpropInput');
+    const [N, H, W] = a.inputShape;
+    const [, OH, OW] = dy.shape as [number, number, number, number];
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([N, H, W, C], 'float32');
+    addon.conv2dInputGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(filter), be.typedArrayFromHeap(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
+    return out;
+  };
+}
+
 /** The kernels the pack provides, by tfjs kernel name. */
 export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc> = {
   BatchMatMul: makeBatchMatMul,
   Tanh: makeTanh,
   [GELU_KERNEL]: makeGelu,
   [GELU_GRAD_KERNEL]: makeGeluGrad,
+  Conv2DBackpropFilter: makeConv2dFilterGrad,
+  Conv2DBackpropInput: makeConv2dInputGrad,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */

@@ -37,20 +37,21 @@ export type VelocityFn = (y_ND: tf.Tensor2D, t: number) => tf.Tensor2D;
  * Returns the final y and the number of velocity evaluations made.
  */
 export function integrateFlow(v: VelocityFn, shape: [number, number], opts: { steps: number; solver: OdeSolver; temperature: number; seed: number }): { y: tf.Tensor2D; evals: number } {
-  let y = tf.mul(tf.randomNormal(shape, 0, 1, 'float32', opts.seed), opts.temperature) as tf.Tensor2D;
+  let y = tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', opts.seed), opts.temperature)) as tf.Tensor2D;
   const dt = 1 / opts.steps;
   let evals = 0;
   for (let i = 0; i < opts.steps; i++) {
     const t0 = i * dt;
-    const v0 = v(y, t0);
-    evals++;
-    if (opts.solver === 'euler') y = tf.add(y, tf.mul(v0, dt));
-    else {
+    // Each step in its own scope: only y survives, so memory stays flat in the number of steps.
+    const next = tf.tidy(() => {
+      const v0 = v(y, t0);
+      if (opts.solver === 'euler') return tf.add(y, tf.mul(v0, dt)) as tf.Tensor2D;
       const yPred = tf.add(y, tf.mul(v0, dt)) as tf.Tensor2D;
-      const v1 = v(yPred, t0 + dt);
-      evals++;
-      y = tf.add(y, tf.mul(tf.add(v0, v1), dt / 2));
-    }
+      return tf.add(y, tf.mul(tf.add(v0, v(yPred, t0 + dt)), dt / 2)) as tf.Tensor2D;
+    });
+    evals += opts.solver === 'euler' ? 1 : 2;
+    y.dispose();
+    y = next;
   }
   return { y, evals };
 }

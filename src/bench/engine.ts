@@ -1,14 +1,13 @@
-// `npm run bench -- engine`: trains the reference model (bench/referenceModel.ts) on each available
+// `nestar bench engine` (`npm run bench -- engine`): trains the reference model (bench/referenceModel.ts) on each available
 // engine path, the identical model in PyTorch CPU when python3-torch is present, and measures the sgemm
 // ceiling — all in this one run. Prints a table and writes results/engine.json.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { childScript, packageRoot } from './child.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
+const root = packageRoot();
 const TRAIN_GFLOP = 81; // ≈ 3 x 27.0 GFLOP forward (research/ts-engines.md)
 const FWD_GFLOP = 27.0;
 const TOKENS = 64 * 64;
@@ -18,7 +17,7 @@ interface PathResult { path: string; ok: boolean; error?: string; backend?: stri
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : NaN; };
 
 function runChild(path: string, steps: number, timeoutS: number): PathResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'engineChild.ts'), path, String(steps)],
+  const r = spawnSync(process.execPath, [...childScript('engineChild'), path, String(steps)],
     { encoding: 'utf8', timeout: timeoutS * 1000, cwd: root, env: { ...process.env } });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
   if (r.status !== 0 || !line) return { path, ok: false, error: r.error ? `timed out after ${timeoutS} s` : (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`) };
@@ -28,7 +27,7 @@ function runChild(path: string, steps: number, timeoutS: number): PathResult {
 function runTorch(steps: number): { ok: boolean; error?: string; torch?: string; trainMs?: number[]; forwardMs?: number[]; blas?: unknown; params?: number } {
   const py = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
   if (!py) return { ok: false, error: 'python3-torch not installed (Debian: apt-get install python3-torch)' };
-  const r = spawnSync(py, [join(here, 'reference_model.py'), String(steps), '5'], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(py, [join(root, 'bench', 'reference_model.py'), String(steps), '5'], { encoding: 'utf8', timeout: 600_000 });
   const line = r.stdout.trim().split('\n').at(-1);
   if (r.status !== 0 || !line) return { ok: false, error: r.stderr.trim().split('\n').at(-1) ?? 'failed' };
   const j = JSON.parse(line);
@@ -82,5 +81,3 @@ export async function engineBench(args: string[]): Promise<void> {
   }, null, 1) + '\n');
   console.log(`wrote ${out}`);
 }
-
-if (existsSync(join(here, 'engineChild.ts')) && process.argv[1] === fileURLToPath(import.meta.url)) await engineBench(process.argv.slice(2));

@@ -1,7 +1,7 @@
 // One engine path of the engine benchmark, in its own process (a tfjs backend is chosen once per process).
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, nativeAddon, parseBackendName } from '../src/engine/backend.js';
-import { AdamW } from '../src/train/optimizer.js';
+import { initBackend, nativeAddon, parseBackendName } from '../engine/backend.js';
+import { AdamW } from '../train/optimizer.js';
 import { REF, ReferenceModel } from './referenceModel.js';
 
 const [path = 'native', stepsArg = '5'] = process.argv.slice(2);

@@ -3,8 +3,8 @@
 // positions, final LN + linear 256 -> 48, MSE loss. 3,200,816 parameters. bench/reference_model.py is the
 // identical model in PyTorch.
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamStore } from '../src/model/params.js';
-import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from '../src/model/layers.js';
+import { ParamStore } from '../model/params.js';
+import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from '../model/layers.js';
 
 export interface RefDims { batch: number; seq: number; width: number; depth: number; heads: number; inDim: number }
 export const REF: RefDims = { batch: 64, seq: 64, width: 256, depth: 4, heads: 4, inDim: 48 };

@@ -1,0 +1,104 @@
+// `nestar bench speed` (`npm run bench -- speed`): NestAR vs raster AR vs next-scale AR at matched
+// parameter count on growing token grids — counted sequential calls, network evaluations, latency at
+// batch 1, throughput, training tokens/s, peak RSS. Cells run in child processes, methods interleaved
+// (every pass visits nestar, raster, nextscale in turn for each grid) so machine drift hits all alike.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { childScript, packageRoot } from './child.js';
+import type { SpeedCellArgs } from './speedChild.js';
+import { METHODS, type Method } from '../model/generator.js';
+import { lineChartSvg } from '../util/svgPlot.js';
+
+interface Cell {
+  method: Method; grid: number; n: number; params: number; calls: number; expectedCalls: number; backboneEvals: number; headEvals: number;
+  latencyMs: number[]; latencyMedianMs: number; throughput: Array<{ batch: number; imagesPerS: number }>; skippedBatches: string;
+  trainBatch: number; trainTokensPerS: number; peakRssMB: number; backend: string;
+}
+
+const K = 4, N1 = 4;
+export const formulas: Record<Method, (n: number) => number> = {
+  nestar: (n) => N1 + (Math.round(Math.log(n / N1) / Math.log(K))) * (K - 1), // = 1 + (k-1) log_k n when n1 = k
+  raster: (n) => n,
+  nextscale: (n) => Math.log2(Math.sqrt(n)) + 1,
+};
+
+export interface SpeedOptions { quick: boolean; outDir?: string; log?: (s: string) => void }
+
+export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {}): Promise<{ json: string; cells: Cell[] }> {
+  const quick = opts.quick ?? args.includes('--quick');
+  const log = opts.log ?? ((s: string) => console.error(s));
+  const grids = quick ? [4, 8] : [4, 8, 16, 32];
+  const passes = quick ? 1 : 2;
+  const base = { tokenDim: 16, width: 128, heads: 4, headWidth: 128, headDepth: 2, odeSteps: quick ? 4 : 16 };
+  const runs: Cell[][] = [];
+  const skipped: string[] = [];
+  const t0 = performance.now();
+  for (let pass = 0; pass < passes; pass++) {
+    for (const grid of grids) {
+      for (const method of METHODS) {
+        const n = grid * grid;
+        const cellArgs: SpeedCellArgs = { ...base, method, grid, latencyRuns: quick ? 1 : 2,
+          batches: quick ? [8] : [8, 32, 128], budgetS: quick ? 5 : 60, trainBatch: quick ? 4 : 16, trainSteps: quick ? 1 : 3 };
+        log(`bench speed: pass ${pass + 1}/${passes}, ${grid}x${grid} (n=${n}), ${method}…`);
+        const r = spawnSync(process.execPath, [...childScript('speedChild'), JSON.stringify(cellArgs)], { encoding: 'utf8', timeout: 1800_000 });
+        const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+        if (r.status !== 0 || !line) {
+          const why = r.error ? 'timed out' : (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`);
+          skipped.push(`${method} ${grid}x${grid} (pass ${pass + 1}): ${why}`);
+          log(`  skipped: ${why}`);
+          continue;
+        }
+        const cell = JSON.parse(line) as Cell;
+        (runs[pass] ??= []).push(cell);
+      }
+    }
+  }
+  // Combine passes: latency = median over every run of every pass; other fields from the last pass.
+  const cells: Cell[] = [];
+  for (const grid of grids) {
+    for (const method of METHODS) {
+      const all = runs.flatMap((p) => p.filter((c) => c.grid === grid && c.method === method));
+      if (all.length === 0) continue;
+      const lat = all.flatMap((c) => c.latencyMs).sort((a, b) => a - b);
+      cells.push({ ...all.at(-1)!, latencyMs: lat, latencyMedianMs: lat[Math.floor((lat.length - 1) / 2)]!, peakRssMB: Math.max(...all.map((c) => c.peakRssMB)) });
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const rows = ['| grid | n | method | params | sequential calls (formula) | head evals | latency, batch 1 | throughput | train tokens/s | peak RSS |',
+    '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const c of cells) {
+    const best = c.throughput.reduce((a, b) => (b.imagesPerS > a.imagesPerS ? b : a), c.throughput[0] ?? { batch: 0, imagesPerS: 0 });
+    rows.push(`| ${c.grid}x${c.grid} | ${c.n} | ${c.method} | ${(c.params / 1e6).toFixed(2)}M | ${c.calls} (${formulas[c.method](c.n)}) | ${c.headEvals} | ` +
+      `${c.latencyMedianMs.toFixed(0)} ms | ${best.imagesPerS.toFixed(1)} img/s @ ${best.batch} | ${c.trainTokensPerS.toFixed(0)} | ${c.peakRssMB.toFixed(0)} MB |`);
+  }
+  const table = rows.join('\n');
+  console.log(table);
+  const at = (m: Method, g: number) => cells.find((c) => c.method === m && c.grid === g);
+  const targets: Record<string, unknown> = {};
+  const tg = grids.includes(16) ? 16 : grids.at(-1)!;
+  const [ne, ra, nx] = [at('nestar', tg), at('raster', tg), at('nextscale', tg)];
+  if (ne && ra) targets[`latencyRasterOverNestar_${tg}x${tg}`] = ra.latencyMedianMs / ne.latencyMedianMs;
+  if (ne && nx) targets[`latencyNestarOverNextscale_${tg}x${tg}`] = ne.latencyMedianMs / nx.latencyMedianMs;
+  targets[`calls_${tg}x${tg}`] = { nestar: ne?.calls, raster: ra?.calls, nextscale: nx?.calls };
+  console.log(`targets at ${tg}x${tg}: raster/nestar latency ${Number(targets[`latencyRasterOverNestar_${tg}x${tg}`] ?? NaN).toFixed(1)}x (target >= 10), ` +
+    `nestar/nextscale ${Number(targets[`latencyNestarOverNextscale_${tg}x${tg}`] ?? NaN).toFixed(2)}x (target <= 1.5); calls ${JSON.stringify(targets[`calls_${tg}x${tg}`])}`);
+  for (const s of skipped) console.log(`skipped: ${s}`);
+  const outDir = opts.outDir ?? join(packageRoot(), 'results');
+  mkdirSync(outDir, { recursive: true });
+  const series = (f: (c: Cell) => number) => METHODS.map((m) => ({ name: m, points: cells.filter((c) => c.method === m).map((c) => [c.n, f(c)] as [number, number]) }));
+  const ns = [...new Set(cells.map((c) => c.n))];
+  writeFileSync(join(outDir, 'bench-calls.svg'), lineChartSvg({ title: 'Sequential backbone calls vs tokens', xLabel: 'tokens n (log)', yLabel: 'sequential calls (log)', logX: true, logY: true,
+    series: [...series((c) => c.calls), { name: '1 + 3·log4 n', dashed: true, points: ns.map((n) => [n, 1 + (K - 1) * Math.log(n) / Math.log(K)] as [number, number]) }] }));
+  writeFileSync(join(outDir, 'bench-latency.svg'), lineChartSvg({ title: 'Latency at batch 1 vs tokens', xLabel: 'tokens n (log)', yLabel: 'ms per image (log)', logX: true, logY: true,
+    series: series((c) => c.latencyMedianMs) }));
+  const json = JSON.stringify({
+    benchmark: 'speed', command: `nestar bench speed${quick ? ' --quick' : ''}`, date: new Date().toISOString(), seconds,
+    machine: { cpu: cpus()[0]?.model, cores: availableParallelism() }, settings: { ...base, k: K, n1: N1, cfg: 1, solver: 'euler', passes },
+    cells, skipped, targets, table,
+  }, null, 1) + '\n';
+  writeFileSync(join(outDir, 'bench.json'), json);
+  console.log(`wrote ${join(outDir, 'bench.json')}, bench-calls.svg, bench-latency.svg (${seconds.toFixed(0)} s)`);
+  return { json, cells };
+}
