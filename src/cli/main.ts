@@ -4,17 +4,24 @@
 import { demoCommand, sampleCommand, SAMPLE_HELP, trainCommand, TRAIN_HELP } from './commands.js';
 import { UsageError } from './args.js';
 import { BENCHES } from '../bench/index.js';
+import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
 
   nestar demo     train a small NestAR on MNIST (about 10 minutes) and write a sample grid
   nestar train    train a model (see nestar train --help)
   nestar sample   sample a PNG grid from a checkpoint (see nestar sample --help)
+  nestar eval     score samples (FD, IS, precision/recall, density/coverage…) against MNIST test images
+  nestar train-features   train the evaluation feature net (once; eval does it when missing)
   nestar bench [speed|engine] [--quick]   speed report (results/bench.json) or engine report (results/engine.json)
 
 ${TRAIN_HELP}
 
-${SAMPLE_HELP}`;
+${SAMPLE_HELP}
+
+${EVAL_HELP}
+
+${FEATURES_HELP}`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
@@ -22,6 +29,8 @@ async function main(argv: string[]): Promise<void> {
     case 'train': return trainCommand(rest);
     case 'sample': return sampleCommand(rest);
     case 'demo': return demoCommand(rest);
+    case 'eval': return evalCommand(rest);
+    case 'train-features': return trainFeaturesCommand(rest);
     case 'bench': {
       const [name = 'speed', ...args] = rest;
       const run = BENCHES[name];
@@ -29,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
       return void (await run(args));
     }
     case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
-    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, demo, bench`);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, train-features, demo, bench`);
   }
 }
 

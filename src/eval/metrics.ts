@@ -43,42 +43,30 @@ export function inceptionScore(probs: ArrayLike<number>, N: number, K: number): 
   return Math.exp(kl / N);
 }
 
-/** Squared Euclidean distances between every row of a [Na, F] and b [Nb, F], as a row-major Float64Array. */
-export type DistanceFn = (a: FeatureSet, b: FeatureSet) => Float64Array;
+/**
+ * Streams squared Euclidean distances: calls cb(i, row) for every row i of a, with row[j] = |a_i − b_j|².
+ * Streaming keeps 10k x 10k evaluations out of memory; `row` is only valid during the call.
+ */
+export type DistanceRows = (a: FeatureSet, b: FeatureSet, cb: (i: number, row: Float64Array | Float32Array) => void) => void;
 
-export const pairwiseSqDistances: DistanceFn = (a, b) => {
-  const F = a.dim, out = new Float64Array(a.count * b.count);
-  const nb = new Float64Array(b.count);
-  for (let j = 0; j < b.count; j++) { let s = 0; for (let f = 0; f < F; f++) s += b.data[j * F + f]! ** 2; nb[j] = s; }
+/** Float64 reference implementation (plain JS). */
+export const jsDistanceRows: DistanceRows = (a, b, cb) => {
+  const F = a.dim, row = new Float64Array(b.count);
   for (let i = 0; i < a.count; i++) {
-    let na = 0;
-    for (let f = 0; f < F; f++) na += a.data[i * F + f]! ** 2;
     for (let j = 0; j < b.count; j++) {
-      let dot = 0;
-      for (let f = 0; f < F; f++) dot += a.data[i * F + f]! * b.data[j * F + f]!;
-      out[i * b.count + j] = Math.max(0, na + nb[j]! - 2 * dot);
+      let s = 0;
+      for (let f = 0; f < F; f++) { const d = a.data[i * F + f]! - b.data[j * F + f]!; s += d * d; }
+      row[j] = s;
     }
+    cb(i, row);
   }
-  return out;
 };
 
-/** Distance from each row to its k-th nearest other row (self excluded), as plain distances. */
-export function kthNeighbourRadii(x: FeatureSet, k: number, dist: DistanceFn = pairwiseSqDistances): Float64Array {
-  if (x.count <= k) throw new Error(`k-NN radii need more than k=${k} samples, got ${x.count}`);
-  const d = dist(x, x), N = x.count, radii = new Float64Array(N);
-  const row = new Float64Array(N);
-  for (let i = 0; i < N; i++) {
-    row.set(d.subarray(i * N, (i + 1) * N));
-    row[i] = Infinity;
-    radii[i] = Math.sqrt(kthSmallest(row, k));
-  }
-  return radii;
-}
-
-function kthSmallest(a: Float64Array, k: number): number {
+function kthSmallest(a: ArrayLike<number>, k: number, skip: number): number {
   // Partial selection is enough for small k: keep the k smallest seen.
   const best = new Array<number>(k).fill(Infinity);
   for (let i = 0; i < a.length; i++) {
+    if (i === skip) continue;
     const v = a[i]!;
     if (v < best[k - 1]!) {
       let j = k - 1;
@@ -89,49 +77,54 @@ function kthSmallest(a: Float64Array, k: number): number {
   return best[k - 1]!;
 }
 
-/** Precision and recall with k-NN manifolds (k = 3 by default). */
-export function precisionRecall(real: FeatureSet, fake: FeatureSet, k = 3, dist: DistanceFn = pairwiseSqDistances): { precision: number; recall: number } {
-  return { precision: manifoldCoverage(real, fake, k, dist), recall: manifoldCoverage(fake, real, k, dist) };
+/** Distance from each row to its k-th nearest other row (self excluded). */
+export function kthNeighbourRadii(x: FeatureSet, k: number, rows: DistanceRows = jsDistanceRows): Float64Array {
+  if (x.count <= k) throw new Error(`k-NN radii need more than k=${k} samples, got ${x.count}`);
+  const radii = new Float64Array(x.count);
+  rows(x, x, (i, row) => { radii[i] = Math.sqrt(Math.max(0, kthSmallest(row, k, i))); });
+  return radii;
 }
 
-/** Fraction of `query` rows inside the union of k-NN balls around `support` rows. */
-function manifoldCoverage(support: FeatureSet, query: FeatureSet, k: number, dist: DistanceFn): number {
-  const radii = kthNeighbourRadii(support, k, dist);
-  const d = dist(query, support);
+/** Fraction of `query` rows inside the union of the k-NN balls (radii) around `support` rows. */
+function insideManifold(support: FeatureSet, radii: Float64Array, query: FeatureSet, rows: DistanceRows): number {
+  const r2 = radii.map((r) => r * r);
   let inside = 0;
-  for (let i = 0; i < query.count; i++) {
-    for (let j = 0; j < support.count; j++) {
-      if (Math.sqrt(d[i * support.count + j]!) <= radii[j]!) { inside++; break; }
-    }
-  }
+  rows(query, support, (_, row) => {
+    for (let j = 0; j < support.count; j++) if (row[j]! <= r2[j]!) { inside++; return; }
+  });
   return inside / query.count;
 }
 
+/** Precision and recall with k-NN manifolds (k = 3 by default). */
+export function precisionRecall(real: FeatureSet, fake: FeatureSet, k = 3, rows: DistanceRows = jsDistanceRows): { precision: number; recall: number } {
+  return {
+    precision: insideManifold(real, kthNeighbourRadii(real, k, rows), fake, rows),
+    recall: insideManifold(fake, kthNeighbourRadii(fake, k, rows), real, rows),
+  };
+}
+
 /** Density and coverage (k = 5 by default). */
-export function densityCoverage(real: FeatureSet, fake: FeatureSet, k = 5, dist: DistanceFn = pairwiseSqDistances): { density: number; coverage: number } {
-  const radii = kthNeighbourRadii(real, k, dist);
-  const d = dist(fake, real); // [fake, real]
-  const R = real.count, M = fake.count;
+export function densityCoverage(real: FeatureSet, fake: FeatureSet, k = 5, rows: DistanceRows = jsDistanceRows): { density: number; coverage: number } {
+  const r2 = kthNeighbourRadii(real, k, rows).map((r) => r * r);
+  const R = real.count;
   let count = 0;
   const covered = new Uint8Array(R);
-  for (let j = 0; j < M; j++) {
-    for (let i = 0; i < R; i++) {
-      if (Math.sqrt(d[j * R + i]!) <= radii[i]!) { count++; covered[i] = 1; }
-    }
-  }
+  rows(fake, real, (_, row) => {
+    for (let i = 0; i < R; i++) if (row[i]! <= r2[i]!) { count++; covered[i] = 1; }
+  });
   let cov = 0;
   for (let i = 0; i < R; i++) cov += covered[i]!;
-  return { density: count / (k * M), coverage: cov / R };
+  return { density: count / (k * fake.count), coverage: cov / R };
 }
 
 /** Distance from each query row to its nearest row of `ref`. */
-export function nearestDistances(query: FeatureSet, ref: FeatureSet, dist: DistanceFn = pairwiseSqDistances): Float64Array {
-  const d = dist(query, ref), out = new Float64Array(query.count);
-  for (let i = 0; i < query.count; i++) {
+export function nearestDistances(query: FeatureSet, ref: FeatureSet, rows: DistanceRows = jsDistanceRows): Float64Array {
+  const out = new Float64Array(query.count);
+  rows(query, ref, (i, row) => {
     let m = Infinity;
-    for (let j = 0; j < ref.count; j++) m = Math.min(m, d[i * ref.count + j]!);
-    out[i] = Math.sqrt(m);
-  }
+    for (let j = 0; j < row.length; j++) if (row[j]! < m) m = row[j]!;
+    out[i] = Math.sqrt(Math.max(0, m));
+  });
   return out;
 }
 
@@ -141,7 +134,8 @@ export function nearestDistances(query: FeatureSet, ref: FeatureSet, dist: Dista
  * is likely a copy).
  */
 export function memorisationRate(samplesToTrain: Float64Array, testToTrain: Float64Array): { rate: number; threshold: number } {
-  const threshold = Math.min(...testToTrain);
+  let threshold = Infinity;
+  for (const d of testToTrain) threshold = Math.min(threshold, d);
   let c = 0;
   for (const d of samplesToTrain) if (d < threshold) c++;
   return { rate: c / samplesToTrain.length, threshold };

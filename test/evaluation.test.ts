@@ -1,0 +1,94 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setup } from './helpers.js';
+import { FeatureNet, defaultFeatureNetConfig, FEATURE_DIM } from '../src/eval/featureNet.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
+import { ensureFeatureNet } from '../src/cli/evalCommands.js';
+import { checkComparable, type Report } from '../src/eval/evaluate.js';
+import { resolveRunConfig } from '../src/train/config.js';
+import { Trainer } from '../src/train/trainer.js';
+
+let net: FeatureNet;
+let featureDir = '';
+before(async () => {
+  await setup();
+  featureDir = mkdtempSync(join(tmpdir(), 'nestar-features-'));
+  net = ensureFeatureNet(featureDir, { epochs: 1, limit: 1280 }).net;
+});
+
+test('feature-net training is deterministic for a seed (same weight hash twice)', () => {
+  const ds = loadMnist({ split: 'train', limit: 256 });
+  const hashes = [0, 1].map(() => {
+    const n = new FeatureNet({ ...defaultFeatureNetConfig, epochs: 1 });
+    n.train(ds);
+    const h = n.hash();
+    n.dispose();
+    return h;
+  });
+  assert.equal(hashes[0], hashes[1]);
+  assert.match(hashes[0]!, /^[0-9a-f]{64}$/);
+});
+
+test('FD grows monotonically as test images are noised, and as they are blurred', () => {
+  const test = loadMnist({ split: 'test', limit: 600 });
+  const ref = gaussianOf({ data: net.embed(test).features, count: test.count, dim: FEATURE_DIM });
+  const other = loadMnist({ split: 'test', limit: 1200 });
+  const second = { ...other, count: 600, data: other.data.slice(600 * 1024) };
+  const fdOf = (data: Float32Array) => frechetDistance(ref, gaussianOf({ data: net.embed({ ...second, data }).features, count: 600, dim: FEATURE_DIM }));
+  let seed = 1;
+  const noise = (s: number) => second.data.map((v) => Math.max(-1, Math.min(1, v + s * Math.sin(seed++ * 12.9898) * 1.7)));
+  const noised = [0, 0.3, 0.6, 1.2].map((s) => fdOf(noise(s)));
+  for (let i = 1; i < noised.length; i++) assert.ok(noised[i]! > noised[i - 1]!, `noise FDs ${noised.map((v) => v.toFixed(2))}`);
+  const blur = (r: number) => {
+    const out = new Float32Array(second.data.length);
+    for (let n = 0; n < 600; n++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
+      let s = 0, c = 0;
+      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
+        const yy = y + dy, xx = x + dx;
+        if (yy >= 0 && yy < 32 && xx >= 0 && xx < 32) { s += second.data[n * 1024 + yy * 32 + xx]!; c++; }
+      }
+      out[n * 1024 + y * 32 + x] = s / c;
+    }
+    return out;
+  };
+  const blurred = [0, 1, 2, 3].map((r) => fdOf(blur(r)));
+  for (let i = 1; i < blurred.length; i++) assert.ok(blurred[i]! > blurred[i - 1]!, `blur FDs ${blurred.map((v) => v.toFixed(2))}`);
+});
+
+test('reports made with different feature nets are refused side by side', () => {
+  const a = { featureNet: { sha256: 'a'.repeat(64) } } as Report, b = { featureNet: { sha256: 'b'.repeat(64) } } as Report;
+  assert.throws(() => checkComparable(a, b, 'other.json'), /other.json was made with feature net bbbbbbbbbbbb.*not comparable/);
+  assert.doesNotThrow(() => checkComparable(a, { ...b, featureNet: { sha256: 'a'.repeat(64) } } as Report, 'x'));
+});
+
+test('nestar eval writes report.json/report.md with every metric, settings and both hashes', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'nestar-evalrun-'));
+  const t = Trainer.create(resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, train: { steps: 1, batchSize: 8 } }),
+    { runDir, data: loadMnist({ split: 'train', limit: 16 }) });
+  t.trainStep();
+  t.saveCheckpoint();
+  t.dispose();
+  const out = join(runDir, 'eval');
+  const root = new URL('..', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'eval', '--checkpoint', runDir, '--n', '40', '--cfg', '1,2',
+    '--ode-steps', '2', '--batch', '20', '--test-limit', '200', '--train-limit', '300', '--features', featureDir, '--out', out], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+  assert.equal(rep.rows.length, 2);
+  assert.equal(rep.featureNet.sha256, net.hash());
+  assert.match(rep.source.checkpointSha256!, /^[0-9a-f]{64}$/);
+  assert.deepEqual(rep.settings.cfg, [1, 2]);
+  for (const row of [...rep.rows, rep.realData]) {
+    for (const k of ['fd', 'is', 'precision', 'recall', 'density', 'coverage'] as const) assert.ok(Number.isFinite(row[k]), `${row.label} ${k}`);
+    assert.equal(row.classHistogram.reduce((a, b) => a + b), row.n);
+  }
+  // Real data scores far better than an untrained model's samples.
+  assert.ok(rep.realData.fd < rep.rows[0]!.fd && rep.realData.recall > 0.5, JSON.stringify(rep.realData));
+  for (const f of ['report.md', 'samples.png', 'fd-vs-cfg.svg', 'fd-vs-recall.svg']) assert.ok(existsSync(join(out, f)), f);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /real data/);
+});

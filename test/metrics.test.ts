@@ -1,0 +1,68 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { setup } from './helpers.js';
+import { densityCoverage, frechetDistance, gaussianOf, inceptionScore, jsDistanceRows, precisionRecall, type FeatureSet } from '../src/eval/metrics.js';
+import { tfDistanceRows } from '../src/eval/tfDistance.js';
+import { symmetricEigen } from '../src/eval/linalg.js';
+import { Rng } from '../src/util/rng.js';
+
+before(setup);
+const fx = JSON.parse(readFileSync(new URL('./fixtures/metrics.json', import.meta.url), 'utf8'));
+const set = (data: number[], dim: number): FeatureSet => ({ data: Float64Array.from(data), count: data.length / dim, dim });
+
+test('Fréchet distance equals the closed form for Gaussians, and matches SciPy on random features', () => {
+  // Diagonal covariances: FD = |mu1 - mu2|^2 + sum (sqrt(s1) - sqrt(s2))^2.
+  const d = 4, mu1 = [0, 1, 2, 3], mu2 = [1, 1, 0, 3], s1 = [1, 4, 9, 0.25], s2 = [4, 1, 9, 1];
+  const diag = (s: number[]) => { const c = new Float64Array(d * d); s.forEach((v, i) => { c[i * d + i] = v; }); return c; };
+  const fd = frechetDistance({ mu: Float64Array.from(mu1), cov: diag(s1), dim: d }, { mu: Float64Array.from(mu2), cov: diag(s2), dim: d });
+  const want = mu1.reduce((a, m, i) => a + (m - mu2[i]!) ** 2, 0) + s1.reduce((a, s, i) => a + (Math.sqrt(s) - Math.sqrt(s2[i]!)) ** 2, 0);
+  assert.ok(Math.abs(fd - want) < 1e-9, `${fd} vs ${want}`);
+  // Same Gaussian: zero. A rotated (non-commuting) pair: against scipy.linalg.sqrtm on the fixture.
+  const g = gaussianOf(set(fx.real, fx.dim));
+  assert.ok(Math.abs(frechetDistance(g, g)) < 1e-9);
+  const got = frechetDistance(g, gaussianOf(set(fx.fake, fx.dim)));
+  assert.ok(Math.abs(got - fx.fd) / fx.fd < 1e-6, `FD ${got} vs SciPy ${fx.fd}`);
+});
+
+test('Fréchet distance is invariant to sample order', () => {
+  const real = set(fx.real, fx.dim), fake = set(fx.fake, fx.dim);
+  const rng = new Rng(3);
+  const rows = Array.from({ length: fake.count }, (_, i) => i).sort(() => rng.next() - 0.5);
+  const shuffled: FeatureSet = { ...fake, data: Float64Array.from(rows.flatMap((r) => Array.from(fake.data.subarray(r * fx.dim, (r + 1) * fx.dim)))) };
+  const a = frechetDistance(gaussianOf(real), gaussianOf(fake)), b = frechetDistance(gaussianOf(real), gaussianOf(shuffled));
+  assert.ok(Math.abs(a - b) < 1e-9 * a);
+});
+
+test('Jacobi eigen-decomposition reconstructs a symmetric matrix', () => {
+  const n = 5, rng = new Rng(1), A = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) { const v = rng.normal(); A[i * n + j] = v; A[j * n + i] = v; }
+  const { w, V } = symmetricEigen(A, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += V[i * n + k]! * w[k]! * V[j * n + k]!;
+    assert.ok(Math.abs(s - A[i * n + j]!) < 1e-10);
+  }
+});
+
+test('precision/recall (k=3), density/coverage (k=5) and IS match the NumPy/SciPy reference', () => {
+  const real = set(fx.real, fx.dim), fake = set(fx.fake, fx.dim);
+  for (const rows of [jsDistanceRows, tfDistanceRows(7)]) {
+    const pr = precisionRecall(real, fake, 3, rows), dc = densityCoverage(real, fake, 5, rows);
+    assert.ok(Math.abs(pr.precision - fx.precision) < 1e-9 && Math.abs(pr.recall - fx.recall) < 1e-9, JSON.stringify(pr));
+    assert.ok(Math.abs(dc.density - fx.density) < 1e-9 && Math.abs(dc.coverage - fx.coverage) < 1e-9, JSON.stringify(dc));
+  }
+  const is = inceptionScore(Float64Array.from(fx.probs), fx.probs.length / fx.classes, fx.classes);
+  assert.ok(Math.abs(is - fx.is) < 1e-9);
+});
+
+test('identical sets give recall and coverage 1; one repeated image gives recall near 0', () => {
+  const real = set(fx.real, fx.dim);
+  const pr = precisionRecall(real, real), dc = densityCoverage(real, real);
+  assert.equal(pr.recall, 1);
+  assert.equal(pr.precision, 1);
+  assert.equal(dc.coverage, 1);
+  const one = Array.from(real.data.subarray(0, fx.dim));
+  const repeated = set(Array.from({ length: 50 }, () => one).flat(), fx.dim);
+  assert.ok(precisionRecall(real, repeated).recall < 0.05);
+});
