@@ -18,6 +18,8 @@ interface Cell {
 }
 
 const K = 4, N1 = 4;
+/** Largest batch x tokens tried for throughput (the 4 GiB WASM heap holds next-scale's 128 x 340-token attention maps no longer). */
+const MAX_BATCH_TOKENS = 8192;
 export const formulas: Record<Method, (n: number) => number> = {
   nestar: (n) => N1 + (Math.round(Math.log(n / N1) / Math.log(K))) * (K - 1), // = 1 + (k-1) log_k n when n1 = k
   raster: (n) => n,
@@ -39,8 +41,10 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
     for (const grid of grids) {
       for (const method of METHODS) {
         const n = grid * grid;
+        // Batches up to MAX_BATCH_TOKENS tokens: the WASM heap (4 GiB) must hold the batch's attention maps.
+        const batches = (quick ? [8] : [8, 16, 32, 64, 128]).filter((b) => b === 8 || b * n <= MAX_BATCH_TOKENS);
         const cellArgs: SpeedCellArgs = { ...base, method, grid, latencyRuns: quick ? 1 : 2,
-          batches: quick ? [8] : [8, 32, 128], budgetS: quick ? 5 : 60, trainBatch: quick ? 4 : 16, trainSteps: quick ? 1 : 3 };
+          batches, budgetS: quick ? 5 : 45, trainBatch: quick ? 4 : Math.max(2, Math.min(16, MAX_BATCH_TOKENS / 4 / n)), trainSteps: quick ? 1 : 3 };
         log(`bench speed: pass ${pass + 1}/${passes}, ${grid}x${grid} (n=${n}), ${method}…`);
         const r = spawnSync(process.execPath, [...childScript('speedChild'), JSON.stringify(cellArgs)], { encoding: 'utf8', timeout: 1800_000 });
         const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
@@ -95,7 +99,7 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
     series: series((c) => c.latencyMedianMs) }));
   const json = JSON.stringify({
     benchmark: 'speed', command: `nestar bench speed${quick ? ' --quick' : ''}`, date: new Date().toISOString(), seconds,
-    machine: { cpu: cpus()[0]?.model, cores: availableParallelism() }, settings: { ...base, k: K, n1: N1, cfg: 1, solver: 'euler', passes },
+    machine: { cpu: cpus()[0]?.model, cores: availableParallelism() }, settings: { ...base, k: K, n1: N1, cfg: 1, solver: 'euler', passes, maxBatchTokens: MAX_BATCH_TOKENS },
     cells, skipped, targets, table,
   }, null, 1) + '\n';
   writeFileSync(join(outDir, 'bench.json'), json);

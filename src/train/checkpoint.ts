@@ -20,6 +20,8 @@ export interface CheckpointState {
   data: { epoch: number; cursor: number };
   /** Loss history (step, loss), kept so a resumed run's report covers the whole run. */
   losses: Array<[number, number]>;
+  /** Steps skipped for non-finite numerics over the run. */
+  skippedSteps?: number;
   backend: string;
   savedAt: string;
 }
@@ -39,16 +41,23 @@ export function saveCheckpoint(runDir: string, state: CheckpointState, tensors: 
   mkdirSync(ckDir, { recursive: true });
   const name = checkpointName(state.step);
   const final = join(ckDir, name), tmp = join(ckDir, `.${name}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  const meta = { format: CHECKPOINT_FORMAT, step: String(state.step) };
-  atomicWriteFile(join(tmp, 'model.safetensors'), encodeSafetensors(tensors.model, meta));
-  atomicWriteFile(join(tmp, 'ema.safetensors'), encodeSafetensors(tensors.ema, meta));
-  atomicWriteFile(join(tmp, 'optimizer.safetensors'), encodeSafetensors(tensors.optimizer, meta));
-  atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(state, null, 1) + '\n');
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
-  atomicWriteFile(join(runDir, 'latest.json'), JSON.stringify({ checkpoint: `checkpoints/${name}`, step: state.step }) + '\n');
+  // Leftovers of writers killed mid-checkpoint are never loaded; clear them.
+  for (const d of readdirSync(ckDir)) if (/^\.step-\d+\.tmp-\d+$/.test(d)) rmSync(join(ckDir, d), { recursive: true, force: true });
+  try {
+    mkdirSync(tmp);
+    const meta = { format: CHECKPOINT_FORMAT, step: String(state.step) };
+    atomicWriteFile(join(tmp, 'model.safetensors'), encodeSafetensors(tensors.model, meta));
+    atomicWriteFile(join(tmp, 'ema.safetensors'), encodeSafetensors(tensors.ema, meta));
+    atomicWriteFile(join(tmp, 'optimizer.safetensors'), encodeSafetensors(tensors.optimizer, meta));
+    atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(state, null, 1) + '\n');
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    atomicWriteFile(join(runDir, 'latest.json'), JSON.stringify({ checkpoint: `checkpoints/${name}`, step: state.step }) + '\n');
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`could not write checkpoint ${final} (${err.code ?? err.message}${err.path ? ` at ${err.path}` : ''}); the previous checkpoint is intact`);
+  }
   // Prune older checkpoints beyond `keep`.
   const all = readdirSync(ckDir).filter((d) => /^step-\d+$/.test(d)).sort();
   for (const d of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(ckDir, d), { recursive: true, force: true });

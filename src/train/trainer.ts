@@ -14,6 +14,8 @@ import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type CheckpointState
 import { assignVariables, exportVariables, prefixed, unprefixed } from './weights.js';
 import type { RunConfig } from './config.js';
 import { writeImageGrid } from '../util/png.js';
+import { acquireRunLock } from './runLock.js';
+import { resolveRunConfig } from './config.js';
 
 export interface StepLog { step: number; loss: number; perModule: number[]; lr: number; gradNorm: number; skipped: boolean }
 
@@ -45,6 +47,9 @@ export class Trainer {
   private cursor = 0;
   private order: Int32Array;
   private badSteps = 0;
+  /** Steps skipped for a non-finite loss or gradient, over the whole run. */
+  skippedSteps = 0;
+  private readonly releaseLock: () => void;
 
   private constructor(readonly config: RunConfig, readonly opts: TrainerOptions) {
     const { model: mc, data: dc, tokenizer: tc, train } = config;
@@ -63,6 +68,8 @@ export class Trainer {
     this.rngNoise = new Rng(train.seed * 2 + 2);
     this.epochStart = new Rng(this.rngData.state());
     this.order = permutation(this.count, this.rngData);
+    // Last, so a constructor that fails earlier leaves no lock behind.
+    this.releaseLock = acquireRunLock(opts.runDir);
   }
 
   static create(config: RunConfig, opts: TrainerOptions): Trainer {
@@ -72,15 +79,27 @@ export class Trainer {
   /** Continues the run in opts.runDir from its latest checkpoint; `steps` may extend the run. */
   static resume(opts: TrainerOptions, overrides: { steps?: number } = {}): Trainer {
     const { state, tensors, dir } = loadCheckpoint(opts.runDir);
-    const config = { ...state.config, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } };
+    let config: RunConfig;
+    try {
+      // The checkpoint's config is validated like a user's.
+      config = resolveRunConfig({ ...state.config, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } });
+    } catch (e) {
+      throw new Error(`${dir}/state.json: ${(e as Error).message}`);
+    }
     const t = new Trainer(config, opts);
-    assignVariables(t.model.params.vars, tensors.model, `${dir}/model.safetensors`);
-    assignVariables(t.ema.shadow, tensors.ema, `${dir}/ema.safetensors`);
-    assignVariables(t.optimizer.m, unprefixed('m.', tensors.optimizer), `${dir}/optimizer.safetensors`);
-    assignVariables(t.optimizer.v, unprefixed('v.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+    try {
+      assignVariables(t.model.params.vars, tensors.model, `${dir}/model.safetensors`);
+      assignVariables(t.ema.shadow, tensors.ema, `${dir}/ema.safetensors`);
+      assignVariables(t.optimizer.m, unprefixed('m.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+      assignVariables(t.optimizer.v, unprefixed('v.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
     t.optimizer.t = state.optimizer.t;
     t.step = state.step;
     t.losses = state.losses;
+    t.skippedSteps = state.skippedSteps ?? 0;
     t.rngNoise = new Rng(state.rng.noise);
     t.epochStart = new Rng(state.rng.epochStart);
     t.order = permutation(t.count, new Rng(state.rng.epochStart));
@@ -136,7 +155,7 @@ export class Trainer {
       this.ema.update(this.step);
       this.badSteps = 0;
       this.losses.push([this.step, loss]);
-    } else if (++this.badSteps >= MAX_BAD_STEPS) {
+    } else if ((this.skippedSteps++, ++this.badSteps >= MAX_BAD_STEPS)) {
       tf.dispose([x, value, ...perModule, ...grads.values()]);
       throw new Error(`training diverged: ${MAX_BAD_STEPS} consecutive steps with a non-finite loss or gradient (last at step ${this.step}); lower train.lr`);
     }
@@ -151,7 +170,7 @@ export class Trainer {
       format: CHECKPOINT_FORMAT, config: this.config, step: this.step,
       optimizer: { t: this.optimizer.t, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weightDecay },
       rng: { data: this.rngData.state(), noise: this.rngNoise.state(), epochStart: this.epochStart.state() },
-      data: { epoch: this.epoch, cursor: this.cursor }, losses: this.losses,
+      data: { epoch: this.epoch, cursor: this.cursor }, losses: this.losses, skippedSteps: this.skippedSteps,
       backend: this.opts.backendName ?? tf.getBackend(), savedAt: new Date().toISOString(),
     };
   }
@@ -188,6 +207,7 @@ export class Trainer {
   }
 
   dispose(): void {
+    this.releaseLock();
     this.optimizer.dispose();
     this.ema.dispose();
     this.model.dispose();

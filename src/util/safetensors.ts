@@ -1,7 +1,14 @@
 // The safetensors format (https://huggingface.co/docs/safetensors): 8-byte little-endian header length,
 // a JSON header {name: {dtype, shape, data_offsets}} (plus optional __metadata__), then raw bytes.
 // Only F32 is needed here. Readable by the Python `safetensors` package.
+// The reader treats its input as hostile: every failure is a SafetensorsError, checked before any
+// allocation sized by the file's claims.
 export interface NamedArray { shape: number[]; data: Float32Array }
+
+export class SafetensorsError extends Error {}
+
+/** Largest header accepted (the reference implementation uses 100 MB too). */
+const MAX_HEADER = 100_000_000;
 
 export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?: Record<string, string>): Uint8Array {
   const names = Object.keys(tensors).sort();
@@ -32,30 +39,59 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?
   return out;
 }
 
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: Record<string, NamedArray>; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new Error(`${source}: file too short to be safetensors`);
+  const fail = (why: string): never => { throw new SafetensorsError(`${source}: ${why}`); };
+  if (bytes.length < 8) fail(`file too short to be safetensors (${bytes.length} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = Number(dv.getBigUint64(0, true));
-  if (hlen <= 0 || 8 + hlen > bytes.length) throw new Error(`${source}: corrupt safetensors header length ${hlen}`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const hlenBig = dv.getBigUint64(0, true);
+  if (hlenBig === 0n || hlenBig > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) fail(`header length ${hlenBig} is past the end of the file or over ${MAX_HEADER} bytes`);
+  const hlen = Number(hlenBig);
+  let text = '';
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + hlen)).toString('utf8'));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + hlen));
   } catch {
-    throw new Error(`${source}: safetensors header is not valid JSON`);
+    fail('header is not valid UTF-8');
   }
-  const base = 8 + hlen;
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    // Deeply nested JSON overflows the parser's stack: a RangeError, reported like any bad header.
+    fail(`header is not valid JSON (${(e as Error).name})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const base = 8 + hlen, dataLen = bytes.length - base;
   const tensors: Record<string, NamedArray> = {};
   let metadata: Record<string, string> = {};
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = info as unknown as Record<string, string>; continue; }
-    if (info.dtype !== 'F32') throw new Error(`${source}: tensor '${name}' has dtype ${info.dtype}; only F32 is supported`);
-    const [a, b] = info.data_offsets;
-    const n = info.shape.reduce((x, y) => x * y, 1);
-    if (b - a !== 4 * n || base + b > bytes.length) throw new Error(`${source}: tensor '${name}' has inconsistent offsets`);
-    // Copy so the result is aligned and owns its memory.
-    const data = new Float32Array(n);
+  const spans: Array<[number, number, string]> = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof info !== 'object' || info === null || Array.isArray(info) || Object.values(info).some((v) => typeof v !== 'string')) fail('__metadata__ must map names to strings');
+      metadata = info as Record<string, string>;
+      continue;
+    }
+    const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof t !== 'object' || t === null) fail(`tensor '${name}' has no description`);
+    if (t.dtype !== 'F32') fail(`tensor '${name}' has dtype ${JSON.stringify(t.dtype)}; only F32 is supported`);
+    if (!Array.isArray(t.shape) || t.shape.length > 8 || !t.shape.every(isCount)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(t.shape)}`);
+    const shape = t.shape as number[];
+    const n = shape.reduce((x, y) => x * y, 1);
+    if (!Array.isArray(t.data_offsets) || t.data_offsets.length !== 2 || !t.data_offsets.every(isCount)) fail(`tensor '${name}' has invalid data_offsets`);
+    const [a, b] = t.data_offsets as [number, number];
+    if (b < a || b > dataLen) fail(`tensor '${name}' has offsets [${a}, ${b}] outside the ${dataLen} data bytes`);
+    if (!Number.isSafeInteger(4 * n) || b - a !== 4 * n) fail(`tensor '${name}' has shape [${shape}] but ${b - a} bytes`);
+    spans.push([a, b, name]);
+    tensors[name] = { shape, data: new Float32Array(0) };
+  }
+  spans.sort((x, y) => x[0] - y[0]);
+  for (let i = 1; i < spans.length; i++) if (spans[i]![0] < spans[i - 1]![1]) fail(`tensors '${spans[i - 1]![2]}' and '${spans[i]![2]}' overlap`);
+  // All checks passed: now allocate (sizes are bounded by the file's own length).
+  for (const [a, b, name] of spans) {
+    const data = new Float32Array((b - a) / 4);
     new Uint8Array(data.buffer).set(bytes.subarray(base + a, base + b));
-    tensors[name] = { shape: info.shape, data };
+    tensors[name]!.data = data;
   }
   return { tensors, metadata };
 }

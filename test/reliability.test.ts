@@ -1,0 +1,151 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setup, tf } from './helpers.js';
+import { resolveRunConfig } from '../src/train/config.js';
+import { Trainer } from '../src/train/trainer.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { exportVariables } from '../src/train/weights.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../src/util/safetensors.js';
+import { atomicWriteFile } from '../src/util/atomicWrite.js';
+import { Rng } from '../src/util/rng.js';
+
+before(setup);
+const tiny = { model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, train: { steps: 1000, batchSize: 8, checkpointEvery: 1000, sampleEvery: 1000, warmupSteps: 1 } };
+const tmp = () => mkdtempSync(join(tmpdir(), 'nestar-rel-'));
+const data = () => loadMnist({ split: 'train', limit: 32 });
+
+test('a run folder is locked: a second training gets a clear error; a stale lock is taken over', () => {
+  const dir = tmp();
+  const a = Trainer.create(resolveRunConfig(tiny), { runDir: dir, data: data() });
+  assert.throws(() => Trainer.create(resolveRunConfig(tiny), { runDir: dir, data: data() }), /is in use by another training \(pid \d+\)/);
+  a.dispose();
+  writeFileSync(join(dir, '.lock'), '999999999\n'); // a process that does not exist
+  const b = Trainer.create(resolveRunConfig(tiny), { runDir: dir, data: data() });
+  assert.equal(readFileSync(join(dir, '.lock'), 'utf8').trim(), String(process.pid));
+  b.dispose();
+  assert.ok(!existsSync(join(dir, '.lock')));
+});
+
+test('non-finite loss never reaches the weights: steps are skipped and counted; 20 in a row stop the run with the step', () => {
+  const bad = data();
+  bad.data.fill(NaN);
+  const t = Trainer.create(resolveRunConfig(tiny), { runDir: tmp(), data: bad });
+  const before = exportVariables(t.model.params.vars);
+  for (let i = 0; i < 19; i++) assert.equal(t.trainStep().skipped, true);
+  assert.equal(t.skippedSteps, 19);
+  assert.throws(() => t.trainStep(), /training diverged: 20 consecutive steps with a non-finite loss or gradient \(last at step 19\)/);
+  const after = exportVariables(t.model.params.vars);
+  for (const [k, v] of Object.entries(before)) assert.deepEqual(after[k]!.data, v.data, k);
+  assert.ok([...t.ema.shadow.values()].every((v) => v.dataSync().every(Number.isFinite)));
+  t.dispose();
+});
+
+test('disk full while checkpointing: the run stops naming the path, the previous checkpoint stays intact', () => {
+  const dir = tmp();
+  const t = Trainer.create(resolveRunConfig(tiny), { runDir: dir, data: data() });
+  t.trainStep();
+  t.saveCheckpoint();
+  t.trainStep();
+  // The next write of latest.json goes through its temporary file: make that /dev/full (ENOSPC).
+  symlinkSync('/dev/full', join(dir, `.latest.json.${process.pid}.tmp`));
+  assert.throws(() => t.saveCheckpoint(), /could not write checkpoint .*step-0000002 \(ENOSPC.*the previous checkpoint is intact/);
+  const { state } = loadCheckpoint(dir);
+  assert.equal(state.step, 1);
+  t.dispose();
+  // atomicWriteFile itself: a failed write leaves the old file untouched.
+  const f = join(dir, 'x.json');
+  atomicWriteFile(f, 'old');
+  symlinkSync('/dev/full', join(dir, `.x.json.${process.pid}.tmp`));
+  assert.throws(() => atomicWriteFile(f, 'new'), /ENOSPC/);
+  assert.equal(readFileSync(f, 'utf8'), 'old');
+});
+
+test("a checkpoint's config is validated on load, naming the field", () => {
+  const dir = tmp();
+  const t = Trainer.create(resolveRunConfig(tiny), { runDir: dir, data: data() });
+  t.trainStep();
+  const ck = t.saveCheckpoint();
+  t.dispose();
+  const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
+  state.config.train.lr = -1;
+  writeFileSync(join(ck, 'state.json'), JSON.stringify(state));
+  assert.throws(() => Trainer.resume({ runDir: dir, data: data() }), /state.json: train.lr must be a positive number, got -1/);
+  assert.ok(!existsSync(join(dir, '.lock')), 'a failed resume leaves no lock');
+});
+
+function validFile(): Uint8Array {
+  return encodeSafetensors({ 'a.w': { shape: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => i / 7) }, 'a.b': { shape: [4], data: new Float32Array(4).fill(0.5) } }, { step: '3' });
+}
+function withHeader(h: string, data = new Uint8Array(64)): Uint8Array {
+  const hb = Buffer.from(h, 'utf8'), out = new Uint8Array(8 + hb.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
+  out.set(hb, 8);
+  out.set(data, 8 + hb.length);
+  return out;
+}
+
+test('the safetensors reader rejects hostile files with its own error', () => {
+  const ok = validFile();
+  const cases: Record<string, Uint8Array> = {
+    truncated: ok.subarray(0, ok.length - 5),
+    'header past the end': (() => { const b = Uint8Array.from(ok); new DataView(b.buffer).setBigUint64(0, 1n << 40n, true); return b; })(),
+    'huge declared size': withHeader(JSON.stringify({ x: { dtype: 'F32', shape: [1e9, 1e9], data_offsets: [0, 64] } })),
+    'offsets out of bounds': withHeader(JSON.stringify({ x: { dtype: 'F32', shape: [2], data_offsets: [60, 68] } })),
+    overlapping: withHeader(JSON.stringify({ x: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, y: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } })),
+    'unknown dtype': withHeader(JSON.stringify({ x: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } })),
+    'shape/bytes mismatch': withHeader(JSON.stringify({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })),
+    'non-UTF-8 header': withHeader('{"x":1}', new Uint8Array(0)).map((v, i) => (i === 9 ? 0xff : v)),
+    'deeply nested JSON': withHeader('['.repeat(200000) + ']'.repeat(200000)),
+    'not an object': withHeader('[1,2,3]'),
+    'negative shape': withHeader(JSON.stringify({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } })),
+  };
+  for (const [name, bytes] of Object.entries(cases)) {
+    assert.throws(() => decodeSafetensors(bytes, name), (e: Error) => e instanceof SafetensorsError && e.message.startsWith(name), name);
+  }
+  assert.deepEqual(decodeSafetensors(ok).metadata, { step: '3' });
+});
+
+test('fuzz: 10,000 random mutations of a valid checkpoint each load or fail with SafetensorsError, in under a minute', () => {
+  const ok = validFile();
+  const rng = new Rng(2024);
+  const t0 = performance.now();
+  let loaded = 0, rejected = 0;
+  for (let i = 0; i < 10000; i++) {
+    const b = Uint8Array.from(ok);
+    const kind = rng.int(4);
+    if (kind === 0) for (let j = 0, m = 1 + rng.int(4); j < m; j++) b[rng.int(b.length)] = rng.int(256);
+    let bytes: Uint8Array = b;
+    if (kind === 1) bytes = b.subarray(0, rng.int(b.length));
+    if (kind === 2) { const p = 8 + rng.int(160); b[p] = '{}[]":,0123456789e-'.charCodeAt(rng.int(19)); }
+    if (kind === 3) new DataView(b.buffer).setUint32(rng.int(2) * 4, rng.nextU32(), true);
+    try {
+      decodeSafetensors(bytes, 'fuzz');
+      loaded++;
+    } catch (e) {
+      assert.ok(e instanceof SafetensorsError, `mutation ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+      rejected++;
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  assert.equal(loaded + rejected, 10000);
+  assert.ok(rejected > 1000 && loaded > 100, `loaded ${loaded}, rejected ${rejected}`);
+  assert.ok(secs < 60, `${secs} s`);
+});
+
+test('a few hundred training steps keep the tensor count and RSS flat', () => {
+  const t = Trainer.create(resolveRunConfig(tiny), { runDir: tmp(), data: data() });
+  const counts: number[] = [], rss: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    t.trainStep();
+    counts.push(tf.memory().numTensors);
+    rss.push(process.memoryUsage().rss);
+  }
+  assert.equal(counts[50], counts[299]);
+  const growthMB = (rss[299]! - rss[100]!) / 2 ** 20;
+  assert.ok(growthMB < 40, `RSS grew ${growthMB.toFixed(1)} MB from step 100 to 300`);
+  t.dispose();
+});
