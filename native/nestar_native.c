@@ -191,23 +191,41 @@ static float *scratch_buffer(size_t n) {
   return scratch;
 }
 
-static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
+// The shared argument list of the two convolution-gradient kernels: three arrays (a, b, out) and the
+// sizes N, H, W, C, OH, OW, O, k, padTop, padLeft. x is [N,H,W,C], dy [N,OH,OW,O], the filter [k,k,C,O].
+typedef struct { float *a, *b, *out; int64_t N, H, W, C, OH, OW, O, K, pt, pl; } ConvArgs;
+
+static int conv_args(napi_env env, napi_callback_info info, const char *name, int a_is_x, ConvArgs *c) {
   size_t argc = 13;
   napi_value argv[13];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *dy, *dw;
-  size_t lx, ldy, ldw;
-  if (argc != 13 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &dw, &ldw)) {
-    napi_throw_type_error(env, NULL, "conv2dFilterGrad expects x, dy, dw Float32Arrays and 10 sizes");
-    return NULL;
+  size_t la, lb, lo;
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 13 || !get_f32(env, argv[0], &c->a, &la) ||
+      !get_f32(env, argv[1], &c->b, &lb) || !get_f32(env, argv[2], &c->out, &lo)) {
+    snprintf(msg, sizeof msg, "%s expects three Float32Arrays and 10 sizes", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
   }
-  const int64_t N = get_i64(env, argv[3]), H = get_i64(env, argv[4]), W = get_i64(env, argv[5]), C = get_i64(env, argv[6]),
-                OH = get_i64(env, argv[7]), OW = get_i64(env, argv[8]), O = get_i64(env, argv[9]), K = get_i64(env, argv[10]),
-                pt = get_i64(env, argv[11]), pl = get_i64(env, argv[12]);
-  if ((uint64_t)(N * H * W * C) > lx || (uint64_t)(N * OH * OW * O) > ldy || (uint64_t)(K * K * C * O) > ldw) {
-    napi_throw_range_error(env, NULL, "conv2dFilterGrad: sizes exceed the arrays given");
-    return NULL;
+  int64_t *dims[] = {&c->N, &c->H, &c->W, &c->C, &c->OH, &c->OW, &c->O, &c->K, &c->pt, &c->pl};
+  for (int i = 0; i < 10; i++) *dims[i] = get_i64(env, argv[3 + i]);
+  const uint64_t x = (uint64_t)(c->N * c->H * c->W * c->C), dy = (uint64_t)(c->N * c->OH * c->OW * c->O),
+                 w = (uint64_t)(c->K * c->K * c->C * c->O);
+  // conv2dFilterGrad(x, dy, dw); conv2dInputGrad(dy, w, dx)
+  const int ok = a_is_x ? (x <= la && dy <= lb && w <= lo) : (dy <= la && w <= lb && x <= lo);
+  if (!ok) {
+    snprintf(msg, sizeof msg, "%s: sizes exceed the arrays given", name);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
   }
+  return 1;
+}
+
+static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
+  ConvArgs a;
+  if (!conv_args(env, info, "conv2dFilterGrad", 1, &a)) return NULL;
+  const float *x = a.a, *dy = a.b;
+  float *dw = a.out;
+  const int64_t N = a.N, H = a.H, W = a.W, C = a.C, OH = a.OH, OW = a.OW, O = a.O, K = a.K, pt = a.pt, pl = a.pl;
   const int64_t rows = N * OH * OW, cols = K * K * C;
   float *patches = scratch_buffer((size_t)(rows * cols));
   if (!patches) {
@@ -235,22 +253,11 @@ static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
 // conv2dInputGrad(dy, w, dx, N, H, W, C, OH, OW, O, k, padTop, padLeft): the input gradient of a stride-1
 // NHWC convolution: cols = dy · wᵀ (one sgemm, [N·OH·OW, k·k·C]) scattered back with col2im.
 static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *dy, *w, *dx;
-  size_t ldy, lw, ldx;
-  if (argc != 13 || !get_f32(env, argv[0], &dy, &ldy) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &dx, &ldx)) {
-    napi_throw_type_error(env, NULL, "conv2dInputGrad expects dy, w, dx Float32Arrays and 10 sizes");
-    return NULL;
-  }
-  const int64_t N = get_i64(env, argv[3]), H = get_i64(env, argv[4]), W = get_i64(env, argv[5]), C = get_i64(env, argv[6]),
-                OH = get_i64(env, argv[7]), OW = get_i64(env, argv[8]), O = get_i64(env, argv[9]), K = get_i64(env, argv[10]),
-                pt = get_i64(env, argv[11]), pl = get_i64(env, argv[12]);
-  if ((uint64_t)(N * H * W * C) > ldx || (uint64_t)(N * OH * OW * O) > ldy || (uint64_t)(K * K * C * O) > lw) {
-    napi_throw_range_error(env, NULL, "conv2dInputGrad: sizes exceed the arrays given");
-    return NULL;
-  }
+  ConvArgs a;
+  if (!conv_args(env, info, "conv2dInputGrad", 0, &a)) return NULL;
+  const float *dy = a.a, *w = a.b;
+  float *dx = a.out;
+  const int64_t N = a.N, H = a.H, W = a.W, C = a.C, OH = a.OH, OW = a.OW, O = a.O, K = a.K, pt = a.pt, pl = a.pl;
   const int64_t rows = N * OH * OW, cols = K * K * C;
   float *c = scratch_buffer((size_t)(rows * cols));
   if (!c) {

@@ -14,7 +14,23 @@ import { lineChartSvg } from '../util/svgPlot.js';
 interface Cell {
   method: Method; grid: number; n: number; params: number; calls: number; expectedCalls: number; backboneEvals: number; headEvals: number;
   latencyMs: number[]; latencyMedianMs: number; throughput: Array<{ batch: number; imagesPerS: number }>; skippedBatches: string;
-  trainBatch: number; trainTokensPerS: number; peakRssMB: number; backend: string;
+  trainBatch?: number; trainTokensPerS?: number; trainPeakRssMB?: number; trainSkipped?: string; peakRssMB: number; backend: string;
+}
+
+/** One line saying why a child failed: a WASM trap or abort means the 4 GiB wasm32 heap ran out. */
+export function failureReason(stderr: string, error?: Error): string {
+  if (error) return error.message.includes('ETIMEDOUT') ? 'timed out' : error.message;
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('var Module') && !l.startsWith('at '));
+  const err = lines.find((l) => /^(RuntimeError|Error|TypeError|RangeError)\b/.test(l));
+  if (err && /memory access out of bounds|Aborted\(\)/.test(err)) return `WASM heap exhausted (${err.split(':').slice(1).join(':').trim()}; wasm32 caps tfjs's heap at 4 GiB)`;
+  return err ?? lines.at(-1) ?? 'failed';
+}
+
+function runCell(args: SpeedCellArgs): { ok: true; value: Record<string, unknown> } | { ok: false; why: string } {
+  const r = spawnSync(process.execPath, [...childScript('speedChild'), JSON.stringify(args)], { encoding: 'utf8', timeout: 1800_000, maxBuffer: 64 << 20 });
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  if (r.status !== 0 || !line) return { ok: false, why: failureReason(r.stderr ?? '', r.error) };
+  return { ok: true, value: JSON.parse(line) as Record<string, unknown> };
 }
 
 const K = 4, N1 = 4;
@@ -43,18 +59,26 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
         const n = grid * grid;
         // Batches up to MAX_BATCH_TOKENS tokens: the WASM heap (4 GiB) must hold the batch's attention maps.
         const batches = (quick ? [8] : [8, 16, 32, 64, 128]).filter((b) => b === 8 || b * n <= MAX_BATCH_TOKENS);
-        const cellArgs: SpeedCellArgs = { ...base, method, grid, latencyRuns: quick ? 1 : 2,
+        const cellArgs: Omit<SpeedCellArgs, 'part'> = { ...base, method, grid, latencyRuns: quick ? 1 : 2,
           batches, budgetS: quick ? 5 : 45, trainBatch: quick ? 4 : Math.max(2, Math.min(16, MAX_BATCH_TOKENS / 4 / n)), trainSteps: quick ? 1 : 3 };
         log(`bench speed: pass ${pass + 1}/${passes}, ${grid}x${grid} (n=${n}), ${method}…`);
-        const r = spawnSync(process.execPath, [...childScript('speedChild'), JSON.stringify(cellArgs)], { encoding: 'utf8', timeout: 1800_000 });
-        const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
-        if (r.status !== 0 || !line) {
-          const why = r.error ? 'timed out' : (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`);
-          skipped.push(`${method} ${grid}x${grid} (pass ${pass + 1}): ${why}`);
-          log(`  skipped: ${why}`);
+        const s = runCell({ ...cellArgs, part: 'sample' });
+        if (!s.ok) {
+          skipped.push(`${method} ${grid}x${grid} sampling (pass ${pass + 1}): ${s.why}`);
+          log(`  skipped: ${s.why}`);
           continue;
         }
-        const cell = JSON.parse(line) as Cell;
+        const cell = s.value as unknown as Cell;
+        // Training throughput once per cell (the last pass), in its own process.
+        if (pass === passes - 1) {
+          const t = runCell({ ...cellArgs, part: 'train' });
+          if (t.ok) Object.assign(cell, t.value);
+          else {
+            cell.trainSkipped = t.why;
+            skipped.push(`${method} ${grid}x${grid} training (batch ${cellArgs.trainBatch}): ${t.why}`);
+            log(`  training skipped: ${t.why}`);
+          }
+        }
         (runs[pass] ??= []).push(cell);
       }
     }
@@ -75,7 +99,7 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
   for (const c of cells) {
     const best = c.throughput.reduce((a, b) => (b.imagesPerS > a.imagesPerS ? b : a), c.throughput[0] ?? { batch: 0, imagesPerS: 0 });
     rows.push(`| ${c.grid}x${c.grid} | ${c.n} | ${c.method} | ${(c.params / 1e6).toFixed(2)}M | ${c.calls} (${formulas[c.method](c.n)}) | ${c.headEvals} | ` +
-      `${c.latencyMedianMs.toFixed(0)} ms | ${best.imagesPerS.toFixed(1)} img/s @ ${best.batch} | ${c.trainTokensPerS.toFixed(0)} | ${c.peakRssMB.toFixed(0)} MB |`);
+      `${c.latencyMedianMs.toFixed(0)} ms | ${best.imagesPerS.toFixed(1)} img/s @ ${best.batch} | ${c.trainTokensPerS === undefined ? 'not run (see below)' : c.trainTokensPerS.toFixed(0)} | ${Math.max(c.peakRssMB, c.trainPeakRssMB ?? 0).toFixed(0)} MB |`);
   }
   const table = rows.join('\n');
   console.log(table);

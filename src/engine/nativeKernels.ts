@@ -84,28 +84,23 @@ export function makeBatchMatMul(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-/** Elementwise tanh (the hot op of tanh-GELU); its gradient stays tfjs's (dy·(1-y²)). */
-export function makeTanh(addon: NativeAddon): tf.KernelFunc {
+/** A float32 elementwise kernel: out = f(x), computed by the addon into a fresh output. */
+function unaryKernel(name: string, f: (x: Float32Array, y: Float32Array) => void): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };
-    if (x.dtype !== 'float32') throw new Error('nestar native Tanh: float32 only');
+    if (x.dtype !== 'float32') throw new Error(`nestar native ${name}: float32 only`);
     const be = backend as unknown as WasmBackendLike;
     const out = be.makeOutput([...x.shape], 'float32');
-    addon.tanh(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+    f(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
     return out;
   };
 }
 
+/** Elementwise tanh (the hot op of tanh-GELU); its gradient stays tfjs's (dy·(1-y²)). */
+export const makeTanh = (addon: NativeAddon) => unaryKernel('Tanh', (x, y) => addon.tanh(x, y));
+
 /** Fused tanh-GELU (kernel GELU_KERNEL, see src/engine/fusedOps.ts) and its gradient. */
-function makeGelu(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend }) => {
-    const { x } = inputs as { x: tf.TensorInfo };
-    const be = backend as unknown as WasmBackendLike;
-    const out = be.makeOutput([...x.shape], 'float32');
-    addon.geluFwd(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
-    return out;
-  };
-}
+const makeGelu = (addon: NativeAddon) => unaryKernel('GELU', (x, y) => addon.geluFwd(x, y));
 
 function makeGeluGrad(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend }) => {

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FlowHead } from '../flow/flowHead.js';
 import { integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
 import type { ParamStore } from './params.js';
-import type { Rng } from '../util/rng.js';
+import { Rng as RngClass, type Rng } from '../util/rng.js';
 
 export type Method = 'nestar' | 'raster' | 'nextscale';
 export const METHODS: readonly Method[] = ['nestar', 'raster', 'nextscale'];
@@ -55,6 +55,17 @@ export function samplingLabels(opts: SampleOptions, numClasses: number): { label
   const classes = given.map((c) => (c === -1 ? numClasses : c));
   const useCfg = (opts.cfg ?? 1) !== 1 && classes.some((c) => c !== numClasses);
   return { labels: Int32Array.from(useCfg ? [...classes, ...new Array(B).fill(numClasses)] : classes), useCfg, B };
+}
+
+/** One-hot class rows [B, numClasses + 1] (the extra column is the null class); no gather, so WASM can differentiate it. */
+export function classOneHot(labels: Int32Array | number[], numClasses: number): tf.Tensor2D {
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), numClasses + 1).toFloat() as tf.Tensor2D);
+}
+
+/** What every sampler sets up first: the labels (doubled for guidance), their one-hot rows, the RNG. Dispose onehot when done. */
+export function beginSampling(opts: SampleOptions, numClasses: number): { labels: Int32Array; useCfg: boolean; B: number; onehot: tf.Tensor2D; rng: Rng } {
+  const l = samplingLabels(opts, numClasses);
+  return { ...l, onehot: classOneHot(l.labels, numClasses), rng: new RngClass(opts.seed ?? 0) };
 }
 
 /** Guidance scale at a point of the generation (progress = fraction of tokens already made). */

@@ -7,9 +7,9 @@ import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
 import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { canvasSlice, guidanceAt, sampleHead, samplingLabels, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol, sequentialCalls } from './zorder.js';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 
 export class NestAR implements Generator {
   readonly method = 'nestar' as const;
@@ -48,7 +48,7 @@ export class NestAR implements Generator {
   get sequentialSteps(): number { return sequentialCalls(this.modules); }
 
   oneHot(labels: Int32Array | number[]): tf.Tensor2D {
-    return tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), this.config.numClasses + 1).toFloat() as tf.Tensor2D;
+    return classOneHot(labels, this.config.numClasses);
   }
 
   /** Backbone conditions for the targets of module i, teacher-forced: z [B·targets, C] and x [B·targets, D]. */
@@ -82,9 +82,7 @@ export class NestAR implements Generator {
   /** Samples with a KV cache per module: each step feeds the backbone only the block made last. */
   async sample(opts: SampleOptions): Promise<SampleResult> {
     const D = this.config.tokenDim, n = this.numTokens;
-    const { labels, useCfg, B } = samplingLabels(opts, this.config.numClasses);
-    const rng = new Rng(opts.seed ?? 0);
-    const onehot = tf.tidy(() => this.oneHot(labels));
+    const { labels, useCfg, B, onehot, rng } = beginSampling(opts, this.config.numClasses);
     const canvas = new Float32Array(B * n * D);
     const total = this.sequentialSteps;
     let calls = 0, headEvals = 0;

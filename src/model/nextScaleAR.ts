@@ -9,9 +9,9 @@ import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
 import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { guidanceAt, sampleHead, samplingLabels, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { guidanceAt, sampleHead, beginSampling, classOneHot, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol } from './zorder.js';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** tokens [B, n, D] (Morton) -> the side x side map [B, side², D] (Morton), by area averaging. */
 export function downsampleMorton(tokens_BnD: tf.Tensor3D, side: number): tf.Tensor3D {
@@ -63,16 +63,13 @@ export class NextScaleAR implements Generator {
   get numTokens(): number { return this.config.gridSize ** 2; }
   get sequentialSteps(): number { return this.sides.length; }
 
-  private oneHot(labels: Int32Array): tf.Tensor2D {
-    return tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), this.config.numClasses + 1).toFloat() as tf.Tensor2D;
-  }
 
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
     const D = this.config.tokenDim;
     const maps = this.sides.map((s) => downsampleMorton(tokens_BnD, s));
     const inputs = tf.concat(maps.slice(0, -1).map((m) => upsampleMorton(m)), 1) as tf.Tensor3D;
     const targets = tf.concat(maps, 1);
-    const h = this.backbone.forward(inputs, this.oneHot(labels));
+    const h = this.backbone.forward(inputs, classOneHot(labels, this.config.numClasses));
     const l = flowMatchingLoss(this.head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, this.config.width]) as tf.Tensor2D, rng,
       { repeats: opts.headRepeats, time: opts.time });
     return { total: l, perModule: [l] };
@@ -81,9 +78,7 @@ export class NextScaleAR implements Generator {
   async sample(opts: SampleOptions): Promise<SampleResult> {
     const { tokenDim: D, width: C, numClasses } = this.config;
     const n = this.numTokens;
-    const { labels, useCfg, B } = samplingLabels(opts, numClasses);
-    const rng = new Rng(opts.seed ?? 0);
-    const onehot = tf.tidy(() => this.oneHot(labels));
+    const { labels, useCfg, B, onehot, rng } = beginSampling(opts, numClasses);
     const cache = this.backbone.newCache();
     let prev: tf.Tensor3D | null = null; // the last scale made, [B, side², D]
     let calls = 0, headEvals = 0;

@@ -6,9 +6,9 @@ import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
 import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { canvasSlice, guidanceAt, sampleHead, samplingLabels, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { rowColToMorton } from './zorder.js';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 
 export class RasterAR implements Generator {
   readonly method = 'raster' as const;
@@ -36,15 +36,12 @@ export class RasterAR implements Generator {
   get numTokens(): number { return this.config.gridSize ** 2; }
   get sequentialSteps(): number { return this.numTokens; }
 
-  private oneHot(labels: Int32Array): tf.Tensor2D {
-    return tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), this.config.numClasses + 1).toFloat() as tf.Tensor2D;
-  }
 
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
     const [B, n, D] = tokens_BnD.shape;
     // Data carries no gradient, so a gather (whose gradient WASM lacks) is fine here.
     const raster = tf.gather(tokens_BnD, tf.tensor1d(this.rasterToMorton, 'int32'), 1) as tf.Tensor3D;
-    const h = this.backbone.forward(tf.slice(raster, [0, 0, 0], [B, n - 1, D]), this.oneHot(labels));
+    const h = this.backbone.forward(tf.slice(raster, [0, 0, 0], [B, n - 1, D]), classOneHot(labels, this.config.numClasses));
     const l = flowMatchingLoss(this.head, tf.reshape(raster, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, this.config.width]) as tf.Tensor2D, rng,
       { repeats: opts.headRepeats, time: opts.time });
     return { total: l, perModule: [l] };
@@ -53,9 +50,7 @@ export class RasterAR implements Generator {
   async sample(opts: SampleOptions): Promise<SampleResult> {
     const { tokenDim: D, width: C, numClasses } = this.config;
     const n = this.numTokens;
-    const { labels, useCfg, B } = samplingLabels(opts, numClasses);
-    const rng = new Rng(opts.seed ?? 0);
-    const onehot = tf.tidy(() => this.oneHot(labels));
+    const { labels, useCfg, B, onehot, rng } = beginSampling(opts, numClasses);
     const canvas = new Float32Array(B * n * D);
     const cache = this.backbone.newCache();
     let calls = 0, headEvals = 0;
