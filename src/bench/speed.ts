@@ -42,7 +42,24 @@ export const formulas: Record<Method, (n: number) => number> = {
   nextscale: (n) => Math.log2(Math.sqrt(n)) + 1,
 };
 
+/** The Markdown table of a speed run (also used to re-render results/bench.json). */
+export function speedTable(cells: Cell[]): string {
+  const rows = ['| grid | n | method | params | sequential calls (formula) | head evals | latency, batch 1 | throughput | train tokens/s | peak RSS |',
+    '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const c of cells) {
+    const best = c.throughput.reduce<{ batch: number; imagesPerS: number } | undefined>((a, b) => (!a || b.imagesPerS > a.imagesPerS ? b : a), undefined);
+    rows.push(`| ${c.grid}x${c.grid} | ${c.n} | ${c.method} | ${(c.params / 1e6).toFixed(2)}M | ${c.calls} (${formulas[c.method](c.n)}) | ${c.headEvals} | ` +
+      `${c.latencyMedianMs.toFixed(0)} ms | ${best ? `${best.imagesPerS.toFixed(1)} img/s @ ${best.batch}` : 'not measured ¹'} | ` +
+      `${c.trainTokensPerS === undefined ? 'not measured ¹' : c.trainTokensPerS.toFixed(0)} | ${Math.max(c.peakRssMB, c.trainPeakRssMB ?? 0).toFixed(0)} MB |`);
+  }
+  const notes = cells.flatMap((c) => [c.throughput.length === 0 && c.skippedBatches ? `${c.method} ${c.grid}x${c.grid} throughput: ${c.skippedBatches}` : '',
+    c.trainSkipped ? `${c.method} ${c.grid}x${c.grid} training: ${c.trainSkipped}` : ''].filter(Boolean));
+  return rows.join('\n') + (notes.length ? '\n\n¹ ' + notes.join('; ') : '');
+}
+
 export interface SpeedOptions { quick: boolean; outDir?: string; log?: (s: string) => void }
+
+export { type Cell as SpeedCell };
 
 export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {}): Promise<{ json: string; cells: Cell[] }> {
   const quick = opts.quick ?? args.includes('--quick');
@@ -94,14 +111,7 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  const rows = ['| grid | n | method | params | sequential calls (formula) | head evals | latency, batch 1 | throughput | train tokens/s | peak RSS |',
-    '|---|---|---|---|---|---|---|---|---|---|'];
-  for (const c of cells) {
-    const best = c.throughput.reduce((a, b) => (b.imagesPerS > a.imagesPerS ? b : a), c.throughput[0] ?? { batch: 0, imagesPerS: 0 });
-    rows.push(`| ${c.grid}x${c.grid} | ${c.n} | ${c.method} | ${(c.params / 1e6).toFixed(2)}M | ${c.calls} (${formulas[c.method](c.n)}) | ${c.headEvals} | ` +
-      `${c.latencyMedianMs.toFixed(0)} ms | ${best.imagesPerS.toFixed(1)} img/s @ ${best.batch} | ${c.trainTokensPerS === undefined ? 'not run (see below)' : c.trainTokensPerS.toFixed(0)} | ${Math.max(c.peakRssMB, c.trainPeakRssMB ?? 0).toFixed(0)} MB |`);
-  }
-  const table = rows.join('\n');
+  const table = speedTable(cells);
   console.log(table);
   const at = (m: Method, g: number) => cells.find((c) => c.method === m && c.grid === g);
   const targets: Record<string, unknown> = {};
