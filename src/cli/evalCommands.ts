@@ -84,8 +84,12 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const real = embed(net, test, test.labels), trainE = embed(net, train, train.labels);
   const testToTrain = nearestDistances(real.features, trainE.features, rows);
   const memo = { train: trainE.features, testToTrain };
-  // "Real data" row: training images scored as if generated, for scale.
-  const realData = { ...scoreSet('real data (train vs test)', real, { ...trainE, features: { ...trainE.features } }, rows), memorisation: null };
+  // "Real data" row: N training images scored as if generated, for scale (k-NN radii over all 60k would
+  // cost 3.6e9 distances; N matches the generated sets).
+  const m = Math.min(n, trainE.features.count);
+  const trainN: Embedded = { ...trainE, labels: trainE.labels.subarray(0, m), probs: trainE.probs.subarray(0, m * trainE.classes),
+    features: { data: trainE.features.data.subarray(0, m * trainE.features.dim), count: m, dim: trainE.features.dim } };
+  const realData = { ...scoreSet(`real data (${m} train vs test)`, real, trainN, rows), memorisation: null };
 
   const rowsOut: MetricRow[] = [];
   let source: Report['source'];
