@@ -131,53 +131,44 @@ NESTAR_CLONES static void gelu_bwd_f32(const float *restrict x, const float *res
   }
 }
 
-static napi_value Tanh(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *y;
-  size_t lx, ly;
-  if (argc != 2 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &y, &ly) || lx != ly) {
-    napi_throw_type_error(env, NULL, "tanh(x, y) expects two Float32Arrays of equal length");
-    return NULL;
+// Reads `count` Float32Array arguments of one common length (the elementwise kernels' calling convention).
+static int equal_arrays(napi_env env, napi_callback_info info, const char *usage, size_t count, float **arrays, size_t *len) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) goto bad;
+  for (size_t i = 0; i < count; i++) {
+    size_t l;
+    if (!get_f32(env, argv[i], &arrays[i], &l) || (i > 0 && l != *len)) goto bad;
+    *len = l;
   }
-  tanh_f32(x, y, lx);
+  return 1;
+bad:
+  napi_throw_type_error(env, NULL, usage);
+  return 0;
+}
+
+static napi_value Tanh(napi_env env, napi_callback_info info) {
+  float *a[2];
+  size_t n;
+  if (equal_arrays(env, info, "tanh(x, y) expects two Float32Arrays of equal length", 2, a, &n)) tanh_f32(a[0], a[1], n);
   return NULL;
 }
 
 // geluFwd(x, y), geluBwd(x, dy, dx): all Float32Arrays of one length.
 static napi_value GeluFwd(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *y;
-  size_t lx, ly;
-  if (argc != 2 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &y, &ly) || lx != ly) {
-    napi_throw_type_error(env, NULL, "geluFwd(x, y) expects two Float32Arrays of equal length");
-    return NULL;
-  }
-  gelu_fwd_f32(x, y, lx);
+  float *a[2];
+  size_t n;
+  if (equal_arrays(env, info, "geluFwd(x, y) expects two Float32Arrays of equal length", 2, a, &n)) gelu_fwd_f32(a[0], a[1], n);
   return NULL;
 }
 
 static napi_value GeluBwd(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *x, *dy, *dx;
-  size_t lx, ldy, ldx;
-  if (argc != 3 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &dx, &ldx) ||
-      lx != ldy || lx != ldx) {
-    napi_throw_type_error(env, NULL, "geluBwd(x, dy, dx) expects three Float32Arrays of equal length");
-    return NULL;
-  }
-  gelu_bwd_f32(x, dy, dx, lx);
+  float *a[3];
+  size_t n;
+  if (equal_arrays(env, info, "geluBwd(x, dy, dx) expects three Float32Arrays of equal length", 3, a, &n)) gelu_bwd_f32(a[0], a[1], a[2], n);
   return NULL;
 }
 
-// conv2dFilterGrad(x, dy, dw, N, H, W, C, OH, OW, O, k, padTop, padLeft): the filter gradient of a
-// stride-1 NHWC convolution, dw[k,k,C,O] = im2col(x)ᵀ · dy, as one sgemm over an im2col buffer.
-// (tfjs's WASM backend has no Conv2DBackpropFilter kernel at all.)
 // One scratch buffer reused across calls: a fresh 50 MB malloc each step costs more in page faults (on
 // VMs especially) than the convolution itself. JS calls are single-threaded, so one buffer is enough.
 static float *scratch = NULL;

@@ -3,7 +3,7 @@
 // class/guidance handling and the guided ODE solve of the per-token flow head.
 import * as tf from '@tensorflow/tfjs-core';
 import type { FlowHead } from '../flow/flowHead.js';
-import { integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
+import { flowMatchingLoss, integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
 import type { ParamStore } from './params.js';
 import { Rng as RngClass, type Rng } from '../util/rng.js';
 
@@ -66,6 +66,13 @@ export function classOneHot(labels: Int32Array | number[], numClasses: number): 
 export function beginSampling(opts: SampleOptions, numClasses: number): { labels: Int32Array; useCfg: boolean; B: number; onehot: tf.Tensor2D; rng: Rng } {
   const l = samplingLabels(opts, numClasses);
   return { ...l, onehot: classOneHot(l.labels, numClasses), rng: new RngClass(opts.seed ?? 0) };
+}
+
+/** The flow-matching loss of one head over every output row (the baselines' single-transformer case). */
+export function singleHeadLoss(head: FlowHead, targets: tf.Tensor, h: tf.Tensor, rng: Rng, opts: LossOptions): { total: tf.Scalar; perModule: tf.Scalar[] } {
+  const D = targets.shape[targets.shape.length - 1]!, C = h.shape[h.shape.length - 1]!;
+  const l = flowMatchingLoss(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time });
+  return { total: l, perModule: [l] };
 }
 
 /** Guidance scale at a point of the generation (progress = fraction of tokens already made). */

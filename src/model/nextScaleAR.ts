@@ -8,8 +8,7 @@ import { nextScaleSides, resolveBaselineConfig, type BaselineConfig } from './ba
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
-import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { guidanceAt, sampleHead, beginSampling, classOneHot, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { guidanceAt, sampleHead, beginSampling, classOneHot, singleHeadLoss, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol } from './zorder.js';
 import type { Rng } from '../util/rng.js';
 
@@ -65,14 +64,11 @@ export class NextScaleAR implements Generator {
 
 
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
-    const D = this.config.tokenDim;
     const maps = this.sides.map((s) => downsampleMorton(tokens_BnD, s));
     const inputs = tf.concat(maps.slice(0, -1).map((m) => upsampleMorton(m)), 1) as tf.Tensor3D;
     const targets = tf.concat(maps, 1);
     const h = this.backbone.forward(inputs, classOneHot(labels, this.config.numClasses));
-    const l = flowMatchingLoss(this.head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, this.config.width]) as tf.Tensor2D, rng,
-      { repeats: opts.headRepeats, time: opts.time });
-    return { total: l, perModule: [l] };
+    return singleHeadLoss(this.head, targets, h, rng, opts);
   }
 
   async sample(opts: SampleOptions): Promise<SampleResult> {

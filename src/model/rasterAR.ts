@@ -5,8 +5,7 @@ import { resolveBaselineConfig, type BaselineConfig } from './baselineConfig.js'
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
-import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, singleHeadLoss, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { rowColToMorton } from './zorder.js';
 import type { Rng } from '../util/rng.js';
 
@@ -42,9 +41,7 @@ export class RasterAR implements Generator {
     // Data carries no gradient, so a gather (whose gradient WASM lacks) is fine here.
     const raster = tf.gather(tokens_BnD, tf.tensor1d(this.rasterToMorton, 'int32'), 1) as tf.Tensor3D;
     const h = this.backbone.forward(tf.slice(raster, [0, 0, 0], [B, n - 1, D]), classOneHot(labels, this.config.numClasses));
-    const l = flowMatchingLoss(this.head, tf.reshape(raster, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, this.config.width]) as tf.Tensor2D, rng,
-      { repeats: opts.headRepeats, time: opts.time });
-    return { total: l, perModule: [l] };
+    return singleHeadLoss(this.head, raster, h, rng, opts);
   }
 
   async sample(opts: SampleOptions): Promise<SampleResult> {
