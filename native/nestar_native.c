@@ -184,7 +184,8 @@ static float *scratch_buffer(size_t n) {
 
 // The shared argument list of the two convolution-gradient kernels: three arrays (a, b, out) and the
 // sizes N, H, W, C, OH, OW, O, k, padTop, padLeft. x is [N,H,W,C], dy [N,OH,OW,O], the filter [k,k,C,O].
-typedef struct { float *a, *b, *out; int64_t N, H, W, C, OH, OW, O, K, pt, pl; } ConvArgs;
+// `scratch` is the [N·OH·OW, k·k·C] im2col/col2im buffer both kernels need.
+typedef struct { float *a, *b, *out, *scratch; int64_t N, H, W, C, OH, OW, O, K, pt, pl, rows, cols; } ConvArgs;
 
 static int conv_args(napi_env env, napi_callback_info info, const char *name, int a_is_x, ConvArgs *c) {
   size_t argc = 13;
@@ -208,6 +209,14 @@ static int conv_args(napi_env env, napi_callback_info info, const char *name, in
     napi_throw_range_error(env, NULL, msg);
     return 0;
   }
+  c->rows = c->N * c->OH * c->OW;
+  c->cols = c->K * c->K * c->C;
+  c->scratch = scratch_buffer((size_t)(c->rows * c->cols));
+  if (!c->scratch) {
+    snprintf(msg, sizeof msg, "%s: out of memory for the im2col buffer", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
   return 1;
 }
 
@@ -217,12 +226,8 @@ static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
   const float *x = a.a, *dy = a.b;
   float *dw = a.out;
   const int64_t N = a.N, H = a.H, W = a.W, C = a.C, OH = a.OH, OW = a.OW, O = a.O, K = a.K, pt = a.pt, pl = a.pl;
-  const int64_t rows = N * OH * OW, cols = K * K * C;
-  float *patches = scratch_buffer((size_t)(rows * cols));
-  if (!patches) {
-    napi_throw_error(env, NULL, "conv2dFilterGrad: out of memory for the im2col buffer");
-    return NULL;
-  }
+  const int64_t rows = a.rows, cols = a.cols;
+  float *patches = a.scratch;
   for (int64_t n = 0; n < N; n++)
     for (int64_t oh = 0; oh < OH; oh++)
       for (int64_t ow = 0; ow < OW; ow++) {
@@ -249,12 +254,8 @@ static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
   const float *dy = a.a, *w = a.b;
   float *dx = a.out;
   const int64_t N = a.N, H = a.H, W = a.W, C = a.C, OH = a.OH, OW = a.OW, O = a.O, K = a.K, pt = a.pt, pl = a.pl;
-  const int64_t rows = N * OH * OW, cols = K * K * C;
-  float *c = scratch_buffer((size_t)(rows * cols));
-  if (!c) {
-    napi_throw_error(env, NULL, "conv2dInputGrad: out of memory for the col2im buffer");
-    return NULL;
-  }
+  const int64_t rows = a.rows, cols = a.cols;
+  float *c = a.scratch;
   // w is [k, k, C, O] = [cols, O] row-major, so cols = dy [rows, O] · wᵀ.
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)O, 1.0f, dy, (int)O, w, (int)O, 0.0f, c, (int)cols);
   memset(dx, 0, sizeof(float) * (size_t)(N * H * W * C));

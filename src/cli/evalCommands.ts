@@ -103,22 +103,24 @@ export async function evalCommand(argv: string[]): Promise<void> {
     const pipe = NestARPipeline.fromCheckpoint(a.checkpoint as string, { method: choice(a.method, 'method', METHODS) });
     if (pipe.config.data.source !== 'mnist') throw new Error(`eval: checkpoint ${pipe.source} was trained on ${pipe.config.data.source}; only MNIST has a reference set so far`);
     const K = pipe.config.model.numClasses;
+    const S = pipe.config.data.imageSize, pixels = S * S * pipe.config.data.channels;
+    const shape = { height: S, width: S, channels: pipe.config.data.channels };
     for (const cfg of cfgs) {
       const bar = new ProgressBar(n, `eval cfg ${cfg}`);
-      const images = new Float32Array(n * 32 * 32), labels = new Int32Array(n);
+      const images = new Float32Array(n * pixels), labels = new Int32Array(n);
       const t0 = performance.now();
       for (let i = 0; i < n; i += batch) {
         const b = Math.min(batch, n - i);
         const classes = Array.from({ length: b }, (_, j) => (i + j) % K);
         const res = await pipe.generate({ count: b, classes, cfg, ...settings, seed: settings.seed + i });
-        images.set(res.images.data, i * 32 * 32);
+        images.set(res.images.data, i * pixels);
         labels.set(classes, i);
         bar.update(i + b);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const gen: Embedded = embed(net, { data: images, count: n, height: 32, width: 32, channels: 1 }, labels);
+      const gen: Embedded = embed(net, { data: images, count: n, ...shape }, labels);
       rowsOut.push({ ...scoreSet(`${pipe.model.method} samples`, real, gen, rows, memo), cfg, samplingSeconds: seconds });
-      if (cfg === cfgs[0]) writeImageGrid(join(out, 'samples.png'), { data: images, count: Math.min(n, 100), height: 32, width: 32, channels: 1 }, 10);
+      if (cfg === cfgs[0]) writeImageGrid(join(out, 'samples.png'), { data: images, count: Math.min(n, 100), ...shape }, 10);
     }
     source = { checkpoint: pipe.source, checkpointSha256: checkpointHash(pipe.source, 'ema'), method: pipe.model.method, step: pipe.step };
     pipe.dispose();

@@ -66,7 +66,7 @@ export class NestAR implements Generator {
   /** Teacher-forced flow-matching loss: sum over modules of lambda_m · mean per-token loss. */
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
     const onehot = this.oneHot(labels);
-    const perModule = this.modules.map((mod, i) => {
+    const perModule = this.modules.map((_, i) => {
       const { z, x } = this.moduleConditions(i, tokens_BnD, onehot);
       return flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time });
     });
