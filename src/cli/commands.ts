@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
 import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
 import { Trainer, type StepLog } from '../train/trainer.js';
-import { NestARPipeline } from '../pipeline.js';
+import { loadPipeline } from '../pipeline.js';
 import { describeGenerator } from '../model/factory.js';
 import { METHODS } from '../model/generator.js';
+import { COORD_MODES, type ModuleWeights } from '../model/coord.js';
 import { writeImageGrid } from '../util/png.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
@@ -41,13 +42,27 @@ async function runTraining(trainer: Trainer, runDir: string): Promise<void> {
 
 export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
   [--data mnist|FOLDER] [--limit N] [--patch P] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
-  [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
+  [--coord none|noisy-context|generated-prefix|both] [--noise-max S] [--noise-zero-prob P] [--prefix-prob P] [--prefix-ramp STEPS]
+  [--module-weights tokens|modules|W1,W2,...] [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
+
+/** --module-weights: 'tokens' (equal per token), 'modules' (equal per module) or one number per module. */
+function moduleWeights(v: string | boolean | undefined): ModuleWeights | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'tokens' || v === 'modules') return v;
+  const parts = typeof v === 'string' ? v.split(',').map((x) => Number(x.trim())) : [];
+  if (parts.length === 0 || parts.some((x) => !Number.isFinite(x) || x < 0)) {
+    throw new UsageError(`--module-weights expects 'tokens', 'modules' or comma-separated non-negative numbers (one per module), got '${String(v)}'`);
+  }
+  return parts;
+}
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...common, config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
     steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' },
     limit: { type: 'string' }, patch: { type: 'string' }, method: { type: 'string' }, k: { type: 'string' }, n1: { type: 'string' }, width: { type: 'string' },
-    depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' } });
+    depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
+    coord: { type: 'string' }, 'noise-max': { type: 'string' }, 'noise-zero-prob': { type: 'string' }, 'prefix-prob': { type: 'string' },
+    'prefix-ramp': { type: 'string' }, 'module-weights': { type: 'string' } });
   if (a.help) return void console.log(TRAIN_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/train');
   const name = await backend(a.backend);
@@ -57,7 +72,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     return runTraining(trainer, runDir);
   }
   const input: RunConfigInput = typeof a.config === 'string' ? readConfigFile(a.config) : {};
-  const train = { ...input.train }, data = { ...input.data }, tokenizer = { ...input.tokenizer };
+  const train = { ...input.train }, data = { ...input.data }, tokenizer = { ...input.tokenizer }, coord = { ...input.coord };
   const model: Record<string, unknown> = { ...input.model };
   const method = choice(a.method, 'method', METHODS);
   if (method) model.kind = method;
@@ -72,12 +87,19 @@ export async function trainCommand(argv: string[]): Promise<void> {
   set(data, 'limit', num(a.limit, 'limit', { int: true, min: 1 }));
   set(tokenizer, 'patch', num(a.patch, 'patch', { int: true, min: 1 }));
   for (const f of ['k', 'n1', 'width', 'depth', 'heads'] as const) set(model, f, num(a[f], f, { int: true, min: 1 }));
-  const config = resolveRunConfig({ ...input, train, data, model: model as RunConfigInput['model'], tokenizer });
+  const weights = moduleWeights(a['module-weights']);
+  if (weights !== undefined) model.lossWeights = weights;
+  set(coord, 'mode', choice(a.coord, 'coord', COORD_MODES));
+  set(coord, 'noiseMax', num(a['noise-max'], 'noise-max', { min: 0, max: 1 }));
+  set(coord, 'noiseZeroProb', num(a['noise-zero-prob'], 'noise-zero-prob', { min: 0, max: 1 }));
+  set(coord, 'prefixProb', num(a['prefix-prob'], 'prefix-prob', { min: 0, max: 1 }));
+  set(coord, 'prefixRampSteps', num(a['prefix-ramp'], 'prefix-ramp', { int: true, min: 0 }));
+  const config = resolveRunConfig({ ...input, train, data, model: model as RunConfigInput['model'], tokenizer, coord });
   if (existsSync(join(runDir, 'latest.json'))) {
     throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
   }
   const trainer = Trainer.create(config, { runDir, backendName: name });
-  console.error(`model: ${describeGenerator(trainer.model)}`);
+  console.error(`model: ${describeGenerator(trainer.model)}; coordination: ${config.coord.mode}`);
   return runTraining(trainer, runDir);
 }
 
@@ -100,7 +122,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   const weights = choice(a.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
   const out = resolve(typeof a.out === 'string' ? a.out : 'samples.png');
   await backend(a.backend);
-  const pipe = NestARPipeline.fromCheckpoint(a.checkpoint, { weights, method: choice(a.method, 'method', METHODS) });
+  const pipe = loadPipeline(a.checkpoint, { weights, method: choice(a.method, 'method', METHODS) });
   const K = pipe.config.model.numClasses;
   if (cls !== undefined && (cls < 0 || cls >= K)) throw new UsageError(`--class ${cls} is out of range: this model has classes 0..${K - 1}`);
   // Without --class: cycle through the classes (one row per class when n is a multiple of K).

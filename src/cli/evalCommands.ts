@@ -8,7 +8,7 @@ import { defaultFeatureNetConfig, FeatureNet } from '../eval/featureNet.js';
 import { checkComparable, checkpointHash, embed, reportMarkdown, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
 import { nearestDistances } from '../eval/metrics.js';
 import { tfDistanceRows } from '../eval/tfDistance.js';
-import { NestARPipeline } from '../pipeline.js';
+import { loadPipeline } from '../pipeline.js';
 import { METHODS } from '../model/generator.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
 import { writeImageGrid } from '../util/png.js';
@@ -100,7 +100,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     writeImageGrid(join(out, 'samples.png'), { ...ds, count: Math.min(100, ds.count) }, 10);
     source = { samplesDir: resolve(a.samples) };
   } else {
-    const pipe = NestARPipeline.fromCheckpoint(a.checkpoint as string, { method: choice(a.method, 'method', METHODS) });
+    const pipe = loadPipeline(a.checkpoint as string, { method: choice(a.method, 'method', METHODS) });
     if (pipe.config.data.source !== 'mnist') throw new Error(`eval: checkpoint ${pipe.source} was trained on ${pipe.config.data.source}; only MNIST has a reference set so far`);
     const K = pipe.config.model.numClasses;
     const S = pipe.config.data.imageSize, pixels = S * S * pipe.config.data.channels;

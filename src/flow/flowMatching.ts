@@ -8,12 +8,12 @@ import type { Rng } from '../util/rng.js';
 export type TimeSampling = 'uniform' | 'logit-normal';
 
 /**
- * Mean squared velocity error of `head` on targets x_ND given conditions z_NC. Each token is repeated
- * `repeats` times with independent (t, eps), a cheap way to give the small head more signal per
- * backbone pass (MAR's diffusion_batch_mul).
+ * Squared velocity errors [N·repeats, D] of `head` on targets x_ND given conditions z_NC, rows ordered
+ * repeat-major. Each token is repeated `repeats` times with independent (t, eps), a cheap way to give the
+ * small head more signal per backbone pass (MAR's diffusion_batch_mul).
  */
-export function flowMatchingLoss(head: FlowHead, x_ND: tf.Tensor2D, z_NC: tf.Tensor2D, rng: Rng,
-  opts: { repeats?: number; time?: TimeSampling } = {}): tf.Scalar {
+export function flowMatchingErrors(head: FlowHead, x_ND: tf.Tensor2D, z_NC: tf.Tensor2D, rng: Rng,
+  opts: { repeats?: number; time?: TimeSampling } = {}): tf.Tensor2D {
   const r = opts.repeats ?? 1;
   const x = repeatRows(x_ND, r);
   const z = repeatRows(z_NC, r);
@@ -24,7 +24,13 @@ export function flowMatchingLoss(head: FlowHead, x_ND: tf.Tensor2D, z_NC: tf.Ten
   const tc = tf.tensor2d(t, [N, 1]);
   const y = tf.add(tf.mul(tf.sub(1, tc), eps), tf.mul(tc, x)) as tf.Tensor2D;
   const v = head.forward(y, t, z);
-  return tf.mean(tf.square(tf.sub(v, tf.sub(x, eps))));
+  return tf.square(tf.sub(v, tf.sub(x, eps))) as tf.Tensor2D;
+}
+
+/** Mean squared velocity error (the flow-matching loss) over all tokens and repeats. */
+export function flowMatchingLoss(head: FlowHead, x_ND: tf.Tensor2D, z_NC: tf.Tensor2D, rng: Rng,
+  opts: { repeats?: number; time?: TimeSampling } = {}): tf.Scalar {
+  return tf.mean(flowMatchingErrors(head, x_ND, z_NC, rng, opts));
 }
 
 export type OdeSolver = 'euler' | 'heun';

@@ -1,6 +1,7 @@
 // One typed, validated config per model (VAR style). Per-module settings may be arrays (fractalgen
 // style): a single number applies to every module.
 import { modulePlan, type ModulePlan } from './zorder.js';
+import { moduleWeightValues, type ModuleWeights } from './coord.js';
 
 export interface NestARConfig {
   kind: 'nestar';
@@ -20,8 +21,10 @@ export interface NestARConfig {
   mlpRatio: number;
   headWidth: number;
   headDepth: number;
-  /** Per-module loss weights lambda_m (default all 1). */
-  lossWeights?: number[];
+  /** Per-module loss weights lambda_m: 'tokens' (default: equal per token), 'modules' (1 each) or M numbers. */
+  lossWeights?: ModuleWeights;
+  /** Backbones take the context noise level s as an input (noisy-context coordination). */
+  contextNoise?: boolean;
 }
 
 export const defaultNestARConfig: NestARConfig = {
@@ -61,8 +64,9 @@ export function resolveNestARConfig(partial: Partial<NestARConfig>): { config: N
   const plans = modulePlan(n, c.k, c.n1);
   const M = plans.length;
   const widths = perModule('width', c.width, M), depths = perModule('depth', c.depth, M), heads = perModule('heads', c.heads, M);
-  const weights = c.lossWeights ?? new Array(M).fill(1);
-  if (weights.length !== M || weights.some((w) => !(w >= 0))) throw new ConfigError(`model.lossWeights must be ${M} non-negative numbers`);
+  c.lossWeights = c.lossWeights ?? 'tokens'; // recorded explicitly in every saved config
+  const weights = moduleWeightValues(c.lossWeights, plans.map((p) => p.end - p.start));
+  if (c.contextNoise !== undefined && typeof c.contextNoise !== 'boolean') throw new ConfigError(`model.contextNoise must be true or false, got ${JSON.stringify(c.contextNoise)}`);
   const modules = plans.map((p, i) => {
     const w = widths[i]!, d = depths[i]!, h = heads[i]!;
     if (!Number.isInteger(w) || w < 1 || !Number.isInteger(d) || d < 1 || !Number.isInteger(h) || h < 1) {

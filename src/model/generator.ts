@@ -3,14 +3,15 @@
 // class/guidance handling and the guided ODE solve of the per-token flow head.
 import * as tf from '@tensorflow/tfjs-core';
 import type { FlowHead } from '../flow/flowHead.js';
-import { flowMatchingLoss, integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
+import { flowMatchingErrors, integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
 import type { ParamStore } from './params.js';
+import type { CoordStep } from './coord.js';
 import { Rng as RngClass, type Rng } from '../util/rng.js';
 
 export type Method = 'nestar' | 'raster' | 'nextscale';
 export const METHODS: readonly Method[] = ['nestar', 'raster', 'nextscale'];
 
-export interface LossOptions { headRepeats?: number; time?: TimeSampling }
+export interface LossOptions { headRepeats?: number; time?: TimeSampling; coord?: CoordStep }
 
 export interface SampleOptions {
   count: number;
@@ -26,6 +27,9 @@ export interface SampleOptions {
   onStep?: (p: SampleProgress) => void | Promise<void>;
 }
 
+/** One entry of a loss split: its name, its target tokens, and whether earlier steps made its input. */
+export interface LossPart { name: string; tokens: number; hasPrefix: boolean }
+
 export interface SampleProgress { module: number; patch: number; tokensSoFar: number; calls: number; totalCalls: number; canvas: Float32Array }
 
 export interface SampleResult { tokens: Float32Array; backboneCalls: number; headEvals: number }
@@ -37,6 +41,8 @@ export interface Generator {
   readonly numTokens: number;
   /** Sequential backbone calls one sample() makes (the sampler counts them too). */
   readonly sequentialSteps: number;
+  /** The parts loss().perModule reports, in order: NestAR's modules, next-scale's scales, raster's one. */
+  readonly lossParts: LossPart[];
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts?: LossOptions): { total: tf.Scalar; perModule: tf.Scalar[] };
   sample(opts: SampleOptions): Promise<SampleResult>;
   dispose(): void;
@@ -68,11 +74,27 @@ export function beginSampling(opts: SampleOptions, numClasses: number): { labels
   return { ...l, onehot: classOneHot(l.labels, numClasses), rng: new RngClass(opts.seed ?? 0) };
 }
 
-/** The flow-matching loss of one head over every output row (the baselines' single-transformer case). */
-export function singleHeadLoss(head: FlowHead, targets: tf.Tensor, h: tf.Tensor, rng: Rng, opts: LossOptions): { total: tf.Scalar; perModule: tf.Scalar[] } {
-  const D = targets.shape[targets.shape.length - 1]!, C = h.shape[h.shape.length - 1]!;
-  const l = flowMatchingLoss(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time });
-  return { total: l, perModule: [l] };
+/**
+ * The baselines' loss: one head over every output row (targets [B, L, D], conditions [B, L, C]), split
+ * into consecutive groups of rows (raster: one; next-scale: one per scale) that are reported apart and
+ * weighted by `weights` in the total.
+ */
+export function groupedHeadLoss(head: FlowHead, targets: tf.Tensor3D, h: tf.Tensor3D, rng: Rng, opts: LossOptions,
+  groups: number[], weights: number[]): { total: tf.Scalar; perModule: tf.Scalar[] } {
+  const [, L, D] = targets.shape, C = h.shape[2];
+  const err = flowMatchingErrors(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time });
+  if (groups.length === 1) {
+    const l = tf.mean(err) as tf.Scalar;
+    return { total: tf.mul(l, weights[0]!), perModule: [l] };
+  }
+  const rows = tf.reshape(err, [-1, L, D]);
+  let off = 0;
+  const perModule = groups.map((g) => {
+    const l = tf.mean(tf.slice(rows, [0, off, 0], [-1, g, D])) as tf.Scalar;
+    off += g;
+    return l;
+  });
+  return { total: tf.addN(perModule.map((l, i) => tf.mul(l, weights[i]!))) as tf.Scalar, perModule };
 }
 
 /** Guidance scale at a point of the generation (progress = fraction of tokens already made). */

@@ -7,8 +7,9 @@ import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
 import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol, sequentialCalls } from './zorder.js';
+import { coordinatedInput, prefixActive, prefixEstimate, type CoordStep } from './coord.js';
 import type { Rng } from '../util/rng.js';
 
 export class NestAR implements Generator {
@@ -34,7 +35,7 @@ export class NestAR implements Generator {
       this.backbones.push(new BlockCausalTransformer(this.params, `m${mod.m}`, {
         width: mod.width, depth: mod.depth, heads: mod.heads, mlpRatio: this.config.mlpRatio, tokenDim: this.config.tokenDim,
         numClasses: this.config.numClasses, maxInputTokens: mod.inputTokens, blockSize: mod.patch, ownPositions: own,
-        targetPositions: targets, gridSize: g,
+        targetPositions: targets, gridSize: g, noiseInput: !!this.config.contextNoise,
       }));
       this.heads.push(new FlowHead(this.params, `m${mod.m}.head`, {
         tokenDim: this.config.tokenDim, condDim: mod.width, width: this.config.headWidth, depth: this.config.headDepth,
@@ -46,29 +47,57 @@ export class NestAR implements Generator {
   get nullClass(): number { return this.config.numClasses; }
   /** n1 + (M-1)(k-1). */
   get sequentialSteps(): number { return sequentialCalls(this.modules); }
+  /** Module 1 has no prefix from other modules; module m > 1 is conditioned on modules < m. */
+  get lossParts(): LossPart[] {
+    return this.modules.map((m) => ({ name: `module ${m.m}`, tokens: m.end - m.start, hasPrefix: m.m > 1 }));
+  }
 
   oneHot(labels: Int32Array | number[]): tf.Tensor2D {
     return classOneHot(labels, this.config.numClasses);
   }
 
-  /** Backbone conditions for the targets of module i, teacher-forced: z [B·targets, C] and x [B·targets, D]. */
-  private moduleConditions(i: number, tokens_BnD: tf.Tensor3D, onehot: tf.Tensor2D): { z: tf.Tensor2D; x: tf.Tensor2D } {
+  /**
+   * Backbone conditions for the targets of module i: z [B·targets, C] and x [B·targets, D]. The input is
+   * ground truth (teacher forcing) unless coordination swaps in generated prefixes or noises it.
+   */
+  private moduleConditions(i: number, tokens_BnD: tf.Tensor3D, onehot: tf.Tensor2D, generated: tf.Tensor3D | null,
+    rng: Rng, coord?: CoordStep): { z: tf.Tensor2D; x: tf.Tensor2D } {
     const mod = this.modules[i]!;
     const [B, , D] = tokens_BnD.shape;
-    const input = mod.inputTokens > 0 ? tf.slice(tokens_BnD, [0, 0, 0], [B, mod.inputTokens, D]) : null;
-    const h = this.backbones[i]!.forward(input, onehot);
+    let input: tf.Tensor3D | null = null, s: Float32Array | null = null;
+    if (mod.inputTokens > 0) {
+      const gt = tf.slice(tokens_BnD, [0, 0, 0], [B, mod.inputTokens, D]);
+      // The prefix made by modules < i (tokens [0, P)); the module's own earlier patches stay ground truth.
+      const gen = generated && mod.m > 1
+        ? tf.concat([generated, tf.slice(tokens_BnD, [0, mod.patch, 0], [B, mod.inputTokens - mod.patch, D])], 1) as tf.Tensor3D
+        : null;
+      ({ x: input, s } = coordinatedInput(i, gt, gen, coord, rng));
+    }
+    const h = this.backbones[i]!.forward(input, onehot, s);
     const C = mod.width, count = mod.end - mod.start;
     const rows = mod.m === 1 ? h : tf.slice(h, [0, 1, 0], [B, mod.inputTokens, C]);
     const targets = tf.slice(tokens_BnD, [0, mod.m === 1 ? 0 : mod.patch, 0], [B, mod.m === 1 ? count : mod.inputTokens, D]);
     return { z: tf.reshape(rows, [-1, C]), x: tf.reshape(targets, [-1, D]) };
   }
 
-  /** Teacher-forced flow-matching loss: sum over modules of lambda_m · mean per-token loss. */
+  /**
+   * Flow-matching loss: sum over modules of lambda_m · mean per-token loss. With a generated-prefix
+   * coordination step, module m's prefix comes from the estimates of modules < m (each made from that
+   * module's own forward pass, detached), so the whole loss still takes one pass per module.
+   */
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
     const onehot = this.oneHot(labels);
-    const perModule = this.modules.map((_, i) => {
-      const { z, x } = this.moduleConditions(i, tokens_BnD, onehot);
-      return flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time });
+    const B = tokens_BnD.shape[0], D = this.config.tokenDim;
+    const coord = opts.coord, estimates: tf.Tensor3D[] = [];
+    const perModule = this.modules.map((mod, i) => {
+      const generated = prefixActive(coord) && i > 0 ? tf.concat(estimates, 1) as tf.Tensor3D : null;
+      const { z, x } = this.moduleConditions(i, tokens_BnD, onehot, generated, rng, coord);
+      const l = flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time });
+      if (prefixActive(coord) && i < this.modules.length - 1) {
+        const est = prefixEstimate(this.heads[i]!, z, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed());
+        estimates.push(tf.reshape(est, [B, mod.end - mod.start, D]));
+      }
+      return l;
     });
     const total = tf.addN(perModule.map((l, i) => tf.mul(l, this.modules[i]!.lossWeight))) as tf.Scalar;
     return { total, perModule };

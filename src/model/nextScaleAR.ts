@@ -4,12 +4,13 @@
 // In Z-order both resamplings are contiguous: a scale-j cell averages a Morton range of the grid, and
 // upsampling repeats each cell 4 times in place, so no gathers are needed.
 import * as tf from '@tensorflow/tfjs-core';
-import { nextScaleSides, resolveBaselineConfig, type BaselineConfig } from './baselineConfig.js';
+import { baselineLossGroups, nextScaleSides, resolveBaselineConfig, type BaselineConfig } from './baselineConfig.js';
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
-import { guidanceAt, sampleHead, beginSampling, classOneHot, singleHeadLoss, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { guidanceAt, sampleHead, beginSampling, classOneHot, groupedHeadLoss, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol } from './zorder.js';
+import { coordinatedInput, moduleWeightValues, prefixActive, prefixEstimate } from './coord.js';
 import type { Rng } from '../util/rng.js';
 
 /** tokens [B, n, D] (Morton) -> the side x side map [B, side², D] (Morton), by area averaging. */
@@ -33,6 +34,7 @@ export class NextScaleAR implements Generator {
   readonly backbone: BlockCausalTransformer;
   readonly head: FlowHead;
   readonly sides: number[];
+  private readonly lossWeights: number[];
 
   constructor(config: Partial<BaselineConfig>, seed = 0) {
     this.config = resolveBaselineConfig({ ...config, kind: 'nextscale' });
@@ -54,21 +56,41 @@ export class NextScaleAR implements Generator {
     this.params = new ParamStore(seed);
     this.backbone = new BlockCausalTransformer(this.params, 'ns', {
       width, depth, heads, mlpRatio, tokenDim, numClasses, maxInputTokens: own.length, blockSize: 1, blockIds, gridSize: g,
-      ownPositions: own, targetPositions: targets,
+      ownPositions: own, targetPositions: targets, noiseInput: !!this.config.contextNoise,
     });
+    this.lossWeights = moduleWeightValues(this.config.lossWeights, baselineLossGroups('nextscale', g), 'scales');
     this.head = new FlowHead(this.params, 'ns.head', { tokenDim, condDim: width, width: headWidth, depth: headDepth });
   }
 
   get numTokens(): number { return this.config.gridSize ** 2; }
   get sequentialSteps(): number { return this.sides.length; }
+  /** Scale 1 (1×1) is conditioned on the class only; scale j on the upsampled scale j-1. */
+  get lossParts(): LossPart[] { return this.sides.map((s, j) => ({ name: `scale ${s}x${s}`, tokens: s * s, hasPrefix: j > 0 })); }
 
 
+  /**
+   * Teacher-forced loss, reported per scale. Coordination: a generated prefix replaces a sample's
+   * upsampled scales by the upsampled estimates of those scales (first pass, teacher-forced, detached);
+   * noisy context noises all inputs.
+   */
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
+    const B = tokens_BnD.shape[0], D = this.config.tokenDim;
     const maps = this.sides.map((s) => downsampleMorton(tokens_BnD, s));
-    const inputs = tf.concat(maps.slice(0, -1).map((m) => upsampleMorton(m)), 1) as tf.Tensor3D;
-    const targets = tf.concat(maps, 1);
-    const h = this.backbone.forward(inputs, classOneHot(labels, this.config.numClasses));
-    return singleHeadLoss(this.head, targets, h, rng, opts);
+    const upsampledInputs = (m: tf.Tensor3D[]) => tf.concat(m.slice(0, -1).map((x) => upsampleMorton(x)), 1) as tf.Tensor3D;
+    const gt = upsampledInputs(maps);
+    const onehot = classOneHot(labels, this.config.numClasses);
+    const groups = baselineLossGroups('nextscale', this.config.gridSize);
+    const coord = opts.coord;
+    let gen: tf.Tensor3D | null = null;
+    if (prefixActive(coord)) {
+      const z0 = tf.reshape(this.backbone.forward(gt, onehot), [-1, this.config.width]) as tf.Tensor2D;
+      const est = tf.reshape(prefixEstimate(this.head, z0, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed()), [B, -1, D]);
+      let off = 0;
+      gen = upsampledInputs(groups.map((g) => { const m = tf.slice(est, [0, off, 0], [B, g, D]) as tf.Tensor3D; off += g; return m; }));
+    }
+    const { x, s } = coordinatedInput(0, gt, gen, coord, rng);
+    const h = this.backbone.forward(x, onehot, s);
+    return groupedHeadLoss(this.head, tf.concat(maps, 1) as tf.Tensor3D, h, rng, opts, groups, this.lossWeights);
   }
 
   async sample(opts: SampleOptions): Promise<SampleResult> {

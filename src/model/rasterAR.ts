@@ -5,8 +5,9 @@ import { resolveBaselineConfig, type BaselineConfig } from './baselineConfig.js'
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
-import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, singleHeadLoss, writeTokens, type Generator, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, groupedHeadLoss, writeTokens, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { rowColToMorton } from './zorder.js';
+import { coordinatedInput, moduleWeightValues, prefixActive, prefixEstimate } from './coord.js';
 import type { Rng } from '../util/rng.js';
 
 export class RasterAR implements Generator {
@@ -17,6 +18,7 @@ export class RasterAR implements Generator {
   readonly head: FlowHead;
   /** rasterToMorton[r] = Morton index of the r-th token in raster order (data and canvases are Morton-ordered). */
   readonly rasterToMorton: Int32Array;
+  private readonly lossWeights: number[];
 
   constructor(config: Partial<BaselineConfig>, seed = 0) {
     this.config = resolveBaselineConfig({ ...config, kind: 'raster' });
@@ -28,20 +30,38 @@ export class RasterAR implements Generator {
     this.backbone = new BlockCausalTransformer(this.params, 'ar', {
       width, depth, heads, mlpRatio, tokenDim, numClasses, maxInputTokens: n - 1, blockSize: 1, gridSize: g,
       ownPositions: Array.from({ length: n - 1 }, (_, i) => rc(i)), targetPositions: Array.from({ length: n }, (_, j) => rc(j)),
+      noiseInput: !!this.config.contextNoise,
     });
+    this.lossWeights = moduleWeightValues(this.config.lossWeights, [n]);
     this.head = new FlowHead(this.params, 'ar.head', { tokenDim, condDim: width, width: headWidth, depth: headDepth });
   }
 
   get numTokens(): number { return this.config.gridSize ** 2; }
   get sequentialSteps(): number { return this.numTokens; }
+  get lossParts(): LossPart[] { return [{ name: 'all tokens', tokens: this.numTokens, hasPrefix: true }]; }
 
 
+  /**
+   * Teacher-forced loss over all n tokens. Coordination: every input token is a prefix made by earlier
+   * steps, so a generated prefix replaces all of a sample's inputs with the model's own estimates (from a
+   * first, teacher-forced pass, detached), and noisy context noises all of them.
+   */
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
     const [B, n, D] = tokens_BnD.shape;
     // Data carries no gradient, so a gather (whose gradient WASM lacks) is fine here.
     const raster = tf.gather(tokens_BnD, tf.tensor1d(this.rasterToMorton, 'int32'), 1) as tf.Tensor3D;
-    const h = this.backbone.forward(tf.slice(raster, [0, 0, 0], [B, n - 1, D]), classOneHot(labels, this.config.numClasses));
-    return singleHeadLoss(this.head, raster, h, rng, opts);
+    const onehot = classOneHot(labels, this.config.numClasses);
+    const gt = tf.slice(raster, [0, 0, 0], [B, n - 1, D]);
+    const coord = opts.coord;
+    let gen: tf.Tensor3D | null = null;
+    if (prefixActive(coord)) {
+      const z0 = tf.reshape(this.backbone.forward(gt, onehot), [-1, this.config.width]) as tf.Tensor2D;
+      const est = prefixEstimate(this.head, z0, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed());
+      gen = tf.slice(tf.reshape(est, [B, n, D]), [0, 0, 0], [B, n - 1, D]) as tf.Tensor3D;
+    }
+    const { x, s } = coordinatedInput(0, gt, gen, coord, rng);
+    const h = this.backbone.forward(x, onehot, s);
+    return groupedHeadLoss(this.head, raster, h, rng, opts, [n], this.lossWeights);
   }
 
   async sample(opts: SampleOptions): Promise<SampleResult> {

@@ -23,6 +23,8 @@ export interface TransformerSpec {
   ownPositions: Array<[number, number]>;
   targetPositions: Array<[number, number] | null>;
   gridSize: number;
+  /** Noisy-context training: the backbone also takes the context noise level s (zero-initialised embedding). */
+  noiseInput?: boolean;
 }
 
 /** Keys and values of every layer for the slots processed so far ([B, H, length, dh] each). */
@@ -59,6 +61,7 @@ export class BlockCausalTransformer {
   private readonly tgtPos: tf.Variable;
   private readonly blocks: Block[] = [];
   private readonly lnOut: LayerNorm;
+  private readonly noiseEmb?: Linear;
   /** Additive mask [L, L]: 0 where attention is allowed, -1e9 elsewhere. Kept for the model's life. */
   readonly mask: tf.Tensor2D;
 
@@ -83,6 +86,8 @@ export class BlockCausalTransformer {
       });
     }
     this.lnOut = layerNorm(ps, `${name}.ln_out`, C);
+    // Zero-initialised and fed [s, s²], so s = 0 (sampling) adds exactly nothing.
+    if (spec.noiseInput) this.noiseEmb = linear(ps, `${name}.ctx_noise`, 2, C, { bias: false, zero: true });
     const mask = new Float32Array(L * L);
     if (spec.blockIds && spec.blockIds.length !== T) throw new Error(`${name}: ${spec.blockIds.length} block ids for ${T} input tokens`);
     const blockOf = (j: number) => (j === 0 ? -1 : spec.blockIds ? spec.blockIds[j - 1]! : Math.floor((j - 1) / P));
@@ -93,9 +98,10 @@ export class BlockCausalTransformer {
   /**
    * x_BTD: the first T input tokens (T <= maxInputTokens; T may be 0), classOneHot_BK: [B, numClasses+1].
    * Returns h_BLC with L = T + 1: row 0 is the condition slot, row j the j-th input token.
+   * s_B: the context noise level per sample (noisy-context models; omitted = 0).
    */
-  forward(x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D): tf.Tensor3D {
-    return this.run(x_BTD, classOneHot_BK, null);
+  forward(x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D, s_B: Float32Array | null = null): tf.Tensor3D {
+    return this.run(x_BTD, classOneHot_BK, null, s_B);
   }
 
   /** An empty KV cache for incremental sampling; pass it to extend(), dispose it when done. */
@@ -109,10 +115,10 @@ export class BlockCausalTransformer {
    * must complete whole blocks, or be a prefix of one that no later call revisits (as the samplers do).
    */
   extend(cache: KvCache, x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D): tf.Tensor3D {
-    return this.run(x_BTD, classOneHot_BK, cache);
+    return this.run(x_BTD, classOneHot_BK, cache, null);
   }
 
-  private run(x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D, cache: KvCache | null): tf.Tensor3D {
+  private run(x_BTD: tf.Tensor3D | null, classOneHot_BK: tf.Tensor2D, cache: KvCache | null, s_B: Float32Array | null): tf.Tensor3D {
     const { width: C, heads: H } = this.spec;
     const B = classOneHot_BK.shape[0];
     const T = x_BTD ? x_BTD.shape[1] : 0;
@@ -128,6 +134,12 @@ export class BlockCausalTransformer {
     if (x_BTD && T > 0) parts.push(applyLinear(this.inProj, x_BTD));
     let h: tf.Tensor = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
     h = tf.add(h, tf.add(tf.slice(this.ownPos, [start, 0], [newRows, C]), tf.slice(this.tgtPos, [start, 0], [newRows, C])));
+    if (this.noiseEmb && s_B) {
+      if (s_B.length !== B) throw new Error(`${this.name}: ${s_B.length} noise levels for ${B} samples`);
+      const feats = new Float32Array(2 * B);
+      s_B.forEach((s, b) => { feats[2 * b] = s; feats[2 * b + 1] = s * s; });
+      h = tf.add(h, tf.reshape(applyLinear(this.noiseEmb, tf.tensor2d(feats, [B, 2])), [B, 1, C]));
+    }
     const full = this.mask.shape[0];
     const mask = start === 0 && end === full ? this.mask : tf.slice(this.mask, [start, 0], [newRows, end]);
     const scale = 1 / Math.sqrt(dh);

@@ -3,6 +3,7 @@
 import { ConfigError } from '../model/config.js';
 import { resolveModelConfig, type ModelConfig, type ModelConfigInput } from '../model/factory.js';
 import type { TimeSampling } from '../flow/flowMatching.js';
+import { resolveCoordConfig, usesNoise, type CoordConfig } from '../model/coord.js';
 
 export interface DataConfig {
   /** 'mnist' or a path to an image folder. */
@@ -39,6 +40,8 @@ export interface RunConfig {
   data: DataConfig;
   tokenizer: { kind: 'patch'; patch: number };
   train: TrainConfig;
+  /** Module coordination (issue #11); absent in older checkpoints, which means mode 'none'. */
+  coord: CoordConfig;
 }
 
 export const defaultTrainConfig: TrainConfig = {
@@ -52,6 +55,7 @@ export interface RunConfigInput {
   data?: Partial<DataConfig>;
   tokenizer?: { kind?: 'patch'; patch?: number };
   train?: Partial<TrainConfig>;
+  coord?: Partial<CoordConfig>;
 }
 
 function checkNumber(section: string, obj: Record<string, unknown>, field: string, pred: (x: number) => boolean, what: string): void {
@@ -67,7 +71,7 @@ function rejectUnknown(section: string, given: object | undefined, known: object
 
 /** Fills defaults, checks every field, and derives the model's token grid from data + tokenizer. */
 export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
-  rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1 });
+  rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1, coord: 1 });
   rejectUnknown('train', input.train, defaultTrainConfig);
   rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1 });
   rejectUnknown('tokenizer', input.tokenizer, { kind: 1, patch: 1 });
@@ -101,6 +105,12 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
     const derived = f === 'gridSize' ? grid : tokenDim;
     if (given !== undefined && given !== derived) throw new ConfigError(`model.${f}=${given} contradicts data.imageSize/tokenizer.patch (which give ${derived}); leave it out`);
   }
-  const model = resolveModelConfig({ ...input.model, gridSize: grid, tokenDim });
-  return { model, data, tokenizer, train };
+  const coord = resolveCoordConfig(input.coord);
+  // The backbone takes the noise level s exactly when noisy context is trained (it changes the parameters).
+  const given = (input.model as Record<string, unknown> | undefined)?.contextNoise;
+  if (given !== undefined && given !== usesNoise(coord.mode)) {
+    throw new ConfigError(`model.contextNoise=${JSON.stringify(given)} contradicts coord.mode='${coord.mode}'; leave it out`);
+  }
+  const model = resolveModelConfig({ ...input.model, gridSize: grid, tokenDim, ...(usesNoise(coord.mode) ? { contextNoise: true } : {}) });
+  return { model, data, tokenizer, train, coord };
 }

@@ -16,6 +16,7 @@ import type { RunConfig } from './config.js';
 import { writeImageGrid } from '../util/png.js';
 import { acquireRunLock } from './runLock.js';
 import { resolveRunConfig } from './config.js';
+import { coordStepAt } from '../model/coord.js';
 
 export interface StepLog { step: number; loss: number; perModule: number[]; lr: number; gradNorm: number; skipped: boolean }
 
@@ -141,7 +142,7 @@ export class Trainer {
     const x = this.batchTokens(idx);
     let perModule: tf.Scalar[] = [];
     const { value, grads } = this.model.params.grads(() => {
-      const r = this.model.loss(x, labels, this.rngNoise, { headRepeats: tc.headRepeats, time: tc.timeSampling });
+      const r = this.model.loss(x, labels, this.rngNoise, { headRepeats: tc.headRepeats, time: tc.timeSampling, coord: coordStepAt(this.config.coord, this.step) });
       perModule = r.perModule.map((l) => tf.keep(l));
       return r.total;
     });

@@ -1,0 +1,56 @@
+// The browser-safe half of the pipeline: build a generator of any method from a checkpoint's parts
+// (its state.json object and weight arrays) and generate images with per-step progress. No file access,
+// so the web worker uses exactly this code; pipeline.ts adds loading from disk.
+import type { Generator, SampleOptions, SampleProgress } from './model/generator.js';
+import { createGenerator } from './model/factory.js';
+import { METHODS, type Method } from './model/generator.js';
+import { PatchTokenizer, type ImageBatch } from './tokenizer/patchTokenizer.js';
+import { assignVariables } from './train/weights.js';
+import type { RunConfig } from './train/config.js';
+import type { NamedArray } from './util/safetensors.js';
+
+export interface GenerateResult { images: ImageBatch; tokens: Float32Array; backboneCalls: number; headEvals: number; expectedCalls: number }
+
+export type GenerateOptions = Omit<SampleOptions, 'onStep'> & { onStep?: (p: SampleProgress & { images: () => ImageBatch }) => void | Promise<void> };
+
+export class NestARPipeline {
+  constructor(readonly model: Generator, readonly tokenizer: PatchTokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
+
+  /**
+   * A pipeline from a checkpoint's state (parsed state.json) and one set of its weights. `source` names the
+   * checkpoint in errors; with `method`, a checkpoint of another method is an error.
+   */
+  static fromParts(state: { config: RunConfig; step: number }, weights: Record<string, NamedArray>, source: string, opts: { method?: Method; weightsName?: string } = {}): NestARPipeline {
+    const cfg = state?.config;
+    const kind = cfg?.model?.kind as Method | undefined;
+    if (!kind || !METHODS.includes(kind)) throw new Error(`checkpoint ${source}/state.json: unknown model kind ${JSON.stringify(kind)}`);
+    if (opts.method && opts.method !== kind) throw new Error(`checkpoint ${source} holds a '${kind}' model, but --method ${opts.method} was asked for`);
+    let model: Generator;
+    try {
+      model = createGenerator(cfg.model, 0);
+    } catch (e) {
+      throw new Error(`checkpoint ${source}/state.json: invalid model config: ${(e as Error).message}`);
+    }
+    try {
+      assignVariables(model.params.vars, weights, `${source}/${opts.weightsName ?? 'ema.safetensors'}`);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    const tokenizer = new PatchTokenizer(cfg.data.imageSize, cfg.data.channels, cfg.tokenizer.patch);
+    return new NestARPipeline(model, tokenizer, cfg, state.step, source);
+  }
+
+  async generate(opts: GenerateOptions): Promise<GenerateResult> {
+    const { onStep, ...rest } = opts;
+    const res = await this.model.sample({
+      ...rest,
+      onStep: onStep ? (p: SampleProgress) => onStep({ ...p, images: () => this.tokenizer.decode(p.canvas, opts.count) }) : undefined,
+    });
+    return { images: this.tokenizer.decode(res.tokens, opts.count), tokens: res.tokens, backboneCalls: res.backboneCalls, headEvals: res.headEvals, expectedCalls: this.model.sequentialSteps };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
