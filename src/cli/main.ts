@@ -4,6 +4,8 @@
 import { demoCommand, sampleCommand, SAMPLE_HELP, trainCommand, TRAIN_HELP } from './commands.js';
 import { UsageError } from './args.js';
 import { BENCHES } from '../bench/index.js';
+import { diagnoseCommand, DIAGNOSE_HELP } from './diagnoseCommand.js';
+import { webCommand, WEB_HELP } from './webCommand.js';
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
@@ -12,6 +14,8 @@ const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.2302
   nestar train    train a model (see nestar train --help)
   nestar sample   sample a PNG grid from a checkpoint (see nestar sample --help)
   nestar eval     score samples (FD, IS, precision/recall, density/coverage…) against MNIST test images
+  nestar diagnose  exposure gap per module: loss with ground-truth vs model-sampled prefixes
+  nestar web       build and serve the browser page (live generation, nested stages) on localhost
   nestar train-features   train the evaluation feature net (once; eval does it when missing)
   nestar bench [speed|engine] [--quick]   speed report (results/bench.json) or engine report (results/engine.json)
 
@@ -20,6 +24,10 @@ ${TRAIN_HELP}
 ${SAMPLE_HELP}
 
 ${EVAL_HELP}
+
+${DIAGNOSE_HELP}
+
+${WEB_HELP}
 
 ${FEATURES_HELP}`;
 
@@ -30,6 +38,8 @@ async function main(argv: string[]): Promise<void> {
     case 'sample': return sampleCommand(rest);
     case 'demo': return demoCommand(rest);
     case 'eval': return evalCommand(rest);
+    case 'diagnose': return diagnoseCommand(rest);
+    case 'web': return webCommand(rest);
     case 'train-features': return trainFeaturesCommand(rest);
     case 'bench': {
       const [name = 'speed', ...args] = rest;
@@ -38,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
       return void (await run(args));
     }
     case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
-    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, train-features, demo, bench`);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, diagnose, web, train-features, demo, bench`);
   }
 }
 

@@ -65,7 +65,7 @@ export function samplingLabels(opts: SampleOptions, numClasses: number): { label
 
 /** One-hot class rows [B, numClasses + 1] (the extra column is the null class); no gather, so WASM can differentiate it. */
 export function classOneHot(labels: Int32Array | number[], numClasses: number): tf.Tensor2D {
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), numClasses + 1).toFloat() as tf.Tensor2D);
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), numClasses + 1), 'float32') as tf.Tensor2D);
 }
 
 /** What every sampler sets up first: the labels (doubled for guidance), their one-hot rows, the RNG. Dispose onehot when done. */

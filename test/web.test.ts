@@ -1,0 +1,107 @@
+// The browser page (issue #9), end to end in Debian's headless Chromium: it loads a tiny checkpoint,
+// generates in its worker, shows the counted calls, and its tokens equal the Node sampler's.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { setup, maxRelErr } from './helpers.js';
+import { resolveRunConfig } from '../src/train/config.js';
+import { Trainer } from '../src/train/trainer.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { resolveCheckpointDir } from '../src/train/checkpoint.js';
+import { loadPipeline } from '../src/pipeline.js';
+import { buildWeb, serveWeb, type WebServer } from '../src/web/server.js';
+import type { NestARConfig } from '../src/model/config.js';
+
+const root = new URL('..', import.meta.url).pathname;
+let runDir = '', dist = '', browser: Browser;
+const servers: WebServer[] = [];
+
+before(async () => {
+  await setup();
+  runDir = mkdtempSync(join(tmpdir(), 'nestar-web-'));
+  const cfg = resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, tokenizer: { patch: 8 },
+    train: { steps: 3, batchSize: 8, checkpointEvery: 3, sampleEvery: 100 } });
+  const t = Trainer.create(cfg, { runDir, data: loadMnist({ split: 'train', limit: 16 }) });
+  for (let i = 0; i < 3; i++) t.trainStep();
+  t.saveCheckpoint();
+  t.dispose();
+  dist = await buildWeb();
+  const exe = process.env.NESTAR_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(exe)) throw new Error(`Chromium not found at ${exe}: apt-get install chromium (.ci/run does), or set NESTAR_CHROMIUM`);
+  browser = await chromium.launch({ executablePath: process.env.NESTAR_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const s of servers) await s.close();
+});
+
+test('the page generates with a tiny checkpoint: counted calls equal the formula, canvas not blank, tokens equal Node\'s', async () => {
+  const web = await serveWeb({ dist, checkpoints: { nestar: runDir } });
+  servers.push(web);
+  const page = await browser.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(m.text()));
+  page.on('pageerror', (e) => logs.push(String(e)));
+  await page.goto(`${web.url}?backend=wasm`);
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 }).catch((e: Error) => { throw new Error(`${e.message}\n${logs.join('\n')}`); });
+  assert.equal(await page.getAttribute('body', 'data-backend'), 'wasm');
+  await page.fill('#count', '4');
+  await page.fill('#odeSteps', '4');
+  await page.fill('#seed', '3');
+  await page.fill('#cfg', '2');
+  await page.selectOption('#class', 'cycle');
+  await page.click('#generate');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 120_000 });
+  // The formula n1 + (M−1)(k−1), with M = 1 + log_k(n / n1), from the checkpoint's config.
+  const c = resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, tokenizer: { patch: 8 } }).model as NestARConfig;
+  const M = 1 + Math.round(Math.log(c.gridSize ** 2 / c.n1) / Math.log(c.k));
+  const expected = c.n1 + (M - 1) * (c.k - 1);
+  assert.equal(expected, 7);
+  assert.equal(Number(await page.getAttribute('#calls', 'data-calls')), expected);
+  assert.match(await page.textContent('#calls') ?? '', new RegExp(`calls ${expected} / ${expected}`));
+  // Not blank: the drawn pixels vary, and none is left in the "not made yet" colour.
+  const stats = await page.evaluate(() => {
+    const c = document.getElementById('canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0, sq = 0, unmade = 0;
+    for (let i = 0; i < d.length; i += 4) { sum += d[i]!; sq += d[i]! * d[i]!; if (d[i] === 20 && d[i + 1] === 28 && d[i + 2] === 51) unmade++; }
+    const n = d.length / 4;
+    return { w: c.width, h: c.height, std: Math.sqrt(sq / n - (sum / n) ** 2), unmade, stages: document.querySelectorAll('#stages figure').length };
+  });
+  assert.ok(stats.w > 0 && stats.h > 0 && stats.std > 5, JSON.stringify(stats));
+  assert.equal(stats.stages, 2, 'one stage snapshot per module');
+  mkdirSync(join(root, 'results'), { recursive: true });
+  await page.screenshot({ path: join(root, 'results', 'web-e2e.png'), fullPage: true });
+  // The worker's tokens vs the Node sampler's for the same checkpoint and seed (WASM in the browser; WASM
+  // plus our BLAS matmul in Node): equal within float tolerance.
+  const browserResult = await page.evaluate(() => (window as unknown as { __nestarResult: { tokens: number[] } }).__nestarResult);
+  const pipe = loadPipeline(runDir);
+  const node = await pipe.generate({ count: 4, classes: [0, 1, 2, 3], cfg: 2, temperature: 1, odeSteps: 4, seed: 3 });
+  pipe.dispose();
+  assert.equal(browserResult.tokens.length, node.tokens.length);
+  const err = maxRelErr(browserResult.tokens, node.tokens);
+  assert.ok(err < 1e-3, `browser vs Node tokens: max relative error ${err}`);
+  await page.close();
+});
+
+test('a corrupt or missing checkpoint is an error on the page, not a blank canvas', async () => {
+  const bad = mkdtempSync(join(tmpdir(), 'nestar-web-bad-'));
+  cpSync(resolveCheckpointDir(runDir), bad, { recursive: true });
+  writeFileSync(join(bad, 'ema.safetensors'), 'not a safetensors file');
+  for (const [dir, pattern] of [[bad, /ema\.safetensors/], [join(bad, 'missing'), /state\.json/]] as const) {
+    const web = await serveWeb({ dist, checkpoints: { nestar: dir } });
+    servers.push(web);
+    const page = await browser.newPage();
+    await page.goto(`${web.url}?backend=wasm`);
+    await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+    assert.match(await page.textContent('#error') ?? '', pattern);
+    assert.equal(await page.getAttribute('#status', 'data-state'), 'error');
+    assert.equal(await page.isDisabled('#generate'), true);
+    await page.close();
+  }
+});

@@ -1,0 +1,112 @@
+// The generation loop, off the page's thread: picks the best tfjs backend, loads the checkpoints the
+// server lists, and runs the library's sampler, posting the canvas after every sequential step.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { NestARPipeline } from '../../src/pipelineCore.js';
+import { decodeSafetensors } from '../../src/util/safetensors.js';
+import { rowColToMorton } from '../../src/model/zorder.js';
+import type { Method } from '../../src/model/generator.js';
+import { FORMULAS, type FromWorker, type GenerateRequest, type ToWorker } from './protocol.js';
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+const pipelines = new Map<Method, NestARPipeline>();
+let cancelled = -1;
+
+class Cancelled extends Error {}
+
+/** WebGPU → WebGL → WASM → CPU, or the one asked for; returns the backend in use and what was tried. */
+async function pickBackend(wanted: string | null): Promise<{ name: string; tried: string[] }> {
+  setWasmPaths('/tfjs-wasm/');
+  const order = wanted ? [wanted] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+  const tried: string[] = [];
+  for (const name of order) {
+    tried.push(name);
+    try {
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return { name: tf.getBackend(), tried };
+      }
+    } catch { /* try the next one */ }
+  }
+  throw new Error(`no tfjs backend could start (tried ${tried.join(', ')})`);
+}
+
+async function fetchOk(url: string): Promise<Response> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r;
+}
+
+async function load(backend: string | null): Promise<void> {
+  const { name, tried } = await pickBackend(backend);
+  let index: { methods: Method[] };
+  try {
+    index = await (await fetchOk('/checkpoints/index.json')).json();
+  } catch (e) {
+    throw new Error(`no checkpoint list (${(e as Error).message}); start the page with nestar web --checkpoint PATH`);
+  }
+  if (!index.methods?.length) throw new Error('the server offers no checkpoints; pass nestar web --checkpoint PATH');
+  for (const m of index.methods) {
+    const base = `/checkpoints/${m}`;
+    let state: { config: NestARPipeline['config']; step: number };
+    try {
+      state = await (await fetchOk(`${base}/state.json`)).json();
+    } catch (e) {
+      throw new Error(`checkpoint ${base}/state.json could not be read: ${(e as Error).message}`);
+    }
+    const bytes = new Uint8Array(await (await fetchOk(`${base}/ema.safetensors`)).arrayBuffer());
+    const { tensors } = decodeSafetensors(bytes, `${base}/ema.safetensors`);
+    pipelines.get(m)?.dispose();
+    pipelines.set(m, NestARPipeline.fromParts(state, tensors, base, { method: m }));
+  }
+  post({
+    type: 'ready', backend: name, tried, models: [...pipelines.values()].map((p) => ({
+      method: p.model.method, sequentialSteps: p.model.sequentialSteps, formula: FORMULAS[p.model.method], params: p.model.params.count(),
+      step: p.step, numClasses: p.config.model.numClasses, imageSize: p.config.data.imageSize, channels: p.config.data.channels,
+    })),
+  });
+}
+
+/** Which pixels of an image are made once `tokensSoFar` tokens exist (1 = made), for the method's order. */
+function madeMask(p: NestARPipeline, tokensSoFar: number): Uint8Array {
+  const { gridSize: g, patch } = p.tokenizer, S = p.tokenizer.imageSize;
+  const made = new Uint8Array(g * g);
+  if (p.model.method === 'nextscale') made.fill(1); // every scale covers the whole canvas
+  else if (p.model.method === 'nestar') made.fill(1, 0, tokensSoFar); // Morton order
+  else for (let r = 0; r < tokensSoFar; r++) made[rowColToMorton(Math.floor(r / g), r % g)] = 1;
+  const px = new Uint8Array(S * S);
+  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) px[y * S + x] = made[rowColToMorton(Math.floor(y / patch), Math.floor(x / patch))]!;
+  return px;
+}
+
+async function generate(req: GenerateRequest): Promise<void> {
+  const p = pipelines.get(req.method);
+  if (!p) throw new Error(`no ${req.method} checkpoint is loaded`);
+  const t0 = performance.now();
+  const res = await p.generate({
+    count: req.count, classes: req.classes, cfg: req.cfg, temperature: req.temperature, odeSteps: req.odeSteps, seed: req.seed,
+    onStep: async (s) => {
+      const images = s.images().data;
+      post({ type: 'step', id: req.id, calls: s.calls, totalCalls: s.totalCalls, module: s.module, patch: s.patch, elapsedMs: performance.now() - t0, images, made: madeMask(p, s.tokensSoFar) }, [images.buffer]);
+      // Let a Cancel message in between steps.
+      await new Promise((r) => setTimeout(r, 0));
+      if (cancelled === req.id) throw new Cancelled();
+    },
+  });
+  const images = res.images.data, tokens = res.tokens;
+  post({ type: 'done', id: req.id, calls: res.backboneCalls, expectedCalls: res.expectedCalls, headEvals: res.headEvals, elapsedMs: performance.now() - t0, images, tokens }, [images.buffer]);
+}
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.type === 'cancel') { cancelled = m.id; return; }
+  const run = m.type === 'load' ? load(m.backend) : generate(m);
+  run.catch((e: unknown) => {
+    const id = m.type === 'generate' ? m.id : undefined;
+    if (e instanceof Cancelled) post({ type: 'cancelled', id: id! });
+    else post({ type: 'error', id, message: e instanceof Error ? e.message : String(e) });
+  });
+};
