@@ -13,5 +13,5 @@ export { NestARPipeline, type GenerateOptions, type GenerateResult } from './pip
 export function loadPipeline(path: string, opts: { weights?: 'ema' | 'raw'; method?: Method } = {}): NestARPipeline {
   const { dir, state, tensors } = loadCheckpoint(path);
   const which = opts.weights ?? 'ema';
-  return NestARPipeline.fromParts(state, which === 'ema' ? tensors.ema : tensors.model, dir, { method: opts.method, weightsName: `${which === 'ema' ? 'ema' : 'model'}.safetensors` });
+  return NestARPipeline.fromParts(state, which === 'ema' ? tensors.ema : tensors.model, dir, { method: opts.method, weightsName: `${which === 'ema' ? 'ema' : 'model'}.safetensors`, tokenizerWeights: tensors.tokenizer });
 }

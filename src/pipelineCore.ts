@@ -5,6 +5,8 @@ import type { Generator, SampleOptions, SampleProgress } from './model/generator
 import { createGenerator } from './model/factory.js';
 import { METHODS, type Method } from './model/generator.js';
 import { PatchTokenizer, type ImageBatch } from './tokenizer/patchTokenizer.js';
+import { LatentTokenizer, type LatentTokenizerState } from './tokenizer/latentTokenizer.js';
+import type { Tokenizer } from './tokenizer/tokenizer.js';
 import { assignVariables } from './train/weights.js';
 import type { RunConfig } from './train/config.js';
 import type { NamedArray } from './util/safetensors.js';
@@ -14,13 +16,14 @@ export interface GenerateResult { images: ImageBatch; tokens: Float32Array; back
 export type GenerateOptions = Omit<SampleOptions, 'onStep'> & { onStep?: (p: SampleProgress & { images: () => ImageBatch }) => void | Promise<void> };
 
 export class NestARPipeline {
-  constructor(readonly model: Generator, readonly tokenizer: PatchTokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
+  constructor(readonly model: Generator, readonly tokenizer: Tokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
 
   /**
    * A pipeline from a checkpoint's state (parsed state.json) and one set of its weights. `source` names the
    * checkpoint in errors; with `method`, a checkpoint of another method is an error.
    */
-  static fromParts(state: { config: RunConfig; step: number }, weights: Record<string, NamedArray>, source: string, opts: { method?: Method; weightsName?: string } = {}): NestARPipeline {
+  static fromParts(state: { config: RunConfig; step: number; tokenizer?: LatentTokenizerState }, weights: Record<string, NamedArray>, source: string,
+    opts: { method?: Method; weightsName?: string; tokenizerWeights?: Record<string, NamedArray> } = {}): NestARPipeline {
     const cfg = state?.config;
     const kind = cfg?.model?.kind as Method | undefined;
     if (!kind || !METHODS.includes(kind)) throw new Error(`checkpoint ${source}/state.json: unknown model kind ${JSON.stringify(kind)}`);
@@ -37,7 +40,20 @@ export class NestARPipeline {
       model.dispose();
       throw e;
     }
-    const tokenizer = new PatchTokenizer(cfg.data.imageSize, cfg.data.channels, cfg.tokenizer.patch);
+    let tokenizer: Tokenizer;
+    if (cfg.tokenizer.kind === 'kl') {
+      if (!state.tokenizer || !opts.tokenizerWeights) {
+        model.dispose();
+        throw new Error(`checkpoint ${source}: its model works on latents, but the checkpoint has no tokenizer (state.json 'tokenizer' and tokenizer.safetensors)`);
+      }
+      tokenizer = LatentTokenizer.fromParts(state.tokenizer, opts.tokenizerWeights, source);
+    } else {
+      tokenizer = new PatchTokenizer(cfg.data.imageSize, cfg.data.channels, cfg.tokenizer.patch);
+    }
+    if (tokenizer.gridSize !== (cfg.model as { gridSize: number }).gridSize) {
+      model.dispose();
+      throw new Error(`checkpoint ${source}: the tokenizer gives a ${tokenizer.gridSize}x${tokenizer.gridSize} token grid, the model expects ${(cfg.model as { gridSize: number }).gridSize}`);
+    }
     return new NestARPipeline(model, tokenizer, cfg, state.step, source);
   }
 
@@ -52,5 +68,6 @@ export class NestARPipeline {
 
   dispose(): void {
     this.model.dispose();
+    if (this.tokenizer instanceof LatentTokenizer) this.tokenizer.dispose();
   }
 }

@@ -8,6 +8,7 @@ import { loadPipeline } from '../pipeline.js';
 import { describeGenerator } from '../model/factory.js';
 import { METHODS } from '../model/generator.js';
 import { COORD_MODES, type ModuleWeights } from '../model/coord.js';
+import { readTokenizerRunConfig } from '../tokenizer/checkpointInfo.js';
 import { writeImageGrid } from '../util/png.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
@@ -41,7 +42,7 @@ async function runTraining(trainer: Trainer, runDir: string): Promise<void> {
 }
 
 export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
-  [--data mnist|FOLDER] [--limit N] [--patch P] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
+  [--data mnist|FOLDER] [--limit N] [--patch P] [--tokenizer DIR [--latents FILE]] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
   [--coord none|noisy-context|generated-prefix|both] [--noise-max S] [--noise-zero-prob P] [--prefix-prob P] [--prefix-ramp STEPS]
   [--module-weights tokens|modules|W1,W2,...] [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
 
@@ -62,7 +63,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     limit: { type: 'string' }, patch: { type: 'string' }, method: { type: 'string' }, k: { type: 'string' }, n1: { type: 'string' }, width: { type: 'string' },
     depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
     coord: { type: 'string' }, 'noise-max': { type: 'string' }, 'noise-zero-prob': { type: 'string' }, 'prefix-prob': { type: 'string' },
-    'prefix-ramp': { type: 'string' }, 'module-weights': { type: 'string' } });
+    'prefix-ramp': { type: 'string' }, 'module-weights': { type: 'string' }, tokenizer: { type: 'string' }, latents: { type: 'string' } });
   if (a.help) return void console.log(TRAIN_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/train');
   const name = await backend(a.backend);
@@ -86,6 +87,15 @@ export async function trainCommand(argv: string[]): Promise<void> {
   set(data, 'source', typeof a.data === 'string' ? a.data : undefined);
   set(data, 'limit', num(a.limit, 'limit', { int: true, min: 1 }));
   set(tokenizer, 'patch', num(a.patch, 'patch', { int: true, min: 1 }));
+  if (typeof a.tokenizer === 'string') {
+    // Latent tokens: --patch then counts latent cells per token side (default 1); data geometry comes from the tokenizer.
+    Object.assign(tokenizer, { kind: 'kl', checkpoint: resolve(a.tokenizer) });
+    const tdata = readTokenizerRunConfig(a.tokenizer).data;
+    Object.assign(data, { imageSize: tdata.imageSize, channels: tdata.channels, ...(data.source === undefined ? { source: tdata.source } : {}) });
+  } else if (a.latents !== undefined) {
+    throw new UsageError('--latents needs --tokenizer DIR (the tokenizer that wrote them)');
+  }
+  if (typeof a.latents === 'string') Object.assign(tokenizer, { cache: resolve(a.latents) });
   for (const f of ['k', 'n1', 'width', 'depth', 'heads'] as const) set(model, f, num(a[f], f, { int: true, min: 1 }));
   const weights = moduleWeights(a['module-weights']);
   if (weights !== undefined) model.lossWeights = weights;

@@ -6,6 +6,7 @@ import { UsageError } from './args.js';
 import { BENCHES } from '../bench/index.js';
 import { diagnoseCommand, DIAGNOSE_HELP } from './diagnoseCommand.js';
 import { webCommand, WEB_HELP } from './webCommand.js';
+import { encodeCommand, ENCODE_HELP, evalTokenizerCommand, EVAL_TOKENIZER_HELP, trainTokenizerCommand, TRAIN_TOKENIZER_HELP } from './tokenizerCommands.js';
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
@@ -15,6 +16,8 @@ const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.2302
   nestar sample   sample a PNG grid from a checkpoint (see nestar sample --help)
   nestar eval     score samples (FD, IS, precision/recall, density/coverage…) against MNIST test images
   nestar diagnose  exposure gap per module: loss with ground-truth vs model-sampled prefixes
+  nestar train-tokenizer   train the KL autoencoder tokenizer (latent tokens); eval-tokenizer reports PSNR/FD
+  nestar encode   cache a dataset's latent tokens for nestar train --tokenizer
   nestar web       build and serve the browser page (live generation, nested stages) on localhost
   nestar train-features   train the evaluation feature net (once; eval does it when missing)
   nestar bench [speed|engine] [--quick]   speed report (results/bench.json) or engine report (results/engine.json)
@@ -29,6 +32,12 @@ ${DIAGNOSE_HELP}
 
 ${WEB_HELP}
 
+${TRAIN_TOKENIZER_HELP}
+
+${EVAL_TOKENIZER_HELP}
+
+${ENCODE_HELP}
+
 ${FEATURES_HELP}`;
 
 async function main(argv: string[]): Promise<void> {
@@ -40,6 +49,9 @@ async function main(argv: string[]): Promise<void> {
     case 'eval': return evalCommand(rest);
     case 'diagnose': return diagnoseCommand(rest);
     case 'web': return webCommand(rest);
+    case 'train-tokenizer': return trainTokenizerCommand(rest);
+    case 'eval-tokenizer': return evalTokenizerCommand(rest);
+    case 'encode': return encodeCommand(rest);
     case 'train-features': return trainFeaturesCommand(rest);
     case 'bench': {
       const [name = 'speed', ...args] = rest;
@@ -48,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
       return void (await run(args));
     }
     case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
-    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, diagnose, web, train-features, demo, bench`);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, diagnose, web, train-tokenizer, eval-tokenizer, encode, train-features, demo, bench`);
   }
 }
 

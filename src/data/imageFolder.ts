@@ -1,49 +1,43 @@
 // A folder of PNG/JPEG images: one sub-folder per class (class = folder name), or images directly in
-// the folder (unlabelled). Images are centre-cropped to a square and resized (area average) to `size`.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
-import { decodeImage } from '../util/png.js';
+// the folder (unlabelled). Images are centre-cropped to a square, resized (box filter) to `size` and
+// stored as 8-bit values. Decoding uses both cores (the main thread and one worker thread each take half
+// the files), and the result is cached in <folder>/.nestar-cache, keyed by the files' names, sizes and
+// modification times, so later runs skip decoding altogether.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { extname, join, relative } from 'node:path';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { atomicWriteFile } from '../util/atomicWrite.js';
+import { decodeFiles, type DecodedFiles } from './imageDecode.js';
 import type { ImageDataset } from './dataset.js';
 
+export { cropResize } from './imageDecode.js';
+
 const EXTS = new Set(['.png', '.jpg', '.jpeg']);
+const CACHE_MAGIC = 'NESTARIMG1';
 
-export interface ImageFolderOptions { size: number; channels: 1 | 3; warn?: (msg: string) => void }
-
-/** Centre crop to a square, then box-filter resize to size x size; values to [-1, 1]. */
-export function cropResize(rgba: Uint8Array, w: number, h: number, size: number, channels: 1 | 3, out: Float32Array, offset: number): void {
-  const side = Math.min(w, h), x0 = Math.floor((w - side) / 2), y0 = Math.floor((h - side) / 2);
-  const step = side / size;
-  for (let y = 0; y < size; y++) {
-    const ya = y0 + Math.floor(y * step), yb = Math.max(ya + 1, y0 + Math.floor((y + 1) * step));
-    for (let x = 0; x < size; x++) {
-      const xa = x0 + Math.floor(x * step), xb = Math.max(xa + 1, x0 + Math.floor((x + 1) * step));
-      const acc = [0, 0, 0];
-      let n = 0;
-      for (let yy = ya; yy < yb; yy++) {
-        for (let xx = xa; xx < xb; xx++) {
-          const p = (yy * w + xx) * 4;
-          acc[0]! += rgba[p]!; acc[1]! += rgba[p + 1]!; acc[2]! += rgba[p + 2]!;
-          n++;
-        }
-      }
-      const o = offset + (y * size + x) * channels;
-      if (channels === 1) out[o] = ((0.299 * acc[0]! + 0.587 * acc[1]! + 0.114 * acc[2]!) / n / 255) * 2 - 1;
-      else for (let c = 0; c < 3; c++) out[o + c] = (acc[c]! / n / 255) * 2 - 1;
-    }
-  }
+export interface ImageFolderOptions {
+  size: number;
+  channels: 1 | 3;
+  warn?: (msg: string) => void;
+  /** Read and write the pre-processing cache (default true). */
+  cache?: boolean;
+  /** Decode with a worker thread as well as the main thread when there are at least this many files (default 128; 0 = never). */
+  parallelFrom?: number;
 }
 
-export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDataset {
-  const warn = opts.warn ?? ((m: string) => console.warn(m));
+interface Listed { files: Array<{ path: string; label: number }>; classNames: string[] }
+
+function listFolder(dir: string): Listed {
   let entries: string[];
   try {
     entries = readdirSync(dir).sort();
   } catch {
     throw new Error(`image folder '${dir}' does not exist or cannot be read`);
   }
-  const subdirs = entries.filter((e) => statSync(join(dir, e)).isDirectory());
+  const subdirs = entries.filter((e) => !e.startsWith('.') && statSync(join(dir, e)).isDirectory());
   const files: Array<{ path: string; label: number }> = [];
-  const classNames = subdirs;
   if (subdirs.length > 0) {
     subdirs.forEach((d, label) => {
       for (const f of readdirSync(join(dir, d)).sort()) if (EXTS.has(extname(f).toLowerCase())) files.push({ path: join(dir, d, f), label });
@@ -52,21 +46,109 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDat
     for (const f of entries) if (EXTS.has(extname(f).toLowerCase())) files.push({ path: join(dir, f), label: -1 });
   }
   if (files.length === 0) throw new Error(`image folder '${dir}' contains no PNG or JPEG images`);
-  const per = opts.size * opts.size * opts.channels;
-  const data = new Float32Array(files.length * per);
-  const labels: number[] = [];
-  let count = 0;
-  for (const f of files) {
-    try {
-      const img = decodeImage(readFileSync(f.path));
-      cropResize(img.rgba, img.width, img.height, opts.size, opts.channels, data, count * per);
-      labels.push(f.label);
-      count++;
-    } catch (e) {
-      warn(`warning: skipping '${f.path}': ${(e as Error).message}`);
+  return { files, classNames: subdirs };
+}
+
+/** Decodes `paths` on two threads at once, synchronously: a worker takes the second half while this thread does the first. */
+function decodeParallel(paths: string[], size: number, channels: 1 | 3, warn: (m: string) => void): DecodedFiles {
+  const half = Math.ceil(paths.length / 2);
+  const { port1, port2 } = new MessageChannel();
+  const signal = new Int32Array(new SharedArrayBuffer(8)); // [0]: 1 = started, 2 = failed to start; [1]: 1 = done
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(`./imageDecodeWorker${fromSource ? '.ts' : '.js'}`, import.meta.url).href;
+  // Run from TypeScript sources (tsx), the worker must register tsx itself; a failure to start is signalled, not thrown.
+  const boot = `const { workerData } = require('node:worker_threads');
+    const fail = () => { Atomics.store(workerData.signal, 0, 2); Atomics.notify(workerData.signal, 0); };
+    (${fromSource ? `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })` : `import(${JSON.stringify(url)})`}).catch(fail);`;
+  let worker: Worker | null = null;
+  try {
+    worker = new Worker(boot, { eval: true, workerData: { paths: paths.slice(half), size, channels, port: port2, signal }, transferList: [port2] });
+    worker.on('error', () => { /* reported through the signal; the main thread decodes that half itself */ });
+  } catch (e) {
+    warn(`warning: no decode worker (${(e as Error).message}); decoding on one thread`);
+    return decodeFiles(paths, size, channels);
+  }
+  const mine = decodeFiles(paths.slice(0, half), size, channels);
+  // The main thread's event loop is blocked here, so the worker reports through shared memory and a port read synchronously.
+  if (Atomics.load(signal, 0) === 0) Atomics.wait(signal, 0, 0, 10_000);
+  let theirs: DecodedFiles | undefined;
+  if (Atomics.load(signal, 0) === 1) {
+    while (Atomics.load(signal, 1) === 0) Atomics.wait(signal, 1, 0, 1000);
+    theirs = receiveMessageOnPort(port1)?.message as DecodedFiles | undefined;
+  }
+  void worker.terminate();
+  port1.close();
+  if (!theirs) {
+    warn('warning: the decode worker did not start; decoding its half on this thread');
+    theirs = decodeFiles(paths.slice(half), size, channels);
+  }
+  const per = size * size * channels, pixels = new Uint8Array(paths.length * per);
+  pixels.set(mine.pixels, 0);
+  pixels.set(new Uint8Array(theirs.pixels.buffer, theirs.pixels.byteOffset, theirs.pixels.length), half * per);
+  return { pixels, ok: [...mine.ok, ...theirs.ok], errors: [...mine.errors, ...theirs.errors] };
+}
+
+function cacheKey(dir: string, listed: Listed, size: number, channels: number): string {
+  const h = createHash('sha256').update(`${CACHE_MAGIC} ${size} ${channels}\n`);
+  for (const f of listed.files) {
+    const st = statSync(f.path);
+    h.update(`${relative(dir, f.path)}\t${f.label}\t${st.size}\t${st.mtimeMs}\n`);
+  }
+  return h.digest('hex').slice(0, 20);
+}
+
+interface CacheHeader { count: number; labels: number[]; skipped: Array<{ path: string; reason: string }> }
+
+function readCache(path: string, per: number): { header: CacheHeader; pixels: Uint8Array } | null {
+  if (!existsSync(path)) return null;
+  const buf = readFileSync(path);
+  if (buf.length < 14 || buf.toString('latin1', 0, 10) !== CACHE_MAGIC) return null;
+  const hlen = buf.readUInt32LE(10);
+  const header = JSON.parse(buf.toString('utf8', 14, 14 + hlen)) as CacheHeader;
+  const pixels = new Uint8Array(buf.buffer, buf.byteOffset + 14 + hlen, buf.length - 14 - hlen);
+  return pixels.length === header.count * per ? { header, pixels } : null;
+}
+
+function writeCache(path: string, header: CacheHeader, pixels: Uint8Array): void {
+  const h = Buffer.from(JSON.stringify(header), 'utf8'), head = Buffer.alloc(14);
+  head.write(CACHE_MAGIC, 0, 'latin1');
+  head.writeUInt32LE(h.length, 10);
+  atomicWriteFile(path, Buffer.concat([head, h, pixels]));
+}
+
+export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDataset {
+  const warn = opts.warn ?? ((m: string) => console.warn(m));
+  const listed = listFolder(dir);
+  const { size, channels } = opts, per = size * size * channels;
+  const cachePath = join(dir, '.nestar-cache', `${size}x${size}x${channels}-${cacheKey(dir, listed, size, channels)}.bin`);
+  let header: CacheHeader, pixels: Uint8Array;
+  const cached = opts.cache === false ? null : readCache(cachePath, per);
+  if (cached) {
+    ({ header, pixels } = cached);
+  } else {
+    const paths = listed.files.map((f) => f.path);
+    const from = opts.parallelFrom ?? 128;
+    const d = from > 0 && paths.length >= from && availableParallelism() > 1 ? decodeParallel(paths, size, channels, warn) : decodeFiles(paths, size, channels);
+    const keep = d.ok.flatMap((ok, i) => (ok ? [i] : []));
+    pixels = new Uint8Array(keep.length * per);
+    keep.forEach((i, j) => pixels.set(d.pixels.subarray(i * per, (i + 1) * per), j * per));
+    header = {
+      count: keep.length, labels: keep.map((i) => listed.files[i]!.label),
+      skipped: d.ok.flatMap((ok, i) => (ok ? [] : [{ path: listed.files[i]!.path, reason: d.errors[i]! }])),
+    };
+    if (opts.cache !== false && header.count > 0) {
+      try {
+        mkdirSync(join(dir, '.nestar-cache'), { recursive: true });
+        writeCache(cachePath, header, pixels);
+      } catch (e) {
+        warn(`warning: could not write the pre-processing cache ${cachePath} (${(e as Error).message}); continuing without it`);
+      }
     }
   }
-  if (count === 0) throw new Error(`image folder '${dir}': none of its ${files.length} images could be read`);
-  return { data: data.slice(0, count * per), count, height: opts.size, width: opts.size, channels: opts.channels,
-    labels: Int32Array.from(labels), classNames: subdirs.length ? classNames : [], source: `folder:${dir}` };
+  for (const s of header.skipped) warn(`warning: skipping '${s.path}': ${s.reason}`);
+  if (header.count === 0) throw new Error(`image folder '${dir}': none of its ${listed.files.length} images could be read`);
+  const data = new Float32Array(header.count * per);
+  for (let i = 0; i < data.length; i++) data[i] = (pixels[i]! / 255) * 2 - 1;
+  return { data, count: header.count, height: size, width: size, channels, labels: Int32Array.from(header.labels),
+    classNames: listed.classNames, source: `folder:${dir}` };
 }

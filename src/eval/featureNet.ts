@@ -6,12 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParamStore } from '../model/params.js';
-import { conv2dSame } from '../model/conv.js';
-
-/** tfjs conv2d where the backend can differentiate it (native pack, CPU), else the im2col form (slow on WASM). */
-function conv(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
-  return tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) ? tf.conv2d(x, w, 1, 'same') : conv2dSame(x, w);
-}
+import { conv2dAuto as conv } from '../model/conv.js';
 import { applyLinear, linear, type Linear } from '../model/layers.js';
 import { AdamW, learningRate } from '../train/optimizer.js';
 import { Rng, permutation } from '../util/rng.js';

@@ -16,3 +16,8 @@ export function conv2dSame(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
   const patches = tf.reshape(tf.concat(cols, 3), [N * H * W, k * k * C]);
   return tf.reshape(tf.matMul(patches as tf.Tensor2D, tf.reshape(w, [k * k * C, O]) as tf.Tensor2D), [N, H, W, O]) as tf.Tensor4D;
 }
+
+/** tfjs conv2d where the backend can differentiate it (native pack, CPU), else the im2col form (slow on WASM). */
+export function conv2dAuto(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+  return tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) ? tf.conv2d(x, w, 1, 'same') : conv2dSame(x, w);
+}

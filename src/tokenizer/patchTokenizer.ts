@@ -1,6 +1,7 @@
 // Exactly invertible pixel-patch tokenizer: each p x p x C block of pixels is one continuous token of
 // p*p*C channels. Tokens are laid out in Z-order (Morton), the order every model here generates in.
 import { mortonToRaster } from '../model/zorder.js';
+import type { Tokenizer } from './tokenizer.js';
 
 export interface ImageBatch {
   /** NHWC, values in [-1, 1]. */
@@ -11,7 +12,8 @@ export interface ImageBatch {
   channels: number;
 }
 
-export class PatchTokenizer {
+export class PatchTokenizer implements Tokenizer {
+  readonly kind = 'patch' as const;
   readonly gridSize: number;
   readonly tokenDim: number;
   private readonly order: Int32Array;

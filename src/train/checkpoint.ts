@@ -8,6 +8,7 @@ import { atomicWriteFile } from '../util/atomicWrite.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../util/safetensors.js';
 import type { RngState } from '../util/rng.js';
 import type { RunConfig } from './config.js';
+import type { LatentTokenizerState } from '../tokenizer/latentTokenizer.js';
 
 export const CHECKPOINT_FORMAT = 'nestar-checkpoint-v1';
 
@@ -24,19 +25,23 @@ export interface CheckpointState {
   skippedSteps?: number;
   backend: string;
   savedAt: string;
+  /** A latent tokenizer's config and statistics (its weights are tokenizer.safetensors), so the checkpoint stands alone. */
+  tokenizer?: LatentTokenizerState;
 }
 
 export interface CheckpointTensors {
   model: Record<string, NamedArray>;
   ema: Record<string, NamedArray>;
   optimizer: Record<string, NamedArray>;
+  tokenizer?: Record<string, NamedArray>;
 }
 
 export function checkpointName(step: number): string {
   return `step-${String(step).padStart(7, '0')}`;
 }
 
-export function saveCheckpoint(runDir: string, state: CheckpointState, tensors: CheckpointTensors, keep: number): string {
+/** Writes one checkpoint folder: state.json plus `<key>.safetensors` per entry of `tensors` (models and tokenizers alike). */
+export function saveCheckpoint(runDir: string, state: { step: number }, tensors: CheckpointTensors | Record<string, Record<string, NamedArray>>, keep: number): string {
   const ckDir = join(runDir, 'checkpoints');
   mkdirSync(ckDir, { recursive: true });
   const name = checkpointName(state.step);
@@ -45,10 +50,8 @@ export function saveCheckpoint(runDir: string, state: CheckpointState, tensors: 
   for (const d of readdirSync(ckDir)) if (/^\.step-\d+\.tmp-\d+$/.test(d)) rmSync(join(ckDir, d), { recursive: true, force: true });
   try {
     mkdirSync(tmp);
-    const meta = { format: CHECKPOINT_FORMAT, step: String(state.step) };
-    atomicWriteFile(join(tmp, 'model.safetensors'), encodeSafetensors(tensors.model, meta));
-    atomicWriteFile(join(tmp, 'ema.safetensors'), encodeSafetensors(tensors.ema, meta));
-    atomicWriteFile(join(tmp, 'optimizer.safetensors'), encodeSafetensors(tensors.optimizer, meta));
+    const meta = { format: (state as { format?: string }).format ?? CHECKPOINT_FORMAT, step: String(state.step) };
+    for (const [key, arrays] of Object.entries(tensors)) atomicWriteFile(join(tmp, `${key}.safetensors`), encodeSafetensors(arrays, meta));
     atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(state, null, 1) + '\n');
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
@@ -83,19 +86,28 @@ export function resolveCheckpointDir(path: string): string {
   throw new Error(`checkpoint '${path}' is neither a checkpoint folder (with state.json) nor a run folder (with latest.json)`);
 }
 
-export function loadCheckpoint(path: string): { dir: string; state: CheckpointState; tensors: CheckpointTensors } {
+/** Reads a checkpoint folder's state.json (checking its format) and the named safetensors files. */
+export function readCheckpointFiles<S extends { format: string }, K extends string>(path: string, format: string, keys: readonly K[]): { dir: string; state: S; tensors: Record<K, Record<string, NamedArray>> } {
   const dir = resolveCheckpointDir(path);
-  let state: CheckpointState;
+  let state: S;
   try {
     state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
   } catch {
     throw new Error(`checkpoint: ${join(dir, 'state.json')} is not valid JSON`);
   }
-  if (state.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state.format)}, expected ${CHECKPOINT_FORMAT}`);
-  const read = (f: string) => {
-    const p = join(dir, f);
+  if (state?.format !== format) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state?.format)}, expected ${format}`);
+  const tensors = {} as Record<K, Record<string, NamedArray>>;
+  for (const k of keys) {
+    const p = join(dir, `${k}.safetensors`);
     if (!existsSync(p)) throw new Error(`checkpoint: ${p} is missing`);
-    return decodeSafetensors(readFileSync(p), p).tensors;
-  };
-  return { dir, state, tensors: { model: read('model.safetensors'), ema: read('ema.safetensors'), optimizer: read('optimizer.safetensors') } };
+    tensors[k] = decodeSafetensors(readFileSync(p), p).tensors;
+  }
+  return { dir, state, tensors };
+}
+
+export function loadCheckpoint(path: string): { dir: string; state: CheckpointState; tensors: CheckpointTensors } {
+  const r = readCheckpointFiles<CheckpointState, 'model' | 'ema' | 'optimizer'>(path, CHECKPOINT_FORMAT, ['model', 'ema', 'optimizer']);
+  const tok = join(r.dir, 'tokenizer.safetensors');
+  if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
+  return { ...r, tensors: { ...r.tensors, ...(r.state.tokenizer ? { tokenizer: decodeSafetensors(readFileSync(tok), tok).tensors } : {}) } };
 }

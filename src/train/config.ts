@@ -3,6 +3,7 @@
 import { ConfigError } from '../model/config.js';
 import { resolveModelConfig, type ModelConfig, type ModelConfigInput } from '../model/factory.js';
 import type { TimeSampling } from '../flow/flowMatching.js';
+import { readTokenizerConfig } from '../tokenizer/checkpointInfo.js';
 import { resolveCoordConfig, usesNoise, type CoordConfig } from '../model/coord.js';
 
 export interface DataConfig {
@@ -35,10 +36,21 @@ export interface TrainConfig {
   keepCheckpoints: number;
 }
 
+/** Pixel patches (exactly invertible), or a trained KL autoencoder's latents (p×p latent cells per token). */
+export type TokenizerConfig =
+  | { kind: 'patch'; patch: number }
+  | {
+    kind: 'kl'; checkpoint: string; patch: number;
+    /** Filled from the tokenizer checkpoint when the run is created, so the run never needs that path again. */
+    factor?: number; latentChannels?: number;
+    /** A latent cache written by `nestar encode` (used when it matches this tokenizer and data). */
+    cache?: string;
+  };
+
 export interface RunConfig {
   model: ModelConfig;
   data: DataConfig;
-  tokenizer: { kind: 'patch'; patch: number };
+  tokenizer: TokenizerConfig;
   train: TrainConfig;
   /** Module coordination (issue #11); absent in older checkpoints, which means mode 'none'. */
   coord: CoordConfig;
@@ -53,7 +65,7 @@ export const defaultTrainConfig: TrainConfig = {
 export interface RunConfigInput {
   model?: ModelConfigInput;
   data?: Partial<DataConfig>;
-  tokenizer?: { kind?: 'patch'; patch?: number };
+  tokenizer?: { kind?: 'patch' | 'kl'; patch?: number; checkpoint?: string; factor?: number; latentChannels?: number; cache?: string };
   train?: Partial<TrainConfig>;
   coord?: Partial<CoordConfig>;
 }
@@ -69,23 +81,49 @@ function rejectUnknown(section: string, given: object | undefined, known: object
   }
 }
 
+/** Token grid side and token channels a tokenizer config gives for the data. */
+export function tokenGeometry(t: TokenizerConfig, data: DataConfig): { grid: number; tokenDim: number } {
+  if (t.kind === 'patch') return { grid: data.imageSize / t.patch, tokenDim: t.patch * t.patch * data.channels };
+  return { grid: data.imageSize / t.factor! / t.patch, tokenDim: t.patch * t.patch * t.latentChannels! };
+}
+
+function resolveTokenizerConfig(input: NonNullable<RunConfigInput['tokenizer']>, data: DataConfig): TokenizerConfig {
+  const kind = input.kind ?? (input.checkpoint ? 'kl' : 'patch');
+  if (kind === 'patch') {
+    const patch = input.patch ?? 4;
+    if (!Number.isInteger(patch) || patch < 1 || data.imageSize % patch !== 0) {
+      throw new ConfigError(`tokenizer.patch must be a positive integer dividing data.imageSize (${data.imageSize}), got ${JSON.stringify(input.patch)}`);
+    }
+    return { kind, patch };
+  }
+  if (kind !== 'kl') throw new ConfigError(`tokenizer.kind must be 'patch' or 'kl', got ${JSON.stringify(kind)}`);
+  if (typeof input.checkpoint !== 'string' || !input.checkpoint) throw new ConfigError('tokenizer.checkpoint (a trained tokenizer: nestar train-tokenizer) is required for tokenizer.kind \'kl\'');
+  let { factor, latentChannels } = input;
+  if (factor === undefined || latentChannels === undefined) {
+    const t = readTokenizerConfig(input.checkpoint);
+    if (t.imageSize !== data.imageSize || t.channels !== data.channels) {
+      throw new ConfigError(`tokenizer ${input.checkpoint} was trained on ${t.imageSize}x${t.imageSize}x${t.channels} images, but data gives ${data.imageSize}x${data.imageSize}x${data.channels}`);
+    }
+    ({ factor, latentChannels } = t);
+  }
+  const patch = input.patch ?? 1, side = data.imageSize / factor!;
+  if (!Number.isInteger(patch) || patch < 1 || side % patch !== 0) throw new ConfigError(`tokenizer.patch must divide the latent side ${side}, got ${JSON.stringify(input.patch)}`);
+  return { kind, checkpoint: input.checkpoint, patch, factor, latentChannels, ...(input.cache ? { cache: input.cache } : {}) };
+}
+
 /** Fills defaults, checks every field, and derives the model's token grid from data + tokenizer. */
 export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1, coord: 1 });
   rejectUnknown('train', input.train, defaultTrainConfig);
   rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1 });
-  rejectUnknown('tokenizer', input.tokenizer, { kind: 1, patch: 1 });
+  rejectUnknown('tokenizer', input.tokenizer, { kind: 1, patch: 1, checkpoint: 1, factor: 1, latentChannels: 1, cache: 1 });
   const data: DataConfig = { source: 'mnist', imageSize: 32, channels: 1, ...input.data };
-  const tokenizer = { kind: 'patch' as const, patch: 4, ...input.tokenizer };
+  const tokenizer = resolveTokenizerConfig(input.tokenizer ?? {}, data);
   const train: TrainConfig = { ...defaultTrainConfig, ...input.train };
   const d = data as unknown as Record<string, unknown>, t = train as unknown as Record<string, unknown>;
   checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
   if (data.channels !== 1 && data.channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${JSON.stringify(data.channels)}`);
   if (data.limit !== undefined) checkNumber('data', d, 'limit', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-  if (tokenizer.kind !== 'patch') throw new ConfigError(`tokenizer.kind must be 'patch', got ${JSON.stringify(tokenizer.kind)}`);
-  if (!Number.isInteger(tokenizer.patch) || tokenizer.patch < 1 || data.imageSize % tokenizer.patch !== 0) {
-    throw new ConfigError(`tokenizer.patch must be a positive integer dividing data.imageSize (${data.imageSize}), got ${JSON.stringify(tokenizer.patch)}`);
-  }
   for (const f of ['steps', 'batchSize', 'checkpointEvery', 'sampleEvery', 'keepCheckpoints', 'headRepeats'] as const) {
     checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
   }
@@ -98,12 +136,11 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   if (train.timeSampling !== 'uniform' && train.timeSampling !== 'logit-normal') {
     throw new ConfigError(`train.timeSampling must be 'uniform' or 'logit-normal', got ${JSON.stringify(train.timeSampling)}`);
   }
-  const grid = data.imageSize / tokenizer.patch;
-  const tokenDim = tokenizer.patch * tokenizer.patch * data.channels;
+  const { grid, tokenDim } = tokenGeometry(tokenizer, data);
   for (const f of ['gridSize', 'tokenDim'] as const) {
     const given = (input.model as Record<string, unknown> | undefined)?.[f];
     const derived = f === 'gridSize' ? grid : tokenDim;
-    if (given !== undefined && given !== derived) throw new ConfigError(`model.${f}=${given} contradicts data.imageSize/tokenizer.patch (which give ${derived}); leave it out`);
+    if (given !== undefined && given !== derived) throw new ConfigError(`model.${f}=${given} contradicts the data and tokenizer settings (which give ${derived}); leave it out`);
   }
   const coord = resolveCoordConfig(input.coord);
   // The backbone takes the noise level s exactly when noisy context is trained (it changes the parameters).

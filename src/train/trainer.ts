@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { createGenerator } from '../model/factory.js';
 import type { Generator } from '../model/generator.js';
 import { PatchTokenizer } from '../tokenizer/patchTokenizer.js';
+import { LatentTokenizer } from '../tokenizer/latentTokenizer.js';
+import { loadLatentTokenizer } from '../tokenizer/trainTokenizer.js';
+import { readLatentCache, tokenizerFingerprint, writeLatentCache } from '../tokenizer/latentCache.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
 import { Rng, permutation } from '../util/rng.js';
@@ -24,6 +28,8 @@ export interface TrainerOptions {
   runDir: string;
   /** Injected training images (tests); otherwise loaded from config.data. */
   data?: ImageDataset;
+  /** The latent tokenizer to use (resume passes the checkpoint's own copy); otherwise loaded from config.tokenizer. */
+  tokenizer?: LatentTokenizer;
   backendName?: string;
   warn?: (msg: string) => void;
 }
@@ -33,7 +39,7 @@ const MAX_BAD_STEPS = 20;
 
 export class Trainer {
   readonly model: Generator;
-  readonly tokenizer: PatchTokenizer;
+  readonly tokenizer: Tokenizer;
   readonly optimizer: AdamW;
   readonly ema: Ema;
   step = 0;
@@ -55,8 +61,18 @@ export class Trainer {
   private constructor(readonly config: RunConfig, readonly opts: TrainerOptions) {
     const { model: mc, data: dc, tokenizer: tc, train } = config;
     const ds = opts.data ?? loadTrainingData(dc, opts.warn);
-    this.tokenizer = new PatchTokenizer(dc.imageSize, dc.channels, tc.patch);
-    this.tokens = this.tokenizer.encode(ds);
+    if (tc.kind === 'patch') {
+      this.tokenizer = new PatchTokenizer(dc.imageSize, dc.channels, tc.patch);
+      this.tokens = this.tokenizer.encode(ds);
+    } else {
+      const tok = opts.tokenizer ?? loadLatentTokenizer(tc.checkpoint, tc.patch);
+      this.tokenizer = tok;
+      // Encode once per run; a matching cache from `nestar encode` skips even that.
+      const fp = tokenizerFingerprint(tok), shape = { count: ds.count, numTokens: tok.numTokens, tokenDim: tok.tokenDim };
+      const cached = tc.cache ? readLatentCache(tc.cache, fp, shape, opts.warn) : null;
+      this.tokens = cached ?? tok.encode(ds);
+      if (tc.cache && !cached) writeLatentCache(tc.cache, this.tokens, ds.labels, fp, shape, dc.source);
+    }
     this.labels = ds.labels;
     this.count = ds.count;
     for (const l of this.labels) {
@@ -80,6 +96,9 @@ export class Trainer {
   /** Continues the run in opts.runDir from its latest checkpoint; `steps` may extend the run. */
   static resume(opts: TrainerOptions, overrides: { steps?: number } = {}): Trainer {
     const { state, tensors, dir } = loadCheckpoint(opts.runDir);
+    if (state.tokenizer && tensors.tokenizer && !opts.tokenizer) {
+      opts = { ...opts, tokenizer: LatentTokenizer.fromParts(state.tokenizer, tensors.tokenizer, dir) };
+    }
     let config: RunConfig;
     try {
       // The checkpoint's config is validated like a user's.
@@ -178,8 +197,10 @@ export class Trainer {
 
   saveCheckpoint(): string {
     const opt = { ...prefixed('m.', exportVariables(this.optimizer.m)), ...prefixed('v.', exportVariables(this.optimizer.v)) };
-    return saveCheckpoint(this.opts.runDir, this.checkpointState(),
-      { model: exportVariables(this.model.params.vars), ema: exportVariables(this.ema.shadow), optimizer: opt },
+    const tok = this.tokenizer instanceof LatentTokenizer ? this.tokenizer : null;
+    return saveCheckpoint(this.opts.runDir, { ...this.checkpointState(), ...(tok ? { tokenizer: tok.state() } : {}) },
+      { model: exportVariables(this.model.params.vars), ema: exportVariables(this.ema.shadow), optimizer: opt,
+        ...(tok ? { tokenizer: exportVariables(tok.ae.params.vars) } : {}) },
       this.config.train.keepCheckpoints);
   }
 
@@ -212,5 +233,6 @@ export class Trainer {
     this.optimizer.dispose();
     this.ema.dispose();
     this.model.dispose();
+    if (this.tokenizer instanceof LatentTokenizer) this.tokenizer.dispose();
   }
 }

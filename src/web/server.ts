@@ -55,7 +55,7 @@ export async function serveWeb(opts: { dist: string; checkpoints: Partial<Record
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ methods: Object.keys(dirs) }));
       return;
     }
-    const ck = /^\/checkpoints\/([a-z]+)\/(state\.json|ema\.safetensors)$/.exec(path);
+    const ck = /^\/checkpoints\/([a-z]+)\/(state\.json|ema\.safetensors|tokenizer\.safetensors)$/.exec(path);
     if (ck) {
       const dir = dirs[ck[1] as Method];
       return dir ? send(res, join(dir, ck[2]!)) : void res.writeHead(404).end();

@@ -24,6 +24,8 @@ async function pickBackend(wanted: string | null): Promise<{ name: string; tried
   const tried: string[] = [];
   for (const name of order) {
     tried.push(name);
+    // Without an adapter (no GPU, or headless), WebGPU's factory would throw; skip it quietly.
+    if (name === 'webgpu' && !wanted && !(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter().catch(() => null))) continue;
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
@@ -51,7 +53,7 @@ async function load(backend: string | null): Promise<void> {
   if (!index.methods?.length) throw new Error('the server offers no checkpoints; pass nestar web --checkpoint PATH');
   for (const m of index.methods) {
     const base = `/checkpoints/${m}`;
-    let state: { config: NestARPipeline['config']; step: number };
+    let state: Parameters<typeof NestARPipeline.fromParts>[0];
     try {
       state = await (await fetchOk(`${base}/state.json`)).json();
     } catch (e) {
@@ -59,8 +61,12 @@ async function load(backend: string | null): Promise<void> {
     }
     const bytes = new Uint8Array(await (await fetchOk(`${base}/ema.safetensors`)).arrayBuffer());
     const { tensors } = decodeSafetensors(bytes, `${base}/ema.safetensors`);
+    // A latent-space model carries its tokenizer's decoder in tokenizer.safetensors.
+    const tokenizerWeights = state.tokenizer
+      ? decodeSafetensors(new Uint8Array(await (await fetchOk(`${base}/tokenizer.safetensors`)).arrayBuffer()), `${base}/tokenizer.safetensors`).tensors
+      : undefined;
     pipelines.get(m)?.dispose();
-    pipelines.set(m, NestARPipeline.fromParts(state, tensors, base, { method: m }));
+    pipelines.set(m, NestARPipeline.fromParts(state, tensors, base, { method: m, tokenizerWeights }));
   }
   post({
     type: 'ready', backend: name, tried, models: [...pipelines.values()].map((p) => ({
@@ -72,7 +78,7 @@ async function load(backend: string | null): Promise<void> {
 
 /** Which pixels of an image are made once `tokensSoFar` tokens exist (1 = made), for the method's order. */
 function madeMask(p: NestARPipeline, tokensSoFar: number): Uint8Array {
-  const { gridSize: g, patch } = p.tokenizer, S = p.tokenizer.imageSize;
+  const g = p.tokenizer.gridSize, S = p.tokenizer.imageSize, patch = S / g; // pixels per token side
   const made = new Uint8Array(g * g);
   if (p.model.method === 'nextscale') made.fill(1); // every scale covers the whole canvas
   else if (p.model.method === 'nestar') made.fill(1, 0, tokensSoFar); // Morton order

@@ -1,0 +1,135 @@
+// `nestar train-tokenizer | eval-tokenizer | encode` (issue #7).
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
+import { loadMnist } from '../data/mnist.js';
+import { loadTrainingData } from '../data/load.js';
+import { readTokenizerRunConfig } from '../tokenizer/checkpointInfo.js';
+import { resolveTokenizerRunConfig, TokenizerTrainer, loadLatentTokenizer, type TokenizerRunConfig } from '../tokenizer/trainTokenizer.js';
+import { tokenizerReport, writeReconstructionGrid } from '../tokenizer/report.js';
+import { tokenizerFingerprint, writeLatentCache } from '../tokenizer/latentCache.js';
+import type { LatentTokenizer } from '../tokenizer/latentTokenizer.js';
+import { FeatureNet } from '../eval/featureNet.js';
+import type { DataConfig } from '../train/config.js';
+import { atomicWriteFile } from '../util/atomicWrite.js';
+import { ensureFeatureNet } from './evalCommands.js';
+import { ProgressBar } from './progress.js';
+import { choice, num, parse, UsageError } from './args.js';
+
+export const TRAIN_TOKENIZER_HELP = `nestar train-tokenizer [--data mnist|FOLDER] [--image-size 32] [--channels 1|3] [--limit N] [--out runs/tokenizer]
+  [--resume] [--factor 4|8] [--latent-channels 4] [--width 48] [--steps 2000] [--batch-size 64] [--lr 2e-3] [--recon l1|l2]
+  [--kl-weight 1e-4] [--perceptual-weight 0] [--features runs/features/mnist] [--report-n 1000] [--checkpoint-every 250] [--seed 0] [--backend B]`;
+export const EVAL_TOKENIZER_HELP = 'nestar eval-tokenizer --tokenizer DIR [--n 1000] [--features runs/features/mnist] [--out DIR] [--backend B]';
+export const ENCODE_HELP = 'nestar encode --tokenizer DIR --out latents.safetensors [--data mnist|FOLDER] [--patch 1] [--limit N] [--backend B]';
+
+async function backend(v: string | boolean | undefined): Promise<string> {
+  const info = await initBackend(typeof v === 'string' ? parseBackendName(v, '--backend') : undefined);
+  console.error(describeBackend(info));
+  return info.name;
+}
+
+/** Held-out images for a report: MNIST's test split, or the first n images of a folder (which has no split). */
+function heldOut(data: DataConfig, n: number) {
+  return data.source === 'mnist' ? loadMnist({ split: 'test', limit: n, padTo: data.imageSize }) : loadTrainingData({ ...data, limit: n });
+}
+
+/** The feature net for FD, only where it applies (32×32 grayscale, the MNIST protocol). */
+function featureNetFor(data: DataConfig, dir: string): FeatureNet | null {
+  if (data.channels !== 1 || data.imageSize !== 32) return null;
+  return existsSync(join(dir, 'feature-net.safetensors')) || data.source === 'mnist' ? ensureFeatureNet(dir).net : null;
+}
+
+function writeReport(tok: LatentTokenizer, data: DataConfig, n: number, featuresDir: string, outDir: string, extra: Record<string, unknown>): void {
+  const images = heldOut(data, n);
+  const net = featureNetFor(data, featuresDir);
+  const { report, recon } = tokenizerReport(tok, images, net);
+  net?.dispose();
+  mkdirSync(outDir, { recursive: true });
+  const full = { kind: 'nestar-tokenizer-report', ...extra, data: data.source === 'mnist' ? 'mnist test' : data.source, ...report, latentStats: tok.stats };
+  atomicWriteFile(join(outDir, 'report.json'), JSON.stringify(full, null, 1) + '\n');
+  const fd = report.fdReconstruction === null ? 'n/a (no feature net for this data)' : report.fdReconstruction.toFixed(3);
+  atomicWriteFile(join(outDir, 'report.md'), `# Tokenizer report\n\n| images | PSNR (dB) | MSE | FD (reconstructions vs originals) | tokens |\n|---:|---:|---:|---:|---|\n` +
+    `| ${report.images} | ${report.psnr.toFixed(2)} | ${report.mse.toExponential(3)} | ${fd} | ${report.tokens.grid}×${report.tokens.grid} × ${report.tokens.tokenDim} |\n`);
+  writeReconstructionGrid(join(outDir, 'reconstructions.png'), images, recon);
+  console.log(`tokenizer: PSNR ${report.psnr.toFixed(2)} dB, FD(reconstructions) ${fd} on ${report.images} held-out images; ` +
+    `tokens ${report.tokens.grid}x${report.tokens.grid}x${report.tokens.tokenDim}; report in ${outDir}`);
+}
+
+export async function trainTokenizerCommand(argv: string[]): Promise<void> {
+  const a = parse(argv, { data: { type: 'string' }, 'image-size': { type: 'string' }, channels: { type: 'string' }, limit: { type: 'string' },
+    out: { type: 'string' }, resume: { type: 'boolean' }, factor: { type: 'string' }, 'latent-channels': { type: 'string' }, width: { type: 'string' },
+    steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, recon: { type: 'string' }, 'kl-weight': { type: 'string' },
+    'perceptual-weight': { type: 'string' }, features: { type: 'string' }, 'report-n': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+    seed: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (a.help) return void console.log(TRAIN_TOKENIZER_HELP);
+  const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/tokenizer');
+  const name = await backend(a.backend);
+  const featuresDir = resolve(typeof a.features === 'string' ? a.features : 'runs/features/mnist');
+  const steps = num(a.steps, 'steps', { int: true, min: 1 });
+  let trainer: TokenizerTrainer;
+  if (a.resume) {
+    const perceptual = readTokenizerRunConfig(runDir).train.perceptualWeight > 0;
+    trainer = TokenizerTrainer.resume(runDir, { backendName: name, steps, features: perceptual ? FeatureNet.load(featuresDir) : undefined });
+    console.error(`resuming ${runDir} at step ${trainer.step}`);
+  } else {
+    if (existsSync(join(runDir, 'latest.json'))) throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
+    const train: Record<string, unknown> = {}, tokenizer: Record<string, unknown> = {}, data: Record<string, unknown> = {};
+    const set = (o: Record<string, unknown>, k: string, v: unknown) => { if (v !== undefined) o[k] = v; };
+    set(data, 'source', typeof a.data === 'string' ? a.data : undefined);
+    set(data, 'imageSize', num(a['image-size'], 'image-size', { int: true, min: 4 }));
+    set(data, 'channels', num(a.channels, 'channels', { int: true, min: 1, max: 3 }));
+    set(data, 'limit', num(a.limit, 'limit', { int: true, min: 1 }));
+    set(tokenizer, 'factor', num(a.factor, 'factor', { int: true, min: 2 }));
+    set(tokenizer, 'latentChannels', num(a['latent-channels'], 'latent-channels', { int: true, min: 1 }));
+    set(tokenizer, 'width', num(a.width, 'width', { int: true, min: 1 }));
+    set(train, 'steps', steps);
+    set(train, 'batchSize', num(a['batch-size'], 'batch-size', { int: true, min: 1 }));
+    set(train, 'lr', num(a.lr, 'lr', { min: 0 }));
+    set(train, 'recon', choice(a.recon, 'recon', ['l1', 'l2'] as const));
+    set(train, 'klWeight', num(a['kl-weight'], 'kl-weight', { min: 0 }));
+    set(train, 'perceptualWeight', num(a['perceptual-weight'], 'perceptual-weight', { min: 0 }));
+    set(train, 'checkpointEvery', num(a['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }));
+    set(train, 'seed', num(a.seed, 'seed', { int: true, min: 0 }));
+    const config: TokenizerRunConfig = resolveTokenizerRunConfig({ data: data as Partial<DataConfig>, tokenizer, train });
+    const features = config.train.perceptualWeight > 0 ? ensureFeatureNet(featuresDir).net : undefined;
+    trainer = TokenizerTrainer.create(config, runDir, { backendName: name, features });
+  }
+  const c = trainer.config;
+  console.error(`tokenizer: KL autoencoder, factor ${c.tokenizer.factor}, ${c.tokenizer.latentChannels} latent channels, ${trainer.ae.params.count().toLocaleString()} parameters`);
+  const bar = new ProgressBar(c.train.steps, 'tokenizer', trainer.step);
+  await trainer.run((l) => bar.update(l.step, { recon: l.recon.toFixed(4), kl: l.kl.toFixed(3) }));
+  console.log(`checkpoint: ${join(runDir, 'latest.json')}`);
+  const tok = trainer.tokenizer();
+  writeReport(tok, c.data, num(a['report-n'], 'report-n', { int: true, min: 1 }) ?? 1000, featuresDir, join(runDir, 'report'), { tokenizer: runDir, step: trainer.step, backend: name });
+  trainer.dispose();
+}
+
+export async function evalTokenizerCommand(argv: string[]): Promise<void> {
+  const a = parse(argv, { tokenizer: { type: 'string' }, n: { type: 'string' }, features: { type: 'string' }, out: { type: 'string' },
+    backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (a.help) return void console.log(EVAL_TOKENIZER_HELP);
+  if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR is required (a tokenizer run or checkpoint folder)');
+  const name = await backend(a.backend);
+  const tok = loadLatentTokenizer(a.tokenizer);
+  const data = readTokenizerRunConfig(a.tokenizer).data;
+  writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, resolve(typeof a.features === 'string' ? a.features : 'runs/features/mnist'),
+    resolve(typeof a.out === 'string' ? a.out : join(a.tokenizer, 'report')), { tokenizer: resolve(a.tokenizer), backend: name });
+  tok.dispose();
+}
+
+export async function encodeCommand(argv: string[]): Promise<void> {
+  const a = parse(argv, { tokenizer: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, patch: { type: 'string' },
+    limit: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (a.help) return void console.log(ENCODE_HELP);
+  if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR is required');
+  if (typeof a.out !== 'string') throw new UsageError('--out FILE.safetensors is required');
+  await backend(a.backend);
+  const tok = loadLatentTokenizer(a.tokenizer, num(a.patch, 'patch', { int: true, min: 1 }) ?? 1);
+  const data = { ...readTokenizerRunConfig(a.tokenizer).data, ...(typeof a.data === 'string' ? { source: a.data } : {}), limit: num(a.limit, 'limit', { int: true, min: 1 }) };
+  const ds = loadTrainingData(data);
+  const t0 = performance.now();
+  const tokens = tok.encode(ds);
+  writeLatentCache(resolve(a.out), tokens, ds.labels, tokenizerFingerprint(tok), { count: ds.count, numTokens: tok.numTokens, tokenDim: tok.tokenDim }, data.source);
+  console.log(`encoded ${ds.count} images to ${tok.gridSize}x${tok.gridSize} tokens of ${tok.tokenDim} channels in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${resolve(a.out)}`);
+  tok.dispose();
+}
