@@ -1,7 +1,7 @@
 // A diffusers-style entry point: load a checkpoint of any method once, then generate images (tokens
 // decoded to pixels) with per-step progress, so a caller can stream partial images.
 import type { Method } from './model/generator.js';
-import { loadCheckpoint } from './train/checkpoint.js';
+import { loadSamplingCheckpoint } from './train/checkpoint.js';
 import { NestARPipeline } from './pipelineCore.js';
 
 export { NestARPipeline, type GenerateOptions, type GenerateResult } from './pipelineCore.js';
@@ -11,7 +11,6 @@ export { NestARPipeline, type GenerateOptions, type GenerateResult } from './pip
  * With `method`, a checkpoint of another method is an error.
  */
 export function loadPipeline(path: string, opts: { weights?: 'ema' | 'raw'; method?: Method } = {}): NestARPipeline {
-  const { dir, state, tensors } = loadCheckpoint(path);
-  const which = opts.weights ?? 'ema';
-  return NestARPipeline.fromParts(state, which === 'ema' ? tensors.ema : tensors.model, dir, { method: opts.method, weightsName: `${which === 'ema' ? 'ema' : 'model'}.safetensors`, tokenizerWeights: tensors.tokenizer });
+  const { dir, state, weights, weightsFile, tokenizer } = loadSamplingCheckpoint(path, opts.weights ?? 'ema');
+  return NestARPipeline.fromParts(state, weights, dir, { method: opts.method, weightsName: weightsFile, tokenizerWeights: tokenizer });
 }

@@ -1,6 +1,7 @@
 // `nestar train | sample | demo`: thin wrappers that turn flags into configs and call the library.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
 import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
 import { Trainer, type StepLog } from '../train/trainer.js';
@@ -155,9 +156,27 @@ export const DEMO_CONFIG: RunConfigInput = {
   train: { steps: 600, batchSize: 64, lr: 1e-3, warmupSteps: 50, checkpointEvery: 100, sampleEvery: 200, emaDecay: 0.995 },
 };
 
+/** Where shipped checkpoints live (next to dist/ and src/ in the package). */
+export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'checkpoints');
+export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'nestar');
+
 export async function demoCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { ...common, out: { type: 'string' }, steps: { type: 'string' } });
-  if (a.help) return void console.log('nestar demo [--out runs/demo] [--steps N] [--seed S] [--backend B]: train a small NestAR on MNIST and write a sample grid');
+  const a = parse(argv, { ...common, out: { type: 'string' }, steps: { type: 'string' }, train: { type: 'boolean' } });
+  if (a.help) return void console.log('nestar demo [--train] [--out runs/demo] [--steps N] [--seed S] [--backend B]: sample a grid from the shipped NestAR checkpoint, or (--train, or when none is shipped) train a small NestAR on MNIST first');
+  if (!a.train && existsSync(join(SHIPPED_DEMO, 'state.json'))) {
+    await backend(a.backend);
+    const pipe = loadPipeline(SHIPPED_DEMO);
+    const out = resolve(typeof a.out === 'string' ? a.out : 'runs/demo', 'demo-grid.png');
+    mkdirSync(dirname(out), { recursive: true });
+    const t0 = performance.now();
+    const K = pipe.config.model.numClasses;
+    const res = await pipe.generate({ count: 8 * K, classes: Array.from({ length: 8 * K }, (_, i) => Math.floor(i / 8)), cfg: 3, odeSteps: 32, seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0 });
+    writeImageGrid(out, res.images, 8);
+    console.log(`demo grid from the shipped checkpoint ${SHIPPED_DEMO} (step ${pipe.step}; one row per digit 0-9, ${res.backboneCalls} sequential calls per image, ${((performance.now() - t0) / 1000).toFixed(1)} s): ${out}`);
+    console.log('train one yourself: nestar demo --train');
+    pipe.dispose();
+    return;
+  }
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/demo');
   const name = await backend(a.backend);
   const steps = num(a.steps, 'steps', { int: true, min: 1 });

@@ -6,18 +6,20 @@ import { UsageError } from './args.js';
 import { BENCHES } from '../bench/index.js';
 import { diagnoseCommand, DIAGNOSE_HELP } from './diagnoseCommand.js';
 import { webCommand, WEB_HELP } from './webCommand.js';
+import { exportCommand, EXPORT_HELP } from './exportCommand.js';
 import { encodeCommand, ENCODE_HELP, evalTokenizerCommand, EVAL_TOKENIZER_HELP, trainTokenizerCommand, TRAIN_TOKENIZER_HELP } from './tokenizerCommands.js';
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
 
-  nestar demo     train a small NestAR on MNIST (about 10 minutes) and write a sample grid
+  nestar demo     sample a grid from the shipped NestAR checkpoint (seconds); --train trains one (about 10 minutes)
   nestar train    train a model (see nestar train --help)
   nestar sample   sample a PNG grid from a checkpoint (see nestar sample --help)
   nestar eval     score samples (FD, IS, precision/recall, density/coverage…) against MNIST test images
   nestar diagnose  exposure gap per module: loss with ground-truth vs model-sampled prefixes
   nestar train-tokenizer   train the KL autoencoder tokenizer (latent tokens); eval-tokenizer reports PSNR/FD
   nestar encode   cache a dataset's latent tokens for nestar train --tokenizer
+  nestar export   reduce a checkpoint to what sampling needs (state.json + EMA weights)
   nestar web       build and serve the browser page (live generation, nested stages) on localhost
   nestar train-features   train the evaluation feature net (once; eval does it when missing)
   nestar bench [speed|engine] [--quick]   speed report (results/bench.json) or engine report (results/engine.json)
@@ -31,6 +33,8 @@ ${EVAL_HELP}
 ${DIAGNOSE_HELP}
 
 ${WEB_HELP}
+
+${EXPORT_HELP}
 
 ${TRAIN_TOKENIZER_HELP}
 
@@ -49,6 +53,7 @@ async function main(argv: string[]): Promise<void> {
     case 'eval': return evalCommand(rest);
     case 'diagnose': return diagnoseCommand(rest);
     case 'web': return webCommand(rest);
+    case 'export': return exportCommand(rest);
     case 'train-tokenizer': return trainTokenizerCommand(rest);
     case 'eval-tokenizer': return evalTokenizerCommand(rest);
     case 'encode': return encodeCommand(rest);
@@ -60,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
       return void (await run(args));
     }
     case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
-    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, diagnose, web, train-tokenizer, eval-tokenizer, encode, train-features, demo, bench`);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, diagnose, web, export, train-tokenizer, eval-tokenizer, encode, train-features, demo, bench`);
   }
 }
 

@@ -111,3 +111,44 @@ export function loadCheckpoint(path: string): { dir: string; state: CheckpointSt
   if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
   return { ...r, tensors: { ...r.tensors, ...(r.state.tokenizer ? { tokenizer: decodeSafetensors(readFileSync(tok), tok).tensors } : {}) } };
 }
+
+/**
+ * What sampling needs from a checkpoint: state.json, one weights file (EMA by default) and, for latent
+ * models, tokenizer.safetensors. Works on full checkpoints and on exported ones (`nestar export`).
+ */
+export function loadSamplingCheckpoint(path: string, weights: 'ema' | 'raw' = 'ema'): { dir: string; state: CheckpointState; weights: Record<string, NamedArray>; weightsFile: string; tokenizer?: Record<string, NamedArray> } {
+  const key = weights === 'ema' ? 'ema' : 'model';
+  const r = readCheckpointFiles<CheckpointState, 'ema' | 'model'>(path, CHECKPOINT_FORMAT, [key]);
+  const tok = join(r.dir, 'tokenizer.safetensors');
+  if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
+  return { dir: r.dir, state: r.state, weights: r.tensors[key], weightsFile: `${key}.safetensors`,
+    ...(r.state.tokenizer ? { tokenizer: decodeSafetensors(readFileSync(tok), tok).tensors } : {}) };
+}
+
+/**
+ * Copies what sampling needs (state.json, ema.safetensors, tokenizer.safetensors) into `out`, whole or
+ * not at all: the form checkpoints are shipped in (no raw weights or optimizer moments).
+ */
+export function exportCheckpoint(path: string, out: string): { dir: string; files: string[] } {
+  const dir = resolveCheckpointDir(path);
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  if (state.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state.format)}, expected ${CHECKPOINT_FORMAT}`);
+  const files = ['ema.safetensors', ...(state.tokenizer ? ['tokenizer.safetensors'] : [])];
+  const target = resolve(out), tmp = `${target}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    for (const f of files) {
+      if (!existsSync(join(dir, f))) throw new Error(`checkpoint: ${join(dir, f)} is missing`);
+      atomicWriteFile(join(tmp, f), readFileSync(join(dir, f)));
+    }
+    const exported = { ...state, losses: [], exportedFrom: { checkpoint: dir, step: state.step } };
+    atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(exported, null, 1) + '\n');
+    rmSync(target, { recursive: true, force: true });
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return { dir: target, files: ['state.json', ...files] };
+}

@@ -1,0 +1,16 @@
+// `nestar export`: a checkpoint reduced to what sampling needs (the form checkpoints are shipped in).
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportCheckpoint } from '../train/checkpoint.js';
+import { parse, UsageError } from './args.js';
+
+export const EXPORT_HELP = 'nestar export --checkpoint PATH --out DIR: copy state.json + EMA weights (+ tokenizer) for sampling only';
+
+export async function exportCommand(argv: string[]): Promise<void> {
+  const a = parse(argv, { checkpoint: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (a.help) return void console.log(EXPORT_HELP);
+  if (typeof a.checkpoint !== 'string' || typeof a.out !== 'string') throw new UsageError('--checkpoint PATH and --out DIR are required');
+  const { dir, files } = exportCheckpoint(a.checkpoint, a.out);
+  const mb = files.reduce((s, f) => s + statSync(join(dir, f)).size, 0) / 2 ** 20;
+  console.log(`exported ${files.join(', ')} (${mb.toFixed(1)} MiB) to ${dir}`);
+}
