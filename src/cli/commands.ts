@@ -1,6 +1,6 @@
 // `nestar train | sample | demo`: thin wrappers that turn flags into configs and call the library.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { SHIPPED_DEMO } from './paths.js';
 import { dirname, join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
 import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
@@ -156,9 +156,6 @@ export const DEMO_CONFIG: RunConfigInput = {
   train: { steps: 600, batchSize: 64, lr: 1e-3, warmupSteps: 50, checkpointEvery: 100, sampleEvery: 200, emaDecay: 0.995 },
 };
 
-/** Where shipped checkpoints live (next to dist/ and src/ in the package). */
-export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'checkpoints');
-export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'nestar');
 
 export async function demoCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...common, out: { type: 'string' }, steps: { type: 'string' }, train: { type: 'boolean' } });

@@ -14,6 +14,7 @@ import { atomicWriteFile } from '../util/atomicWrite.js';
 import { writeImageGrid } from '../util/png.js';
 import { lineChartSvg } from '../util/svgPlot.js';
 import { ProgressBar } from './progress.js';
+import { defaultFeatureDir } from './paths.js';
 import { choice, num, parse, UsageError } from './args.js';
 
 export const FEATURES_HELP = 'nestar train-features [--data mnist] [--out runs/features/mnist] [--epochs 3] [--limit N] [--seed 0] [--backend B]';
@@ -75,7 +76,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const compare = typeof a.compare === 'string' ? a.compare : undefined;
   console.error(describeBackend(await initBackend(typeof a.backend === 'string' ? parseBackendName(a.backend, '--backend') : undefined)));
 
-  const featureDir = resolve(typeof a.features === 'string' ? a.features : 'runs/features/mnist');
+  const featureDir = typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir();
   const { net, accuracy } = ensureFeatureNet(featureDir);
   const rows = tfDistanceRows();
   const test = loadMnist({ split: 'test', limit: testLimit });

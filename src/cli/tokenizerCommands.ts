@@ -14,6 +14,7 @@ import type { DataConfig } from '../train/config.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
 import { ensureFeatureNet } from './evalCommands.js';
 import { ProgressBar } from './progress.js';
+import { defaultFeatureDir } from './paths.js';
 import { choice, num, parse, UsageError } from './args.js';
 
 export const TRAIN_TOKENIZER_HELP = `nestar train-tokenizer [--data mnist|FOLDER] [--image-size 32] [--channels 1|3] [--limit N] [--out runs/tokenizer]
@@ -64,7 +65,7 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
   if (a.help) return void console.log(TRAIN_TOKENIZER_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/tokenizer');
   const name = await backend(a.backend);
-  const featuresDir = resolve(typeof a.features === 'string' ? a.features : 'runs/features/mnist');
+  const featuresDir = (typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir());
   const steps = num(a.steps, 'steps', { int: true, min: 1 });
   let trainer: TokenizerTrainer;
   if (a.resume) {
@@ -112,7 +113,7 @@ export async function evalTokenizerCommand(argv: string[]): Promise<void> {
   const name = await backend(a.backend);
   const tok = loadLatentTokenizer(a.tokenizer);
   const data = readTokenizerRunConfig(a.tokenizer).data;
-  writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, resolve(typeof a.features === 'string' ? a.features : 'runs/features/mnist'),
+  writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, (typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir()),
     resolve(typeof a.out === 'string' ? a.out : join(a.tokenizer, 'report')), { tokenizer: resolve(a.tokenizer), backend: name });
   tok.dispose();
 }

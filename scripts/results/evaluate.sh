@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Exports the trained runs to checkpoints/ (sampling-only, what the repo ships) and produces every report
+# RESULTS.md is made from (issue #10). Run after scripts/results/train.sh. N defaults to 2000 per CFG value.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${N:-2000}
+NESTAR="node --import tsx src/cli/main.ts"
+for m in ${METHODS:-nestar raster nextscale}; do
+  [ -d runs/results/$m ] && $NESTAR export --checkpoint runs/results/$m --out checkpoints/mnist-patch/$m
+  out=results/mnist-patch/$m
+  mkdir -p $out
+  cp runs/results/$m/timing.log $out/timing.log 2>/dev/null || true
+  $NESTAR eval --checkpoint checkpoints/mnist-patch/$m --n $N --cfg 1,2,3 --out $out/eval
+  $NESTAR diagnose --checkpoint checkpoints/mnist-patch/$m --n 512 --out $out/diagnose.json
+done
+# The small-N figure the test suite re-checks (test/results.test.ts).
+$NESTAR eval --checkpoint checkpoints/mnist-patch/nestar --n 200 --cfg 2 --test-limit 2000 --train-limit 2000 --out results/mnist-patch/nestar/eval-small
+node --import tsx scripts/results/measure.mts
+node --import tsx scripts/results/make-results.mts

@@ -1,0 +1,27 @@
+// The shipped results (issue #10): the shipped NestAR checkpoint, re-evaluated with the recorded small-N
+// command, reproduces the recorded figures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const recordedPath = join(root, 'results/mnist-patch/nestar/eval-small/report.json');
+
+test('the shipped NestAR checkpoint re-evaluates to the figures recorded in results/', () => {
+  assert.ok(existsSync(join(root, 'checkpoints/mnist-patch/nestar/state.json')), 'checkpoints/mnist-patch/nestar is shipped');
+  assert.ok(existsSync(recordedPath), 'the recorded small-N report is shipped');
+  const recorded = JSON.parse(readFileSync(recordedPath, 'utf8')) as { command: string; rows: Array<{ fd: number; recall: number; precision: number; n: number }> };
+  // Same command as recorded (checkpoint path relative to the repo), output elsewhere.
+  const args = recorded.command.replace(/^nestar /, '').replace(/ --out \S+/, '').split(' ');
+  const out = mkdtempSync(join(tmpdir(), 'nestar-results-'));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args, '--out', out], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  const now = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as typeof recorded;
+  const [a, b] = [recorded.rows[0]!, now.rows[0]!];
+  assert.equal(b.n, a.n);
+  assert.ok(Math.abs(b.fd - a.fd) <= 0.02 * a.fd, `FD ${b.fd} vs recorded ${a.fd}`);
+  assert.ok(Math.abs(b.recall - a.recall) <= 0.03 && Math.abs(b.precision - a.precision) <= 0.03, `recall ${b.recall} / precision ${b.precision} vs recorded ${a.recall} / ${a.precision}`);
+});
