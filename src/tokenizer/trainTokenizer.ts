@@ -12,7 +12,8 @@ import { AdamW, clipByGlobalNorm, learningRate } from '../train/optimizer.js';
 import { readCheckpointFiles, saveCheckpoint } from '../train/checkpoint.js';
 import { assignVariables, exportVariables, prefixed, unprefixed } from '../train/weights.js';
 import { acquireRunLock } from '../train/runLock.js';
-import { Rng, permutation, type RngState } from '../util/rng.js';
+import { Rng, type RngState } from '../util/rng.js';
+import { DataCursor } from '../train/dataCursor.js';
 import type { FeatureNet } from '../eval/featureNet.js';
 
 import { TOKENIZER_FORMAT } from './checkpointInfo.js';
@@ -74,12 +75,8 @@ export class TokenizerTrainer {
   step = 0;
   losses: Array<[number, number, number]> = [];
   private readonly data: ImageDataset;
-  private rngData: Rng;
+  private cursor: DataCursor;
   private rngNoise: Rng;
-  private epochStart: Rng;
-  private order: Int32Array;
-  private epoch = 0;
-  private cursor = 0;
   private readonly release: () => void;
   private readonly features?: FeatureNet;
   private readonly backendName: string;
@@ -94,10 +91,8 @@ export class TokenizerTrainer {
     this.ae = new KLAutoencoder(config.tokenizer);
     const t = config.train;
     this.optimizer = new AdamW(this.ae.params.vars, { beta1: t.beta1, beta2: t.beta2, eps: 1e-8, weightDecay: t.weightDecay });
-    this.rngData = new Rng(t.seed * 2 + 1);
+    this.cursor = new DataCursor(this.data.count, t.seed * 2 + 1);
     this.rngNoise = new Rng(t.seed * 2 + 2);
-    this.epochStart = new Rng(this.rngData.state());
-    this.order = permutation(this.data.count, this.rngData);
     this.release = acquireRunLock(runDir);
   }
   static create(config: TokenizerRunConfig, runDir: string, opts: { data?: ImageDataset; features?: FeatureNet; backendName?: string; warn?: (m: string) => void } = {}): TokenizerTrainer {
@@ -120,11 +115,7 @@ export class TokenizerTrainer {
     t.step = state.step;
     t.losses = state.losses;
     t.rngNoise = new Rng(state.rng.noise);
-    t.epochStart = new Rng(state.rng.epochStart);
-    t.order = permutation(t.data.count, new Rng(state.rng.epochStart));
-    t.rngData = new Rng(state.rng.data);
-    t.epoch = state.data.epoch;
-    t.cursor = state.data.cursor;
+    t.cursor.restore(state.rng, state.data);
     return t;
   }
 
@@ -132,13 +123,7 @@ export class TokenizerTrainer {
     const { batchSize: B } = this.config.train, { imageSize: S, channels: C } = this.config.tokenizer, per = S * S * C;
     const buf = new Float32Array(B * per);
     for (let i = 0; i < B; i++) {
-      if (this.cursor >= this.data.count) {
-        this.epoch++;
-        this.cursor = 0;
-        this.epochStart = new Rng(this.rngData.state());
-        this.order = permutation(this.data.count, this.rngData);
-      }
-      const j = this.order[this.cursor++]!;
+      const j = this.cursor.next();
       buf.set(this.data.data.subarray(j * per, (j + 1) * per), i * per);
     }
     return tf.tensor4d(buf, [B, S, S, C]);
@@ -176,10 +161,10 @@ export class TokenizerTrainer {
 
   saveCheckpoint(): string {
     const stats = measureLatentStats(this.ae, this.data, this.config.train.statsImages);
+    const cursor = this.cursor.state();
     const state: TokenizerState = {
       format: TOKENIZER_FORMAT, config: this.config, step: this.step, optimizer: { t: this.optimizer.t },
-      rng: { data: this.rngData.state(), noise: this.rngNoise.state(), epochStart: this.epochStart.state() },
-      data: { epoch: this.epoch, cursor: this.cursor }, losses: this.losses, stats, backend: this.backendName, savedAt: new Date().toISOString(),
+      rng: { ...cursor.rng, noise: this.rngNoise.state() }, data: cursor.data, losses: this.losses, stats, backend: this.backendName, savedAt: new Date().toISOString(),
     };
     const opt = { ...prefixed('m.', exportVariables(this.optimizer.m)), ...prefixed('v.', exportVariables(this.optimizer.v)) };
     return saveCheckpoint(this.runDir, state, { model: exportVariables(this.ae.params.vars), optimizer: opt }, this.config.train.keepCheckpoints);

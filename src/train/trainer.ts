@@ -11,7 +11,8 @@ import { readLatentCache, tokenizerFingerprint, writeLatentCache } from '../toke
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
-import { Rng, permutation } from '../util/rng.js';
+import { Rng } from '../util/rng.js';
+import { DataCursor } from './dataCursor.js';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.js';
 import { Ema, withWeights } from './ema.js';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
@@ -47,12 +48,8 @@ export class Trainer {
   private tokens: Float32Array;
   private labels: Int32Array;
   private count: number;
-  private rngData: Rng;
+  private cursor: DataCursor;
   private rngNoise: Rng;
-  private epochStart: Rng;
-  private epoch = 0;
-  private cursor = 0;
-  private order: Int32Array;
   private badSteps = 0;
   /** Steps skipped for a non-finite loss or gradient, over the whole run. */
   skippedSteps = 0;
@@ -81,10 +78,8 @@ export class Trainer {
     this.model = createGenerator(mc, train.seed);
     this.optimizer = new AdamW(this.model.params.vars, { beta1: train.beta1, beta2: train.beta2, eps: 1e-8, weightDecay: train.weightDecay });
     this.ema = new Ema(this.model.params.vars, train.emaDecay);
-    this.rngData = new Rng(train.seed * 2 + 1);
+    this.cursor = new DataCursor(this.count, train.seed * 2 + 1);
     this.rngNoise = new Rng(train.seed * 2 + 2);
-    this.epochStart = new Rng(this.rngData.state());
-    this.order = permutation(this.count, this.rngData);
     // Last, so a constructor that fails earlier leaves no lock behind.
     this.releaseLock = acquireRunLock(opts.runDir);
   }
@@ -121,11 +116,7 @@ export class Trainer {
     t.losses = state.losses;
     t.skippedSteps = state.skippedSteps ?? 0;
     t.rngNoise = new Rng(state.rng.noise);
-    t.epochStart = new Rng(state.rng.epochStart);
-    t.order = permutation(t.count, new Rng(state.rng.epochStart));
-    t.rngData = new Rng(state.rng.data);
-    t.epoch = state.data.epoch;
-    t.cursor = state.data.cursor;
+    t.cursor.restore(state.rng, state.data);
     return t;
   }
 
@@ -133,16 +124,10 @@ export class Trainer {
     const idx = new Int32Array(B), labels = new Int32Array(B);
     const nullClass = this.config.model.numClasses;
     for (let i = 0; i < B; i++) {
-      if (this.cursor >= this.count) {
-        this.epoch++;
-        this.cursor = 0;
-        this.epochStart = new Rng(this.rngData.state());
-        this.order = permutation(this.count, this.rngData);
-      }
-      const j = this.order[this.cursor++]!;
+      const j = this.cursor.next();
       idx[i] = j;
       const l = this.labels[j]!;
-      labels[i] = l < 0 || this.rngData.next() < this.config.train.classDropProb ? nullClass : l;
+      labels[i] = l < 0 || this.cursor.rng.next() < this.config.train.classDropProb ? nullClass : l;
     }
     return { idx, labels };
   }
@@ -185,12 +170,11 @@ export class Trainer {
   }
 
   checkpointState(): CheckpointState {
-    const tc = this.config.train;
+    const tc = this.config.train, cursor = this.cursor.state();
     return {
       format: CHECKPOINT_FORMAT, config: this.config, step: this.step,
       optimizer: { t: this.optimizer.t, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weightDecay },
-      rng: { data: this.rngData.state(), noise: this.rngNoise.state(), epochStart: this.epochStart.state() },
-      data: { epoch: this.epoch, cursor: this.cursor }, losses: this.losses, skippedSteps: this.skippedSteps,
+      rng: { ...cursor.rng, noise: this.rngNoise.state() }, data: cursor.data, losses: this.losses, skippedSteps: this.skippedSteps,
       backend: this.opts.backendName ?? tf.getBackend(), savedAt: new Date().toISOString(),
     };
   }
