@@ -10,7 +10,7 @@ import { loadTrainingData } from '../data/load.js';
 import type { DataConfig } from '../train/config.js';
 import { AdamW, clipByGlobalNorm, learningRate } from '../train/optimizer.js';
 import { readCheckpointFiles, saveCheckpoint } from '../train/checkpoint.js';
-import { assignVariables, exportVariables, prefixed, unprefixed } from '../train/weights.js';
+import { assignVariables, exportVariables } from '../train/weights.js';
 import { acquireRunLock } from '../train/runLock.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { DataCursor } from '../train/dataCursor.js';
@@ -105,13 +105,11 @@ export class TokenizerTrainer {
     const t = new TokenizerTrainer(config, runDir, opts);
     try {
       assignVariables(t.ae.params.vars, tensors.model, `${dir}/model.safetensors`);
-      assignVariables(t.optimizer.m, unprefixed('m.', tensors.optimizer), `${dir}/optimizer.safetensors`);
-      assignVariables(t.optimizer.v, unprefixed('v.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+      t.optimizer.restore(tensors.optimizer, state.optimizer.t, `${dir}/optimizer.safetensors`);
     } catch (e) {
       t.dispose();
       throw e;
     }
-    t.optimizer.t = state.optimizer.t;
     t.step = state.step;
     t.losses = state.losses;
     t.rngNoise = new Rng(state.rng.noise);
@@ -166,7 +164,7 @@ export class TokenizerTrainer {
       format: TOKENIZER_FORMAT, config: this.config, step: this.step, optimizer: { t: this.optimizer.t },
       rng: { ...cursor.rng, noise: this.rngNoise.state() }, data: cursor.data, losses: this.losses, stats, backend: this.backendName, savedAt: new Date().toISOString(),
     };
-    const opt = { ...prefixed('m.', exportVariables(this.optimizer.m)), ...prefixed('v.', exportVariables(this.optimizer.v)) };
+    const opt = this.optimizer.exportMoments();
     return saveCheckpoint(this.runDir, state, { model: exportVariables(this.ae.params.vars), optimizer: opt }, this.config.train.keepCheckpoints);
   }
 

@@ -1,6 +1,8 @@
 // AdamW (decoupled weight decay, Loshchilov & Hutter) over named tf.Variables, with its moments kept as
 // named tensors so they go into the checkpoint and a resumed run continues bit for bit.
 import * as tf from '@tensorflow/tfjs-core';
+import { assignVariables, exportVariables, prefixed, unprefixed } from './weights.js';
+import type { NamedArray } from '../util/safetensors.js';
 
 export interface AdamWConfig { beta1: number; beta2: number; eps: number; weightDecay: number }
 
@@ -15,6 +17,18 @@ export class AdamW {
       this.m.set(name, tf.variable(tf.zerosLike(p), false));
       this.v.set(name, tf.variable(tf.zerosLike(p), false));
     }
+  }
+
+  /** The moments as named arrays for optimizer.safetensors (`m.<param>`, `v.<param>`). */
+  exportMoments(): Record<string, NamedArray> {
+    return { ...prefixed('m.', exportVariables(this.m)), ...prefixed('v.', exportVariables(this.v)) };
+  }
+
+  /** Restores the moments (checked against the parameters by name and shape) and the update count. */
+  restore(arrays: Record<string, NamedArray>, t: number, source: string): void {
+    assignVariables(this.m, unprefixed('m.', arrays), source);
+    assignVariables(this.v, unprefixed('v.', arrays), source);
+    this.t = t;
   }
 
   /** Decay only weight matrices: not biases, norms, embeddings of positions. */

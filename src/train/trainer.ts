@@ -16,7 +16,7 @@ import { DataCursor } from './dataCursor.js';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.js';
 import { Ema, withWeights } from './ema.js';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
-import { assignVariables, exportVariables, prefixed, unprefixed } from './weights.js';
+import { assignVariables, exportVariables } from './weights.js';
 import type { RunConfig } from './config.js';
 import { writeImageGrid } from '../util/png.js';
 import { acquireRunLock } from './runLock.js';
@@ -105,13 +105,11 @@ export class Trainer {
     try {
       assignVariables(t.model.params.vars, tensors.model, `${dir}/model.safetensors`);
       assignVariables(t.ema.shadow, tensors.ema, `${dir}/ema.safetensors`);
-      assignVariables(t.optimizer.m, unprefixed('m.', tensors.optimizer), `${dir}/optimizer.safetensors`);
-      assignVariables(t.optimizer.v, unprefixed('v.', tensors.optimizer), `${dir}/optimizer.safetensors`);
+      t.optimizer.restore(tensors.optimizer, state.optimizer.t, `${dir}/optimizer.safetensors`);
     } catch (e) {
       t.dispose();
       throw e;
     }
-    t.optimizer.t = state.optimizer.t;
     t.step = state.step;
     t.losses = state.losses;
     t.skippedSteps = state.skippedSteps ?? 0;
@@ -180,7 +178,7 @@ export class Trainer {
   }
 
   saveCheckpoint(): string {
-    const opt = { ...prefixed('m.', exportVariables(this.optimizer.m)), ...prefixed('v.', exportVariables(this.optimizer.v)) };
+    const opt = this.optimizer.exportMoments();
     const tok = this.tokenizer instanceof LatentTokenizer ? this.tokenizer : null;
     return saveCheckpoint(this.opts.runDir, { ...this.checkpointState(), ...(tok ? { tokenizer: tok.state() } : {}) },
       { model: exportVariables(this.model.params.vars), ema: exportVariables(this.ema.shadow), optimizer: opt,
