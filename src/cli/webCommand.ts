@@ -4,15 +4,17 @@ import { join } from 'node:path';
 import { buildWeb, serveWeb, WEB_ROOT } from '../web/server.js';
 import { METHODS, type Method } from '../model/generator.js';
 import { num, parse, UsageError } from './args.js';
+import { SHIPPED_DIR } from './paths.js';
 
 export const WEB_HELP = `nestar web [--checkpoint PATH | --checkpoint METHOD=PATH ...] [--port 5173] [--host 127.0.0.1] [--rebuild]
-  build (first time) and serve the browser page; PATH defaults to runs/demo`;
+  build (first time) and serve the browser page; without --checkpoint: the shipped checkpoints (all three methods), else runs/demo`;
 
 export async function webCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { checkpoint: { type: 'string', multiple: true }, port: { type: 'string' }, host: { type: 'string' },
     rebuild: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(WEB_HELP);
-  const given = (a.checkpoint as unknown as string[] | undefined) ?? ['runs/demo'];
+  const shipped = METHODS.filter((m) => existsSync(join(SHIPPED_DIR, 'mnist-patch', m, 'state.json'))).map((m) => `${m}=${join(SHIPPED_DIR, 'mnist-patch', m)}`);
+  const given = (a.checkpoint as unknown as string[] | undefined) ?? (shipped.length ? shipped : ['runs/demo']);
   const checkpoints: Partial<Record<Method, string>> = {};
   for (const g of given) {
     const m = /^([a-z]+)=(.+)$/.exec(g);

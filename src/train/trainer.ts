@@ -97,7 +97,9 @@ export class Trainer {
     let config: RunConfig;
     try {
       // The checkpoint's config is validated like a user's.
-      config = resolveRunConfig({ ...state.config, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } });
+      // Checkpoints from before loss weights were recorded trained NestAR with weight 1 per module.
+      const model = state.config.model.kind === 'nestar' && state.config.model.lossWeights === undefined ? { ...state.config.model, lossWeights: 'modules' as const } : state.config.model;
+      config = resolveRunConfig({ ...state.config, model, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } });
     } catch (e) {
       throw new Error(`${dir}/state.json: ${(e as Error).message}`);
     }
