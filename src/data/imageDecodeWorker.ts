@@ -6,7 +6,11 @@ import { decodeFiles } from './imageDecode.js';
 const { paths, size, channels, port, signal } = workerData as { paths: string[]; size: number; channels: 1 | 3; port: MessagePort; signal: Int32Array };
 Atomics.store(signal, 0, 1);
 Atomics.notify(signal, 0);
-const r = decodeFiles(paths, size, channels);
-port.postMessage(r, [r.pixels.buffer as ArrayBuffer]);
-Atomics.store(signal, 1, 1);
+try {
+  const r = decodeFiles(paths, size, channels);
+  port.postMessage(r, [r.pixels.buffer as ArrayBuffer]);
+  Atomics.store(signal, 1, 1);
+} catch {
+  Atomics.store(signal, 1, 2); // failed: the main thread decodes this half itself
+}
 Atomics.notify(signal, 1);

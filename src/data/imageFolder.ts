@@ -74,12 +74,12 @@ function decodeParallel(paths: string[], size: number, channels: 1 | 3, warn: (m
   let theirs: DecodedFiles | undefined;
   if (Atomics.load(signal, 0) === 1) {
     while (Atomics.load(signal, 1) === 0) Atomics.wait(signal, 1, 0, 1000);
-    theirs = receiveMessageOnPort(port1)?.message as DecodedFiles | undefined;
+    if (Atomics.load(signal, 1) === 1) theirs = receiveMessageOnPort(port1)?.message as DecodedFiles | undefined;
   }
   void worker.terminate();
   port1.close();
   if (!theirs) {
-    warn('warning: the decode worker did not start; decoding its half on this thread');
+    warn('warning: the decode worker did not start or failed; decoding its half on this thread');
     theirs = decodeFiles(paths.slice(half), size, channels);
   }
   const per = size * size * channels, pixels = new Uint8Array(paths.length * per);
