@@ -154,11 +154,18 @@ export class TokenizerTrainer {
 
   /** The current weights as a tokenizer, with latent statistics measured on the training set. */
   tokenizer(patch = 1): LatentTokenizer {
-    return new LatentTokenizer(this.ae, measureLatentStats(this.ae, this.data, this.config.train.statsImages), patch, this.runDir);
+    return new LatentTokenizer(this.ae, this.latentStats(), patch, this.runDir);
   }
 
+  /** Latent statistics of the current weights, measured once per step (a checkpoint and the final report share them). */
+  private latentStats(): LatentStats {
+    if (this.statsAt?.step !== this.step) this.statsAt = { step: this.step, stats: measureLatentStats(this.ae, this.data, this.config.train.statsImages) };
+    return this.statsAt.stats;
+  }
+  private statsAt?: { step: number; stats: LatentStats };
+
   saveCheckpoint(): string {
-    const stats = measureLatentStats(this.ae, this.data, this.config.train.statsImages);
+    const stats = this.latentStats();
     const cursor = this.cursor.state();
     const state: TokenizerState = {
       format: TOKENIZER_FORMAT, config: this.config, step: this.step, optimizer: { t: this.optimizer.t },
