@@ -9,7 +9,11 @@ for m in ${METHODS:-nestar raster nextscale}; do
   [ -d runs/results/$m ] && $NESTAR export --checkpoint runs/results/$m --out checkpoints/mnist-patch/$m
   out=results/mnist-patch/$m
   mkdir -p $out
-  cp runs/results/$m/timing.log $out/timing.log 2>/dev/null || true
+  if [ -f runs/results/$m/timing.log ]; then
+    # Wall-clock per training invocation, then the backend line the trainer printed (engine, BLAS threads).
+    cp runs/results/$m/timing.log $out/timing.log
+    grep -m1 '^backend:' runs/results/$m/train.log >> $out/timing.log || true
+  fi
   $NESTAR eval --checkpoint checkpoints/mnist-patch/$m --n $N --cfg 1,2,3 --out $out/eval
   $NESTAR diagnose --checkpoint checkpoints/mnist-patch/$m --n 512 --out $out/diagnose.json
 done

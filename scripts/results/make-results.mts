@@ -8,14 +8,14 @@ const ROOT = 'results/mnist-patch';
 const METHODS = ['nestar', 'raster', 'nextscale'] as const;
 type Method = typeof METHODS[number];
 interface Row { label: string; n: number; fd: number; is: number; precision: number; recall: number; density: number; coverage: number; perClassRecall: number; cfg?: number; samplingSeconds?: number; memorisation?: number }
-interface Report { command: string; settings: { n: number; odeSteps: number; cfg: number[]; batch: number }; rows: Row[]; realData: Row; source: { step: number; checkpointSha256: string }; featureNet: { sha256: string } }
+interface Report { command: string; settings: { n: number; odeSteps: number; cfg: number[]; batch: number }; rows: Row[]; realData: Row; source: { step: number; checkpointSha256: string; params?: number; sequentialCalls?: number }; featureNet: { sha256: string } }
 interface Gap { parts: Array<{ name: string; tokens: number; hasPrefix: boolean; gtLoss: number; sampledLoss: number; gap: number; gapStderr: number; relativeGap: number }>; totalGt: number; totalSampled: number; images: number; odeSteps: number }
 
 const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
 const f = (x: number, d = 2) => x.toFixed(d);
 const reports = Object.fromEntries(METHODS.map((m) => [m, read<Report>(join(ROOT, m, 'eval', 'report.json'))])) as Record<Method, Report | null>;
 const gaps = Object.fromEntries(METHODS.map((m) => [m, read<Gap>(join(ROOT, m, 'diagnose.json'))])) as Record<Method, Gap | null>;
-const latency = read<{ backend: string; settings: Record<string, unknown>; methods: Record<Method, { medianMs: number; sequentialCalls: number; params: number; step: number }> }>(join(ROOT, 'latency.json'));
+const latency = read<{ backend: string; settings: Record<string, unknown>; nestarLatencyByOdeSteps?: Record<string, number>; methods: Record<Method, { medianMs: number; sequentialCalls: number; params: number; step: number }> }>(join(ROOT, 'latency.json'));
 const small = read<Report>(join(ROOT, 'nestar', 'eval-small', 'report.json'));
 const timing = Object.fromEntries(METHODS.map((m) => [m, existsSync(join(ROOT, m, 'timing.log')) ? readFileSync(join(ROOT, m, 'timing.log'), 'utf8').trim().split('\n') : []]));
 const missing = METHODS.filter((m) => !reports[m] || !latency?.methods[m]);
@@ -79,21 +79,44 @@ L('| method | part | tokens | loss, ground-truth prefix | loss, sampled prefix |
 L('|---|---|---:|---:|---:|---:|---:|');
 for (const m of METHODS) for (const p of gaps[m]?.parts ?? []) L(`| ${m} | ${p.name} | ${p.tokens} | ${f(p.gtLoss, 4)} | ${f(p.sampledLoss, 4)} | ${f(p.gap, 4)} ± ${f(p.gapStderr, 4)} | ${f(100 * p.relativeGap)} |`);
 L();
-L('## Ablation: coordination objectives (NestAR)');
+L('## Ablations (NestAR)');
 L();
-const abl = ['noisy-context', 'generated-prefix'].map((c) => ({ c, r: read<Report>(join(ROOT, 'ablations', `coord-${c}`, 'eval', 'report.json')), g: read<Gap>(join(ROOT, 'ablations', `coord-${c}`, 'diagnose.json')) }));
+L('Each trained ablation is the main config with one change, trained for the same steps and batch, evaluated at CFG 2 with N as above');
+L('(`scripts/results/ablations.sh`). Changing k or n1 changes the number of modules, and each module has its own depth-2 backbone, so');
+L('those runs also differ in parameters (listed). Exposure gap: held-out loss with model-sampled minus ground-truth prefixes, all tokens.');
+L();
 const cfg2 = (r: Report | null) => r?.rows.find((x) => x.cfg === 2);
 const gapCells = (g: Gap | null) => g ? `${f(g.totalSampled - g.totalGt, 4)} (${f(100 * (g.totalSampled - g.totalGt) / g.totalGt)} %)` : 'not run';
-L('| coordination | FD at CFG 2 | recall | precision | exposure gap, all tokens (loss, sampled − ground-truth prefix) |');
-L('|---|---:|---:|---:|---:|');
+const TRAINED = [
+  ['coord-noisy-context', 'coordination: noisy context'], ['coord-generated-prefix', 'coordination: generated prefixes'],
+  ['k2', 'k = 2 (main: 4)'], ['n1-1', 'n1 = 1 (main: 4)'], ['n1-16', 'n1 = 16 (main: 4)'],
+] as const;
+L('| run | change | sequential calls | parameters | FD at CFG 2 | recall | precision | exposure gap |');
+L('|---|---|---:|---:|---:|---:|---:|---:|');
 const main2 = cfg2(reports.nestar);
-L(`| none (main run) | ${main2 ? f(main2.fd) : 'n/a'} | ${main2 ? f(main2.recall, 3) : ''} | ${main2 ? f(main2.precision, 3) : ''} | ${gapCells(gaps.nestar)} |`);
-for (const a of abl) {
-  const row = cfg2(a.r);
-  L(`| ${a.c} | ${row ? f(row.fd) : 'not run'} | ${row ? f(row.recall, 3) : ''} | ${row ? f(row.precision, 3) : ''} | ${gapCells(a.g)} |`);
+const ln0 = latency!.methods.nestar;
+L(`| main | none (k = 4, n1 = 4, plain teacher forcing) | ${ln0.sequentialCalls} | ${(ln0.params / 1e6).toFixed(2)}M | ${main2 ? f(main2.fd) : 'n/a'} | ${main2 ? f(main2.recall, 3) : ''} | ${main2 ? f(main2.precision, 3) : ''} | ${gapCells(gaps.nestar)} |`);
+const notRun: string[] = [];
+for (const [name, change] of TRAINED) {
+  const r = read<Report>(join(ROOT, 'ablations', name, 'eval', 'report.json')), g = read<Gap>(join(ROOT, 'ablations', name, 'diagnose.json'));
+  const row = cfg2(r);
+  if (!row) { notRun.push(name); continue; }
+  const src = r!.source;
+  const calls = src.sequentialCalls ?? (name.startsWith('coord-') ? ln0.sequentialCalls : NaN);
+  L(`| ${name} | ${change} | ${Number.isFinite(calls) ? calls : 'n/a'} | ${src.params ? `${(src.params / 1e6).toFixed(2)}M` : 'as main'} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${gapCells(g)} |`);
 }
 L();
-L('Not run yet (listed in the issue): k ∈ {2, 4}, first-module size n1 ∈ {1, 4, 16}, ODE steps, and the latent-space runs.');
+L('ODE steps (the shipped NestAR checkpoint re-sampled with Euler steps other than the main table\'s 32; CFG 2, same N and seeds):');
+L();
+L('| ODE steps | FD at CFG 2 | recall | precision | latency, batch 1 |');
+L('|---:|---:|---:|---:|---:|');
+const odeRows: Array<[number, Row]> = [];
+for (const s of [4, 8, 16, 64]) { const row = cfg2(read<Report>(join(ROOT, 'ablations', `ode-${s}`, 'eval', 'report.json'))); if (row) odeRows.push([s, row]); else notRun.push(`ode-${s}`); }
+if (main2) odeRows.push([r0.settings.odeSteps, main2]);
+for (const [s, row] of odeRows.sort((a, b) => a[0] - b[0])) L(`| ${s} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${latency!.nestarLatencyByOdeSteps?.[s] ? `${f(latency!.nestarLatencyByOdeSteps[s]!, 0)} ms` : 'not measured'} |`);
+L();
+if (notRun.length) L(`Not run yet: ${notRun.join(', ')}.`);
+L('The latent-space runs (tokenizer + three models) are not part of these results; see the issue note.');
 L();
 L('## Samples and the nested stages');
 L();
@@ -102,6 +125,8 @@ L();
 L('Rows are samples (classes 0–5, CFG 3); columns are the canvas after each module (NestAR), each scale (next-scale) or each eighth of the tokens (raster).');
 L();
 L('## Training');
+L();
+L('Wall-clock as logged by `scripts/results/train.sh`, with the backend line the trainer printed; the runs with one OpenBLAS thread were trained two at a time (one per core), so their wall-clock is not comparable with a run that had both cores.');
 L();
 L('| method | steps × batch (images seen) | wall-clock log |');
 L('|---|---|---|');

@@ -13,17 +13,28 @@ const [ckRoot = 'checkpoints/mnist-patch', outRoot = 'results/mnist-patch'] = pr
 const backend = await initBackend();
 mkdirSync(outRoot, { recursive: true });
 const latency: Record<string, unknown> = { backend: backend.name, date: new Date().toISOString(), settings: { batch: 1, odeSteps: 32, cfg: 2, solver: 'euler' }, methods: {} };
-for (const m of METHODS) {
-  const pipe = loadPipeline(join(ckRoot, m));
+type Pipe = ReturnType<typeof loadPipeline>;
+/** Median of 5 batch-1 generations after one warm-up run, and the backbone calls each made. */
+async function batchOneLatency(pipe: Pipe, odeSteps: number): Promise<{ times: number[]; calls: number }> {
   const times: number[] = [];
   let calls = 0;
   for (let i = 0; i < 6; i++) {
     const t0 = performance.now();
-    const r = await pipe.generate({ count: 1, classes: i % 10, cfg: 2, odeSteps: 32, seed: i });
+    const r = await pipe.generate({ count: 1, classes: i % 10, cfg: 2, odeSteps, seed: i });
     if (i > 0) times.push(performance.now() - t0); // the first run warms up
     calls = r.backboneCalls;
   }
-  times.sort((a, b) => a - b);
+  return { times: times.sort((a, b) => a - b), calls };
+}
+for (const m of METHODS) {
+  const pipe = loadPipeline(join(ckRoot, m));
+  const { times, calls } = await batchOneLatency(pipe, 32);
+  if (m === 'nestar') {
+    // The ODE-step ablation's latency column: the same checkpoint at other step counts.
+    const byOdeSteps: Record<number, number> = {};
+    for (const s of [4, 8, 16, 32, 64]) byOdeSteps[s] = (await batchOneLatency(pipe, s)).times[2]!;
+    latency.nestarLatencyByOdeSteps = byOdeSteps;
+  }
   (latency.methods as Record<string, unknown>)[m] = { medianMs: times[2], timesMs: times, sequentialCalls: calls, params: pipe.model.params.count(), step: pipe.step };
   console.log(`${m}: ${calls} calls, median latency ${times[2]!.toFixed(0)} ms at batch 1`);
   // Stages: 6 samples (classes 0..5); a snapshot after each module (nestar), scale (nextscale), eighth (raster).

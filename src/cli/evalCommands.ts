@@ -123,7 +123,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
       rowsOut.push({ ...scoreSet(`${pipe.model.method} samples`, real, gen, rows, memo), cfg, samplingSeconds: seconds });
       if (cfg === cfgs[0]) writeImageGrid(join(out, 'samples.png'), { data: images, count: Math.min(n, 100), ...shape }, 10);
     }
-    source = { checkpoint: pipe.source, checkpointSha256: checkpointHash(pipe.source, 'ema'), method: pipe.model.method, step: pipe.step };
+    source = { checkpoint: pipe.source, checkpointSha256: checkpointHash(pipe.source, 'ema'), method: pipe.model.method, step: pipe.step,
+      params: pipe.model.params.count(), sequentialCalls: pipe.model.sequentialSteps };
     pipe.dispose();
   }
   const report: Report = {

@@ -84,7 +84,7 @@ export interface Report {
   command: string;
   dataset: string; split: string; referenceN: number;
   featureNet: { sha256: string; testAccuracy?: number; layer: string };
-  source: { checkpoint?: string; checkpointSha256?: string; method?: string; step?: number; samplesDir?: string };
+  source: { checkpoint?: string; checkpointSha256?: string; method?: string; step?: number; params?: number; sequentialCalls?: number; samplesDir?: string };
   settings: { n: number; seed: number; solver?: string; odeSteps?: number; cfg?: number[]; cfgSchedule?: string; temperature?: number; batch?: number };
   rows: MetricRow[];
   realData: MetricRow;
