@@ -72,6 +72,7 @@ test('nestar eval writes report.json/report.md with every metric, settings and b
     { runDir, data: loadMnist({ split: 'train', limit: 16 }) });
   t.trainStep();
   t.saveCheckpoint();
+  const params = t.model.params.count(), calls = t.model.sequentialSteps;
   t.dispose();
   const out = join(runDir, 'eval');
   const root = new URL('..', import.meta.url).pathname;
@@ -82,6 +83,9 @@ test('nestar eval writes report.json/report.md with every metric, settings and b
   assert.equal(rep.rows.length, 2);
   assert.equal(rep.featureNet.sha256, net.hash());
   assert.match(rep.source.checkpointSha256!, /^[0-9a-f]{64}$/);
+  // The model's size and sequential calls travel with the scores (RESULTS.md's ablation table reads them).
+  assert.equal(rep.source.params, params);
+  assert.equal(rep.source.sequentialCalls, calls);
   assert.deepEqual(rep.settings.cfg, [1, 2]);
   for (const row of [...rep.rows, rep.realData]) {
     for (const k of ['fd', 'is', 'precision', 'recall', 'density', 'coverage'] as const) assert.ok(Number.isFinite(row[k]), `${row.label} ${k}`);
