@@ -116,7 +116,24 @@ if (main2) odeRows.push([r0.settings.odeSteps, main2]);
 for (const [s, row] of odeRows.sort((a, b) => a[0] - b[0])) L(`| ${s} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${latency!.nestarLatencyByOdeSteps?.[s] ? `${f(latency!.nestarLatencyByOdeSteps[s]!, 0)} ms` : 'not measured'} |`);
 L();
 if (notRun.length) L(`Not run yet: ${notRun.join(', ')}.`);
-L('The latent-space runs (tokenizer + three models) are not part of these results; see the issue note.');
+L();
+L('## Latent space (`scripts/results/latent.sh`)');
+L();
+const LATENT = 'results/mnist-latent';
+const tokRep = read<{ psnr: number; fdReconstruction: number; images: number; tokens: { grid: number; tokenDim: number } }>(join(LATENT, 'tokenizer', 'report.json'));
+const latent = Object.fromEntries(METHODS.map((m) => [m, read<Report>(join(LATENT, m, 'eval', 'report.json'))])) as Record<Method, Report | null>;
+if (!tokRep || METHODS.some((m) => !latent[m])) {
+  L(`Not run yet (${[!tokRep ? 'tokenizer' : '', ...METHODS.filter((m) => !latent[m])].filter(Boolean).join(', ')} missing): the KL tokenizer and the three methods trained on its latents.`);
+} else {
+  L(`KL tokenizer: ${tokRep.tokens.grid}×${tokRep.tokens.grid} tokens of ${tokRep.tokens.tokenDim} channels; on ${tokRep.images} held-out images PSNR ${f(tokRep.psnr)} dB, FD of reconstructions ${f(tokRep.fdReconstruction)} (samples are decoded by this tokenizer, so this is roughly the best FD a generator on these tokens can reach).`);
+  L();
+  L('| method | best CFG | FD ↓ | precision | recall | coverage | sequential calls | parameters (generator) |');
+  L('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const m of METHODS) {
+    const r = latent[m]!, b = best(r);
+    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${r.source.params ? `${(r.source.params / 1e6).toFixed(2)}M` : 'n/a'} |`);
+  }
+}
 L();
 L('## Samples and the nested stages');
 L();
