@@ -7,7 +7,7 @@ import { PatchTokenizer } from '../src/tokenizer/patchTokenizer.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { loadImageFolder } from '../src/data/imageFolder.js';
 import { encodePng } from '../src/util/png.js';
-import { decodeSafetensors, encodeSafetensors } from '../src/util/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, f16ToF32, f32ToF16 } from '../src/util/safetensors.js';
 
 test('MNIST loads padded to 32x32 in [-1, 1] with labels', () => {
   const ds = loadMnist({ split: 'test', limit: 100 });
@@ -75,4 +75,26 @@ test('safetensors round trip keeps names, shapes, values and metadata', () => {
   assert.deepEqual(r.tensors, a);
   assert.deepEqual(r.metadata, { step: '7' });
   assert.throws(() => decodeSafetensors(bytes.subarray(0, 20), 'x.safetensors'), /x.safetensors/);
+});
+
+test('F16 safetensors: every half value round-trips, rounding is to nearest even, overflow is refused', () => {
+  // All 63488 finite halves (and ±inf) survive half -> single -> half unchanged.
+  for (let h = 0; h < 0x10000; h++) {
+    if ((h & 0x7c00) === 0x7c00 && (h & 0x3ff)) continue; // NaNs
+    assert.equal(f32ToF16(f16ToF32(h)), h, `half 0x${h.toString(16)}`);
+  }
+  // Known encodings, and ties between neighbours go to the even one.
+  assert.deepEqual([1, -2, 65504, 2 ** -24, 2 ** -14].map(f32ToF16), [0x3c00, 0xc000, 0x7bff, 0x0001, 0x0400]);
+  assert.equal(f32ToF16(1 + 2 ** -11), 0x3c00); // halfway between 0x3c00 and 0x3c01: even
+  assert.equal(f32ToF16(1 + 3 * 2 ** -11), 0x3c02); // halfway between 0x3c01 and 0x3c02: even
+  assert.equal(f32ToF16(2 ** -25), 0); // halfway between 0 and the smallest subnormal
+  // A file written as F16 reads back as F32 within half precision and is half the size.
+  const data = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 3);
+  const w = { w: { shape: [10, 100], data } };
+  const f16 = encodeSafetensors(w, undefined, 'F16'), f32 = encodeSafetensors(w);
+  assert.ok(f16.length < f32.length * 0.55, `${f16.length} vs ${f32.length} bytes`);
+  const back = decodeSafetensors(f16).tensors.w!;
+  assert.deepEqual(back.shape, [10, 100]);
+  for (let i = 0; i < data.length; i++) assert.ok(Math.abs(back.data[i]! - data[i]!) <= Math.abs(data[i]!) * 2 ** -11 + 2 ** -25, `value ${i}`);
+  assert.throws(() => encodeSafetensors({ big: { shape: [1], data: Float32Array.from([1e5]) } }, undefined, 'F16'), /'big'\[0\] = 100000 does not fit in F16/);
 });

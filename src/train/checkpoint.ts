@@ -129,7 +129,8 @@ export function loadSamplingCheckpoint(path: string, weights: 'ema' | 'raw' = 'e
  * Copies what sampling needs (state.json, ema.safetensors, tokenizer.safetensors) into `out`, whole or
  * not at all: the form checkpoints are shipped in (no raw weights or optimizer moments).
  */
-export function exportCheckpoint(path: string, out: string): { dir: string; files: string[] } {
+export function exportCheckpoint(path: string, out: string, opts: { dtype?: 'F32' | 'F16' } = {}): { dir: string; files: string[] } {
+  const dtype = opts.dtype ?? 'F32';
   const dir = resolveCheckpointDir(path);
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
   if (state.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state.format)}, expected ${CHECKPOINT_FORMAT}`);
@@ -140,9 +141,15 @@ export function exportCheckpoint(path: string, out: string): { dir: string; file
   try {
     for (const f of files) {
       if (!existsSync(join(dir, f))) throw new Error(`checkpoint: ${join(dir, f)} is missing`);
-      atomicWriteFile(join(tmp, f), readFileSync(join(dir, f)));
+      const bytes = readFileSync(join(dir, f));
+      if (dtype === 'F32') atomicWriteFile(join(tmp, f), bytes);
+      else {
+        // Half-precision storage for shipping; the loader widens it back to F32.
+        const { tensors, metadata } = decodeSafetensors(bytes, join(dir, f));
+        atomicWriteFile(join(tmp, f), encodeSafetensors(tensors, metadata, dtype));
+      }
     }
-    const exported = { ...state, losses: [], exportedFrom: { checkpoint: dir, step: state.step } };
+    const exported = { ...state, losses: [], exportedFrom: { checkpoint: dir, step: state.step, storage: dtype } };
     atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(exported, null, 1) + '\n');
     rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);
