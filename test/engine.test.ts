@@ -1,7 +1,8 @@
 import { test, before } from 'node:test';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr } from './helpers.js';
-import { applyOpenBlasCoreType, coreTypeForFlags } from '../src/engine/openblasEnv.js';
+import { applyOpenBlasCoreType, coreTypeForFlags, openBlasThreads } from '../src/engine/openblasEnv.js';
 import { nativeAddon, setNativeKernels } from '../src/engine/backend.js';
 import { gelu, geluComposite } from '../src/model/layers.js';
 
@@ -19,6 +20,18 @@ test('OpenBLAS core type follows the CPU flags and never overrides the environme
   const unset: NodeJS.ProcessEnv = {};
   assert.deepEqual(applyOpenBlasCoreType(unset, new Set(['avx2', 'fma'])), { coreType: 'Haswell', source: 'cpu-flags' });
   assert.equal(unset.OPENBLAS_CORETYPE, 'Haswell');
+});
+
+test('BLAS threads: the environment’s OPENBLAS_NUM_THREADS / OMP_NUM_THREADS win, else one per core', () => {
+  assert.equal(openBlasThreads({}, 8), 8);
+  assert.equal(openBlasThreads({ OPENBLAS_NUM_THREADS: '1' }, 8), 1);
+  assert.equal(openBlasThreads({ OMP_NUM_THREADS: '3' }, 8), 3);
+  assert.equal(openBlasThreads({ OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '3' }, 8), 2);
+  assert.throws(() => openBlasThreads({ OPENBLAS_NUM_THREADS: 'many' }, 8), /OPENBLAS_NUM_THREADS="many": expected a positive integer/);
+  if (backend === 'native') {
+    // The running addon reports what the environment asked for (or one per core).
+    assert.equal(nativeAddon()!.info().threads, openBlasThreads(process.env, availableParallelism()));
+  }
 });
 
 // Awkward shapes: odd sizes, size 1, both transposes, batch > 1, batch broadcasting.

@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // (tfjs-core's own ESM gradient files cannot be imported by Node directly).
 import '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
-import { applyOpenBlasCoreType, type OpenBlasEnvChoice } from './openblasEnv.js';
+import { applyOpenBlasCoreType, openBlasThreads, type OpenBlasEnvChoice } from './openblasEnv.js';
 import { engineFlags } from './flags.js';
 import { registerWasmAliasKernels } from './wasmKernels.js';
 import { loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
@@ -96,7 +96,7 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
         why = await initWasm();
         if (!why) {
           addon = loaded.addon;
-          addon.setThreads(Math.max(1, availableParallelism()));
+          addon.setThreads(openBlasThreads(process.env, availableParallelism()));
           for (const name of Object.keys(NATIVE_KERNELS)) {
             const cfg = tf.getKernel(name, 'wasm');
             if (cfg) originals.set(name, cfg);

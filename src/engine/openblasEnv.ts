@@ -42,3 +42,19 @@ export function applyOpenBlasCoreType(env: NodeJS.ProcessEnv = process.env, flag
   env.OPENBLAS_CORETYPE = chosen;
   return { coreType: chosen, source: 'cpu-flags' };
 }
+
+/**
+ * BLAS threads for the native kernels: OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) when the environment sets a
+ * positive integer — the way OpenBLAS users pin threads, e.g. to run two jobs side by side — else one per core.
+ */
+export function openBlasThreads(env: NodeJS.ProcessEnv, cores: number): number {
+  for (const name of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS'] as const) {
+    const v = env[name];
+    if (v !== undefined && v !== '') {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${JSON.stringify(v)}: expected a positive integer (BLAS threads)`);
+      return n;
+    }
+  }
+  return Math.max(1, cores);
+}
