@@ -153,7 +153,7 @@ L('Rows are samples (classes 0–5, CFG 3); columns are the canvas after each mo
 L();
 L('## Training');
 L();
-L('Wall-clock as logged by `scripts/results/train.sh`, with the backend line the trainer printed; the runs with one OpenBLAS thread were trained two at a time (one per core), so their wall-clock is not comparable with a run that had both cores.');
+L('Wall-clock as logged by `scripts/results/train.sh`, with the backend line the trainer printed; wall-clock includes whatever else shared the machine. In the recorded runs NestAR had the two cores to itself, while raster and next-scale AR were trained at the same time as each other (two processes, two BLAS threads each, on two cores), so their wall-clock is roughly twice what either would take alone and is not a speed comparison (see `nestar bench` for that).');
 L();
 L('| method | steps × batch (images seen) | wall-clock log |');
 L('|---|---|---|');
