@@ -13,6 +13,7 @@ interface Gap { parts: Array<{ name: string; tokens: number; hasPrefix: boolean;
 
 const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
 const f = (x: number, d = 2) => x.toFixed(d);
+const millions = (p?: number) => (p ? `${(p / 1e6).toFixed(2)}M` : 'n/a');
 const reports = Object.fromEntries(METHODS.map((m) => [m, read<Report>(join(ROOT, m, 'eval', 'report.json'))])) as Record<Method, Report | null>;
 const gaps = Object.fromEntries(METHODS.map((m) => [m, read<Gap>(join(ROOT, m, 'diagnose.json'))])) as Record<Method, Gap | null>;
 const latency = read<{ backend: string; settings: Record<string, unknown>; nestarLatencyByOdeSteps?: Record<string, number>; methods: Record<Method, { medianMs: number; sequentialCalls: number; params: number; step: number }> }>(join(ROOT, 'latency.json'));
@@ -38,7 +39,7 @@ const depthOf = (m: Method) => (read<{ config: { model: { depth: number | number
 const matched = spread <= 1.1;
 const noteMatched = () => {
   if (matched) return L(`Parameter counts within ${f((spread - 1) * 100, 1)} % of each other (baselines' depth matched to NestAR's).`);
-  L(`> **Not a matched comparison.** Parameter counts differ by ${f(spread)}× (${METHODS.map((m, i) => `${m} ${(params[i]! / 1e6).toFixed(2)}M, depth ${JSON.stringify(depthOf(m))}`).join('; ')}):`);
+  L(`> **Not a matched comparison.** Parameter counts differ by ${f(spread)}× (${METHODS.map((m, i) => `${m} ${millions(params[i])}, depth ${JSON.stringify(depthOf(m))}`).join('; ')}):`);
   L('> the runs were trained with an explicit `model.depth`, which the baselines take as given instead of matching NestAR\'s');
   L('> parameter count. Every baseline number below is for the smaller baseline; the claims section is qualified accordingly.');
 };
@@ -57,7 +58,7 @@ L('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const m of METHODS) {
   const r = reports[m]!, b = best(r), lat = latency!.methods[m];
   const thr = b.samplingSeconds ? `${f(b.n / b.samplingSeconds, 1)} img/s @ ${r.settings.batch}` : 'n/a';
-  L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.is)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.density, 3)} | ${f(b.coverage, 3)} | ${f(b.perClassRecall, 3)} | ${lat.sequentialCalls} | ${f(lat.medianMs, 0)} ms | ${thr} | ${(lat.params / 1e6).toFixed(2)}M |`);
+  L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.is)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.density, 3)} | ${f(b.coverage, 3)} | ${f(b.perClassRecall, 3)} | ${lat.sequentialCalls} | ${f(lat.medianMs, 0)} ms | ${thr} | ${millions(lat.params)} |`);
 }
 const real = r0.realData;
 L(`| real data (${real.n} train vs test) | – | ${f(real.fd)} | ${f(real.is)} | ${f(real.precision, 3)} | ${f(real.recall, 3)} | ${f(real.density, 3)} | ${f(real.coverage, 3)} | ${f(real.perClassRecall, 3)} | – | – | – | – |`);
@@ -96,15 +97,13 @@ L('| run | change | sequential calls | parameters | FD at CFG 2 | recall | preci
 L('|---|---|---:|---:|---:|---:|---:|---:|');
 const main2 = cfg2(reports.nestar);
 const ln0 = latency!.methods.nestar;
-L(`| main | none (k = 4, n1 = 4, plain teacher forcing) | ${ln0.sequentialCalls} | ${(ln0.params / 1e6).toFixed(2)}M | ${main2 ? f(main2.fd) : 'n/a'} | ${main2 ? f(main2.recall, 3) : ''} | ${main2 ? f(main2.precision, 3) : ''} | ${gapCells(gaps.nestar)} |`);
+L(`| main | none (k = 4, n1 = 4, plain teacher forcing) | ${ln0.sequentialCalls} | ${millions(ln0.params)} | ${main2 ? f(main2.fd) : 'n/a'} | ${main2 ? f(main2.recall, 3) : ''} | ${main2 ? f(main2.precision, 3) : ''} | ${gapCells(gaps.nestar)} |`);
 const notRun: string[] = [];
 for (const [name, change] of TRAINED) {
   const r = read<Report>(join(ROOT, 'ablations', name, 'eval', 'report.json')), g = read<Gap>(join(ROOT, 'ablations', name, 'diagnose.json'));
   const row = cfg2(r);
   if (!row) { notRun.push(name); continue; }
-  const src = r!.source;
-  const calls = src.sequentialCalls ?? (name.startsWith('coord-') ? ln0.sequentialCalls : NaN);
-  L(`| ${name} | ${change} | ${Number.isFinite(calls) ? calls : 'n/a'} | ${src.params ? `${(src.params / 1e6).toFixed(2)}M` : 'as main'} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${gapCells(g)} |`);
+  L(`| ${name} | ${change} | ${r!.source.sequentialCalls ?? 'n/a'} | ${millions(r!.source.params)} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${gapCells(g)} |`);
 }
 L();
 L('The ablation checkpoints are shipped with F16 weights (`nestar export --fp16`, half the size) under `checkpoints/mnist-patch/ablations/<run>`,');
@@ -141,7 +140,7 @@ if (!tokRep || METHODS.some((m) => !latent[m])) {
   L('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const m of METHODS) {
     const r = latent[m]!, b = best(r);
-    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${r.source.params ? `${(r.source.params / 1e6).toFixed(2)}M` : 'n/a'} |`);
+    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${millions(r.source.params)} |`);
   }
 }
 L();
