@@ -1,5 +1,5 @@
 // The shipped results (issue #10): the shipped NestAR checkpoint, re-evaluated with the recorded small-N
-// command, reproduces the recorded figures.
+// command, reproduces the recorded figures; RESULTS.md is what the generator makes from the committed JSONs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,4 +24,11 @@ test('the shipped NestAR checkpoint re-evaluates to the figures recorded in resu
   assert.equal(b.n, a.n);
   assert.ok(Math.abs(b.fd - a.fd) <= 0.02 * a.fd, `FD ${b.fd} vs recorded ${a.fd}`);
   assert.ok(Math.abs(b.recall - a.recall) <= 0.03 && Math.abs(b.precision - a.precision) <= 0.03, `recall ${b.recall} / precision ${b.precision} vs recorded ${a.recall} / ${a.precision}`);
+});
+
+test('results/RESULTS.md is exactly what make-results.mts makes from the committed report JSONs', () => {
+  // Guards against hand edits and against a report JSON changing without the page being regenerated.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/results/make-results.mts'), '--check'], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /matches the report JSONs/);
 });

@@ -1,8 +1,16 @@
 // Generates results/RESULTS.md (and its plot) from the report JSONs that scripts/results/evaluate.sh writes;
-// nothing in it is typed by hand. Usage: node --import tsx scripts/results/make-results.mts
+// nothing in it is typed by hand. Usage: node --import tsx scripts/results/make-results.mts [--check]
+// (--check writes nothing and exits 1 when the committed files differ from what the JSONs give).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
+
+const CHECK = process.argv.includes('--check');
+const stale: string[] = [];
+const emit = (path: string, text: string) => {
+  if (!CHECK) return writeFileSync(path, text);
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== text) stale.push(path);
+};
 
 const ROOT = 'results/mnist-patch';
 const METHODS = ['nestar', 'raster', 'nextscale'] as const;
@@ -68,7 +76,7 @@ L();
 L('| method | CFG | FD | IS | precision | recall | coverage | sampling time |');
 L('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const m of METHODS) for (const row of reports[m]!.rows) L(`| ${m} | ${row.cfg} | ${f(row.fd)} | ${f(row.is)} | ${f(row.precision, 3)} | ${f(row.recall, 3)} | ${f(row.coverage, 3)} | ${f(row.samplingSeconds ?? NaN, 0)} s |`);
-writeFileSync(join(ROOT, 'fd-vs-recall.svg'), lineChartSvg({
+emit(join(ROOT, 'fd-vs-recall.svg'), lineChartSvg({
   title: 'CFG sweep: FD vs recall', xLabel: 'recall', yLabel: 'FD (lower is better)',
   series: METHODS.map((m) => ({ name: m, points: reports[m]!.rows.map((r) => [r.recall, r.fd] as [number, number]).sort((a, b) => a[0] - b[0]) })),
 }));
@@ -190,5 +198,9 @@ if (small) {
   const s = small.rows[0]!;
   L(`\`test/results.test.ts\` re-evaluates the shipped NestAR checkpoint with \`${small.command.replace(/ --out \S+/, '')}\` and checks it against these recorded numbers: FD ${f(s.fd, 3)}, recall ${f(s.recall, 3)}, precision ${f(s.precision, 3)} (N = ${s.n}).`);
 }
-writeFileSync('results/RESULTS.md', out.join('\n') + '\n');
-console.log(`wrote results/RESULTS.md and ${ROOT}/fd-vs-recall.svg`);
+emit('results/RESULTS.md', out.join('\n') + '\n');
+if (CHECK && stale.length) {
+  console.error(`out of date with the report JSONs: ${stale.join(', ')} (run node --import tsx scripts/results/make-results.mts)`);
+  process.exit(1);
+}
+console.log(CHECK ? 'results/RESULTS.md matches the report JSONs' : `wrote results/RESULTS.md and ${ROOT}/fd-vs-recall.svg`);
