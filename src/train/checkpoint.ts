@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { atomicWriteFile } from '../util/atomicWrite.js';
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../util/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray, type StorageDtype } from '../util/safetensors.js';
 import type { RngState } from '../util/rng.js';
 import type { RunConfig } from './config.js';
 import type { LatentTokenizerState } from '../tokenizer/latentTokenizer.js';
@@ -129,7 +129,7 @@ export function loadSamplingCheckpoint(path: string, weights: 'ema' | 'raw' = 'e
  * Copies what sampling needs (state.json, ema.safetensors, tokenizer.safetensors) into `out`, whole or
  * not at all: the form checkpoints are shipped in (no raw weights or optimizer moments).
  */
-export function exportCheckpoint(path: string, out: string, opts: { dtype?: 'F32' | 'F16' } = {}): { dir: string; files: string[] } {
+export function exportCheckpoint(path: string, out: string, opts: { dtype?: StorageDtype } = {}): { dir: string; files: string[] } {
   const dtype = opts.dtype ?? 'F32';
   const dir = resolveCheckpointDir(path);
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
