@@ -1,7 +1,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { setup, tf, maxRelErr } from './helpers.js';
 import { NestAR } from '../src/model/nestar.js';
+import { ParamStore } from '../src/model/params.js';
+import { BlockCausalTransformer } from '../src/model/transformer.js';
 
 before(setup);
 
@@ -29,4 +31,30 @@ test('block-causal: editing patch i+1 leaves outputs conditioning patches <= i u
     }
   }
   model.dispose();
+});
+
+// Sampling memory: extend() frees each block's temporaries before the next block runs, so the peak over a
+// deep backbone stays near a shallow one's (all blocks' attention maps at once overran the WASM heap).
+test('KV-cache extend: peak memory does not grow with depth, and outputs match forward()', async () => {
+  const T = 32, B = 8;
+  const make = (depth: number) => new BlockCausalTransformer(new ParamStore(depth), `t${depth}`, {
+    width: 32, depth, heads: 2, mlpRatio: 4, tokenDim: 4, numClasses: 10, maxInputTokens: T, blockSize: 8,
+    ownPositions: Array.from({ length: T }, (_, i) => [i >> 3, i & 7]), targetPositions: Array.from({ length: T + 1 }, () => null), gridSize: 8,
+  });
+  const x = tf.randomNormal([B, T, 4], 0, 1, 'float32', 3) as tf.Tensor3D;
+  const onehot = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 11).toFloat() as tf.Tensor2D;
+  const peak = async (t: BlockCausalTransformer) => {
+    const cache = t.newCache();
+    const info = await tf.profile(() => tf.tidy(() => t.extend(cache, x, onehot)));
+    cache.k.forEach((k) => k.dispose()); cache.v.forEach((v) => v.dispose());
+    return info.peakBytes - info.newBytes;
+  };
+  const shallow = make(1), deep = make(8);
+  const p1 = await peak(shallow), p8 = await peak(deep);
+  assert.ok(p8 < 1.5 * p1, `peak temporaries ${p8} B at depth 8 vs ${p1} B at depth 1`);
+  const cache = deep.newCache();
+  const viaCache = deep.extend(cache, x, onehot), direct = deep.forward(x, onehot);
+  assert.ok(maxRelErr(viaCache.dataSync(), direct.dataSync()) < 1e-5);
+  tf.dispose([viaCache, direct, x, onehot, ...cache.k, ...cache.v]);
+  shallow.dispose(); deep.dispose();
 });
