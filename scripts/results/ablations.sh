@@ -6,12 +6,14 @@
 # The ODE-step ablation re-samples the shipped NestAR checkpoint (no training). Resumable like train.sh;
 # with shipped checkpoints present nothing is trained, and REEVAL=1 re-makes every report from them.
 # N defaults to 2000, as in evaluate.sh, so FD compares with the main run at CFG 2.
-# Choose a subset with ABLATIONS="k2 n1-16" or ODE_STEPS="8 16" (an empty value skips that part).
+# Sampling noise: the shipped NestAR checkpoint re-evaluated with other sampling seeds (SEEDS), so that FD
+# differences between rows can be read against the spread that the seed alone gives.
+# Choose a subset with ABLATIONS="k2 n1-16", ODE_STEPS="8 16" or SEEDS=10000 (an empty value skips that part).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/results/lib.sh
 CONFIG=${CONFIG:-results/configs/mnist-patch.json}
 N=${N:-2000}
-NESTAR="node --import tsx src/cli/main.ts"
 flags_for() {
   case "$1" in
     coord-*) echo "--coord ${1#coord-}" ;;
@@ -25,14 +27,8 @@ for name in ${ABLATIONS-coord-noisy-context coord-generated-prefix k2 n1-1 n1-16
   run=runs/results/ablations/$name out=results/mnist-patch/ablations/$name ckpt=checkpoints/mnist-patch/ablations/$name
   mkdir -p "$run" "$out"
   if [ ! -f "$ckpt/state.json" ]; then
-    start=$(date +%s)
-    if [ -f "$run/latest.json" ]; then
-      $NESTAR train --out "$run" --resume 2>&1 | tr '\r' '\n' | grep -v '^train ' >> "$run/train.log" || true
-    else
-      # shellcheck disable=SC2086
-      $NESTAR train --method nestar --config "$CONFIG" $flags --out "$run" 2>&1 | tr '\r' '\n' | grep -v '^train ' >> "$run/train.log" || true
-    fi
-    echo "$name: $(( $(date +%s) - start )) s wall this invocation, finished $(date -u +%FT%TZ)" >> "$out/timing.log"
+    # shellcheck disable=SC2086
+    train_run "$name" "$run" "$out/timing.log" --method nestar --config "$CONFIG" $flags
     $NESTAR export --checkpoint "$run" --out "$ckpt" --fp16
   fi
   if [ ! -f "$out/eval/report.json" ] || [ -n "${REEVAL-}" ]; then
@@ -45,5 +41,12 @@ for steps in ${ODE_STEPS-4 8 16 64}; do
   out=results/mnist-patch/ablations/ode-$steps
   if [ ! -f "$out/eval/report.json" ] || [ -n "${REEVAL-}" ]; then
     $NESTAR eval --checkpoint checkpoints/mnist-patch/nestar --n "$N" --cfg 2 --ode-steps "$steps" --out "$out/eval"
+  fi
+done
+# Sampling seeds: eval seeds batch b with seed + 250 b, so 10000 and 20000 (N up to 10000) share no seed with the main run's 0.
+for seed in ${SEEDS-10000 20000}; do
+  out=results/mnist-patch/ablations/seed-$seed
+  if [ ! -f "$out/eval/report.json" ] || [ -n "${REEVAL-}" ]; then
+    $NESTAR eval --checkpoint checkpoints/mnist-patch/nestar --n "$N" --cfg 2 --seed "$seed" --out "$out/eval"
   fi
 done

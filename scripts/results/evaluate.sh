@@ -3,8 +3,8 @@
 # RESULTS.md is made from (issue #10). Run after scripts/results/train.sh. N defaults to 2000 per CFG value.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/results/lib.sh
 N=${N:-2000}
-NESTAR="node --import tsx src/cli/main.ts"
 for m in ${METHODS:-nestar raster nextscale}; do
   [ -d runs/results/$m ] && $NESTAR export --checkpoint runs/results/$m --out checkpoints/mnist-patch/$m
   out=results/mnist-patch/$m
@@ -12,7 +12,7 @@ for m in ${METHODS:-nestar raster nextscale}; do
   if [ -f runs/results/$m/timing.log ]; then
     # Wall-clock per training invocation, then the backend line the trainer printed (engine, BLAS threads).
     cp runs/results/$m/timing.log $out/timing.log
-    grep -m1 '^backend:' runs/results/$m/train.log >> $out/timing.log || true
+    backend_line runs/results/$m >> $out/timing.log
   fi
   # Sampling batch 250, except next-scale AR at 100: its recorded numbers were made at 100 because its depth-9
   # sampler once ran out of the 4 GiB WASM heap at 250 (every block's temporaries alive at once; fixed since,

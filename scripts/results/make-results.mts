@@ -16,7 +16,7 @@ const ROOT = 'results/mnist-patch';
 const METHODS = ['nestar', 'raster', 'nextscale'] as const;
 type Method = typeof METHODS[number];
 interface Row { label: string; n: number; fd: number; is: number; precision: number; recall: number; density: number; coverage: number; perClassRecall: number; cfg?: number; samplingSeconds?: number; memorisation?: number }
-interface Report { command: string; settings: { n: number; odeSteps: number; cfg: number[]; batch: number }; rows: Row[]; realData: Row; source: { step: number; checkpointSha256: string; params?: number; sequentialCalls?: number }; featureNet: { sha256: string } }
+interface Report { command: string; settings: { n: number; seed: number; odeSteps: number; cfg: number[]; batch: number }; rows: Row[]; realData: Row; source: { step: number; checkpointSha256: string; params?: number; sequentialCalls?: number }; featureNet: { sha256: string } }
 interface Gap { parts: Array<{ name: string; tokens: number; hasPrefix: boolean; gtLoss: number; sampledLoss: number; gap: number; gapStderr: number; relativeGap: number }>; totalGt: number; totalSampled: number; images: number; odeSteps: number }
 
 const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
@@ -114,6 +114,18 @@ for (const [name, change] of TRAINED) {
   L(`| ${name} | ${change} | ${r!.source.sequentialCalls ?? 'n/a'} | ${millions(r!.source.params)} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${gapCells(g)} |`);
 }
 L();
+// Sampling noise: the main checkpoint at other sampling seeds (ablations.sh), so row differences can be read against it.
+const seedRows = [10000, 20000].map((s) => [s, cfg2(read<Report>(join(ROOT, 'ablations', `seed-${s}`, 'eval', 'report.json')))] as const)
+  .filter((x): x is readonly [number, Row] => !!x[1]);
+for (const s of [10000, 20000]) if (!seedRows.some(([t]) => t === s)) notRun.push(`seed-${s}`);
+if (main2 && seedRows.length) {
+  const fds = [main2.fd, ...seedRows.map(([, r]) => r.fd)], recalls = [main2.recall, ...seedRows.map(([, r]) => r.recall)];
+  const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+  L(`Sampling noise: the main checkpoint evaluated with sampling seeds ${[r0.settings.seed, ...seedRows.map(([s]) => s)].join(', ')} (same N, CFG 2) gives FD ${fds.map((x) => f(x)).join(', ')}`);
+  L(`(spread ${f(spread(fds))}) and recall ${recalls.map((x) => f(x, 3)).join(', ')} (spread ${f(spread(recalls), 3)}). FD differences between rows smaller than that spread are`);
+  L('within sampling noise; differences between training runs (seeds, data order) are not measured here and would add to it.');
+  L();
+}
 L('The ablation checkpoints are shipped with F16 weights (`nestar export --fp16`, half the size) under `checkpoints/mnist-patch/ablations/<run>`,');
 L('and the rows above are evaluated from those files.');
 const storage: string[] = [];
@@ -132,8 +144,7 @@ for (const s of [4, 8, 16, 64]) { const row = cfg2(read<Report>(join(ROOT, 'abla
 if (main2) odeRows.push([r0.settings.odeSteps, main2]);
 for (const [s, row] of odeRows.sort((a, b) => a[0] - b[0])) L(`| ${s} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${latency!.nestarLatencyByOdeSteps?.[s] ? `${f(latency!.nestarLatencyByOdeSteps[s]!, 0)} ms` : 'not measured'} |`);
 L();
-if (notRun.length) L(`Not run yet: ${notRun.join(', ')}.`);
-L();
+if (notRun.length) { L(`Not run yet: ${notRun.join(', ')}.`); L(); }
 L('## Latent space (`scripts/results/latent.sh`)');
 L();
 const LATENT = 'results/mnist-latent';

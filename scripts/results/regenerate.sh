@@ -6,13 +6,7 @@
 # Takes about an hour on two cores. The same backend and seeds give the same numbers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-NESTAR="node --import tsx src/cli/main.ts"
-N=${N:-2000}
 scripts/results/evaluate.sh
 REEVAL=1 scripts/results/ablations.sh
-for m in nestar raster nextscale; do
-  if [ -d checkpoints/mnist-latent/$m ]; then
-    $NESTAR eval --checkpoint checkpoints/mnist-latent/$m --n "$N" --cfg 1,2,3 --out results/mnist-latent/$m/eval
-  fi
-done
+if [ -d checkpoints/mnist-latent ]; then REEVAL=1 scripts/results/latent.sh; fi
 node --import tsx scripts/results/make-results.mts

@@ -5,15 +5,8 @@
 # backend of each run go to runs/results/<method>/timing.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/results/lib.sh
 CONFIG=${CONFIG:-results/configs/mnist-patch.json}
 for method in ${METHODS:-nestar raster nextscale}; do
-  out=runs/results/$method
-  mkdir -p "$out"
-  start=$(date +%s)
-  if [ -f "$out/latest.json" ]; then
-    node --import tsx src/cli/main.ts train --out "$out" --resume 2>&1 | tr '\r' '\n' | grep -v '^train ' >> "$out/train.log" || true
-  else
-    node --import tsx src/cli/main.ts train --method "$method" --config "$CONFIG" --out "$out" 2>&1 | tr '\r' '\n' | grep -v '^train ' >> "$out/train.log" || true
-  fi
-  echo "$method: $(( $(date +%s) - start )) s wall this invocation, finished $(date -u +%FT%TZ)" >> "$out/timing.log"
+  train_run "$method" "runs/results/$method" "runs/results/$method/timing.log" --method "$method" --config "$CONFIG"
 done

@@ -1,0 +1,28 @@
+# Shared by the scripts in scripts/results/ (sourced, not run): the CLI, and running one resumable training
+# command with its log and wall-clock recorded.
+NESTAR="node --import tsx src/cli/main.ts"
+
+# timed_run LABEL RUN_DIR TIMING_LOG COMMAND...: runs COMMAND (a `nestar train` or `train-tokenizer` for
+# RUN_DIR), appends its output to RUN_DIR/train.log and "LABEL: <s> s wall this invocation, finished <time>"
+# to TIMING_LOG (issue #10 records each run's wall-clock; a resumed run has one line per invocation).
+# A failing command stops the calling script (set -e with pipefail): a crashed run is never exported.
+timed_run() {
+  local label=$1 run=$2 timing=$3 start
+  shift 3
+  mkdir -p "$run" "$(dirname "$timing")"
+  start=$(date +%s)
+  "$@" 2>&1 | tr '\r' '\n' >> "$run/train.log"
+  echo "$label: $(( $(date +%s) - start )) s wall this invocation, finished $(date -u +%FT%TZ)" >> "$timing"
+}
+
+# train_run LABEL RUN_DIR TIMING_LOG [FLAGS...]: `nestar train` into RUN_DIR, resuming from its last checkpoint
+# when there is one (FLAGS are for a fresh start only: the checkpoint holds the config).
+train_run() {
+  local label=$1 run=$2 timing=$3
+  shift 3
+  if [ -f "$run/latest.json" ]; then set -- --resume; fi
+  timed_run "$label" "$run" "$timing" $NESTAR train --out "$run" "$@"
+}
+
+# backend_line RUN_DIR: the backend the run's trainer reported (engine, BLAS core type and threads).
+backend_line() { grep -m1 '^backend:' "$1/train.log" || true; }
