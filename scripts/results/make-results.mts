@@ -106,11 +106,12 @@ L('|---|---|---:|---:|---:|---:|---:|---:|');
 const main2 = cfg2(reports.nestar);
 const ln0 = latency!.methods.nestar;
 L(`| main | none (k = 4, n1 = 4, plain teacher forcing) | ${ln0.sequentialCalls} | ${millions(ln0.params)} | ${main2 ? f(main2.fd) : 'n/a'} | ${main2 ? f(main2.recall, 3) : ''} | ${main2 ? f(main2.precision, 3) : ''} | ${gapCells(gaps.nestar)} |`);
-const notRun: string[] = [];
+const notRun: string[] = [], ablationFds: Array<[string, number]> = [];
 for (const [name, change] of TRAINED) {
   const r = read<Report>(join(ROOT, 'ablations', name, 'eval', 'report.json')), g = read<Gap>(join(ROOT, 'ablations', name, 'diagnose.json'));
   const row = cfg2(r);
   if (!row) { notRun.push(name); continue; }
+  ablationFds.push([name, row.fd]);
   L(`| ${name} | ${change} | ${r!.source.sequentialCalls ?? 'n/a'} | ${millions(r!.source.params)} | ${f(row.fd)} | ${f(row.recall, 3)} | ${f(row.precision, 3)} | ${gapCells(g)} |`);
 }
 L();
@@ -123,7 +124,10 @@ if (main2 && seedRows.length) {
   const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
   L(`Sampling noise: the main checkpoint evaluated with sampling seeds ${[r0.settings.seed, ...seedRows.map(([s]) => s)].join(', ')} (same N, CFG 2) gives FD ${fds.map((x) => f(x)).join(', ')}`);
   L(`(spread ${f(spread(fds))}) and recall ${recalls.map((x) => f(x, 3)).join(', ')} (spread ${f(spread(recalls), 3)}). FD differences between rows smaller than that spread are`);
-  L('within sampling noise; differences between training runs (seeds, data order) are not measured here and would add to it.');
+  L('within sampling noise (three seeds give only a rough range); differences between training runs (seeds, data order) are not measured here and would add to it.');
+  const lo = Math.min(...fds), hi = Math.max(...fds);
+  const outside = ablationFds.filter(([, fd]) => fd < lo || fd > hi).map(([n, fd]) => `${n} (${fd < lo ? `${f(lo - fd)} below` : `${f(fd - hi)} above`})`);
+  L(`Ablation rows outside the main checkpoint's FD range over those seeds (${f(lo)}–${f(hi)}): ${outside.length ? outside.join(', ') : 'none'}.`);
   L();
 }
 L('The ablation checkpoints are shipped with F16 weights (`nestar export --fp16`, half the size) under `checkpoints/mnist-patch/ablations/<run>`,');
