@@ -74,3 +74,19 @@ test('resuming from step s gives the same weights at step s+j as an uninterrupte
   for (const [name, arr] of Object.entries(want)) assert.deepEqual(got[name]!.data, arr.data, `${name} differs after resume`);
   resumed.dispose();
 });
+
+test('checkpoints carry the run\'s training wall-clock, summed over resumed invocations', async () => {
+  const dir = tmp();
+  const cfg = resolveRunConfig({ model: tinyModel, train: { steps: 3, batchSize: 8, checkpointEvery: 3, sampleEvery: 1000, headRepeats: 1 } });
+  const first = Trainer.create(cfg, { runDir: dir, data: data() });
+  await first.run();
+  first.dispose();
+  const saved = loadCheckpoint(dir).state.trainSeconds!;
+  assert.ok(saved > 0, `trainSeconds ${saved} after 3 steps`);
+  const resumed = Trainer.resume({ runDir: dir, data: data() }, { steps: 6 });
+  assert.equal(resumed.trainSeconds, saved);
+  await resumed.run();
+  resumed.dispose();
+  const total = loadCheckpoint(dir).state.trainSeconds!;
+  assert.ok(total > saved, `trainSeconds ${total} after resuming from ${saved}`);
+});

@@ -154,18 +154,31 @@ L();
 const LATENT = 'results/mnist-latent';
 const tokRep = read<{ psnr: number; fdReconstruction: number; images: number; tokens: { grid: number; tokenDim: number } }>(join(LATENT, 'tokenizer', 'report.json'));
 const latent = Object.fromEntries(METHODS.map((m) => [m, read<Report>(join(LATENT, m, 'eval', 'report.json'))])) as Record<Method, Report | null>;
-if (!tokRep || METHODS.some((m) => !latent[m])) {
-  L(`Not run yet (${[!tokRep ? 'tokenizer' : '', ...METHODS.filter((m) => !latent[m])].filter(Boolean).join(', ')} missing): the KL tokenizer and the three methods trained on its latents.`);
-} else {
+const latentMissing = [...(tokRep ? [] : ['tokenizer']), ...METHODS.filter((m) => !latent[m])];
+const logLines = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n') : []);
+if (tokRep) {
   L(`KL tokenizer: ${tokRep.tokens.grid}×${tokRep.tokens.grid} tokens of ${tokRep.tokens.tokenDim} channels; on ${tokRep.images} held-out images PSNR ${f(tokRep.psnr)} dB, FD of reconstructions ${f(tokRep.fdReconstruction)} (samples are decoded by this tokenizer, so this is roughly the best FD a generator on these tokens can reach).`);
+  L(`Tokenizer training: ${logLines(join(LATENT, 'tokenizer', 'timing.log')).join('; ') || 'not recorded'}.`);
   L();
-  L('| method | best CFG | FD ↓ | precision | recall | coverage | sequential calls | parameters (generator) |');
-  L('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const m of METHODS) {
-    const r = latent[m]!, b = best(r);
-    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${millions(r.source.params)} |`);
-  }
 }
+if (METHODS.some((m) => latent[m])) {
+  L('Same config as the pixel-patch runs (steps, batch, width; baselines\' depth matched to NestAR\'s parameters), one latent cell per token.');
+  L('Training wall-clock is summed over the run\'s invocations and stored in its checkpoint (`trainSeconds`), or else copied from latent.sh\'s log of each invocation; it includes whatever else shared the machine.');
+  L();
+  L('| method | best CFG | FD ↓ | precision | recall | coverage | sequential calls | parameters (generator) | training wall-clock |');
+  L('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const m of METHODS) {
+    const r = latent[m];
+    if (!r) continue;
+    const b = best(r), st = read<{ trainSeconds?: number; backend?: string }>(join('checkpoints/mnist-latent', m, 'state.json'));
+    // Runs trained before checkpoints carried trainSeconds fall back to latent.sh's per-invocation log.
+    const log = logLines(join(LATENT, m, 'timing.log'));
+    const wall = st?.trainSeconds ? `${f(st.trainSeconds / 60, 1)} min (${log.find((l) => l.startsWith('backend:'))?.slice(9).trim() ?? st.backend})` : log.join('; ') || 'not recorded';
+    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${millions(r.source.params)} | ${wall} |`);
+  }
+  L();
+}
+if (latentMissing.length) L(`Not run yet: ${latentMissing.join(', ')} (the KL tokenizer and the three methods trained on its latents).`);
 L();
 L('## Samples and the nested stages');
 L();

@@ -25,6 +25,9 @@ export interface CheckpointState {
   skippedSteps?: number;
   backend: string;
   savedAt: string;
+  /** Wall-clock seconds spent in run() up to this checkpoint, summed over resumed invocations (a killed
+   * invocation loses only the time since its last checkpoint). Absent in checkpoints that predate it. */
+  trainSeconds?: number;
   /** A latent tokenizer's config and statistics (its weights are tokenizer.safetensors), so the checkpoint stands alone. */
   tokenizer?: LatentTokenizerState;
 }

@@ -53,6 +53,8 @@ export class Trainer {
   private badSteps = 0;
   /** Steps skipped for a non-finite loss or gradient, over the whole run. */
   skippedSteps = 0;
+  /** Wall-clock seconds of run() so far, over every invocation of a resumed run (saved with each checkpoint). */
+  trainSeconds = 0;
   private readonly releaseLock: () => void;
 
   private constructor(readonly config: RunConfig, readonly opts: TrainerOptions) {
@@ -115,6 +117,7 @@ export class Trainer {
     t.step = state.step;
     t.losses = state.losses;
     t.skippedSteps = state.skippedSteps ?? 0;
+    t.trainSeconds = state.trainSeconds ?? 0;
     t.rngNoise = new Rng(state.rng.noise);
     t.cursor.restore(state.rng, state.data);
     return t;
@@ -175,7 +178,7 @@ export class Trainer {
       format: CHECKPOINT_FORMAT, config: this.config, step: this.step,
       optimizer: { t: this.optimizer.t, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weightDecay },
       rng: { ...cursor.rng, noise: this.rngNoise.state() }, data: cursor.data, losses: this.losses, skippedSteps: this.skippedSteps,
-      backend: this.opts.backendName ?? tf.getBackend(), savedAt: new Date().toISOString(),
+      backend: this.opts.backendName ?? tf.getBackend(), savedAt: new Date().toISOString(), trainSeconds: this.trainSeconds,
     };
   }
 
@@ -202,9 +205,12 @@ export class Trainer {
   /** Trains to config.train.steps, checkpointing and sampling on schedule. */
   async run(onStep?: (log: StepLog) => void): Promise<void> {
     const tc = this.config.train;
+    let mark = performance.now();
+    const clock = () => { const now = performance.now(); this.trainSeconds += (now - mark) / 1000; mark = now; };
     while (this.step < tc.steps) {
       const log = this.trainStep();
       onStep?.(log);
+      clock();
       if (this.step % tc.checkpointEvery === 0 || this.step === tc.steps) this.saveCheckpoint();
       if (this.step % tc.sampleEvery === 0 || this.step === tc.steps) {
         await this.writeSampleGrid(join(this.opts.runDir, 'samples', `step-${String(this.step).padStart(7, '0')}.png`));
