@@ -165,8 +165,8 @@ if (METHODS.some((m) => latent[m])) {
   L('Same config as the pixel-patch runs (steps, batch, width; baselines\' depth matched to NestAR\'s parameters), one latent cell per token.');
   L('Training wall-clock is summed over the run\'s invocations and stored in its checkpoint (`trainSeconds`), or else copied from latent.sh\'s log of each invocation; it includes whatever else shared the machine.');
   L();
-  L('| method | best CFG | FD ↓ | precision | recall | coverage | sequential calls | parameters (generator) | training wall-clock |');
-  L('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  L('| method | best CFG | FD ↓ | precision | recall | coverage | sequential calls | parameters (generator) | pixel-patch best FD (CFG) | training wall-clock |');
+  L('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const m of METHODS) {
     const r = latent[m];
     if (!r) continue;
@@ -174,8 +174,12 @@ if (METHODS.some((m) => latent[m])) {
     // Runs trained before checkpoints carried trainSeconds fall back to latent.sh's per-invocation log.
     const log = logLines(join(LATENT, m, 'timing.log'));
     const wall = st?.trainSeconds ? `${f(st.trainSeconds / 60, 1)} min (${log.find((l) => l.startsWith('backend:'))?.slice(9).trim() ?? st.backend})` : log.join('; ') || 'not recorded';
-    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${millions(r.source.params)} | ${wall} |`);
+    L(`| ${m} | ${b.cfg} | ${f(b.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${f(b.coverage, 3)} | ${r.source.sequentialCalls ?? 'n/a'} | ${millions(r.source.params)} | ${f(best(reports[m]!).fd)} (${best(reports[m]!).cfg}) | ${wall} |`);
   }
+  L();
+}
+if (METHODS.some((m) => latent[m])) {
+  L(`Samples (CFG ${latent[METHODS.find((m) => latent[m])!]!.settings.cfg[0]}, first 100 of each evaluation): ${METHODS.filter((m) => latent[m]).map((m) => `![latent ${m}](mnist-latent/${m}/eval/samples.png)`).join(' ')}`);
   L();
 }
 if (latentMissing.length) L(`Not run yet: ${latentMissing.join(', ')} (the KL tokenizer and the three methods trained on its latents).`);
