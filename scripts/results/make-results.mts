@@ -223,6 +223,12 @@ if (Number.isFinite(pStar)) {
 }
 const ratio = bn.fd / br.fd;
 L(`- **Competitive quality**: best FD ${f(bn.fd)} (NestAR, CFG ${bn.cfg}) vs ${f(br.fd)} (raster AR, CFG ${br.cfg}) and ${f(bs.fd)} (next-scale, CFG ${bs.cfg}); NestAR/raster = ${f(ratio)} — ${ratio <= 1.2 ? 'supported (within 20 % of raster AR or better)' : 'not supported at this scale (more than 20 % worse than raster AR)'}.`);
+if (latent.nestar && latent.raster) {
+  const ln_ = best(latent.nestar), lr_ = best(latent.raster), lratio = ln_.fd / lr_.fd;
+  L(`- **Competitive quality, latent space** (same config on the KL tokenizer's latents): best FD ${f(ln_.fd)} (NestAR, CFG ${ln_.cfg}) vs ${f(lr_.fd)} (raster AR, CFG ${lr_.cfg})` +
+    `${latent.nextscale ? ` and ${f(best(latent.nextscale).fd)} (next-scale, CFG ${best(latent.nextscale).cfg})` : ''}; NestAR/raster = ${f(lratio)} — ${lratio <= 1.2 ? 'supported' : 'not supported'} by FD,` +
+    ` while recall is ${f(ln_.recall, 3)} vs ${f(lr_.recall, 3)}. Against the pixel-patch runs: raster AR ${f(br.fd)} → ${f(lr_.fd)}, NestAR ${f(bn.fd)} → ${f(ln_.fd)}.`);
+}
 if (small) {
   L();
   L('## Re-check figure');
