@@ -3,7 +3,7 @@
 # acceptance): the three methods' evaluations, exposure-gap diagnostics, latency and stage figures
 # (evaluate.sh), the ablations' evaluations (ablations.sh with REEVAL=1; their checkpoints are shipped in F16),
 # the latent-space evaluations when checkpoints/mnist-latent exists, then RESULTS.md itself.
-# Takes about an hour on two cores. The same backend and seeds give the same numbers.
+# Takes about 1.5 hours on two cores (estimated from its parts). The same backend and seeds give the same numbers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/results/evaluate.sh
