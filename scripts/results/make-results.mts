@@ -21,12 +21,13 @@ interface Gap { parts: Array<{ name: string; tokens: number; hasPrefix: boolean;
 
 const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
 const f = (x: number, d = 2) => x.toFixed(d);
+const logLines = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n') : []);
 const millions = (p?: number) => (p ? `${(p / 1e6).toFixed(2)}M` : 'n/a');
 const reports = Object.fromEntries(METHODS.map((m) => [m, read<Report>(join(ROOT, m, 'eval', 'report.json'))])) as Record<Method, Report | null>;
 const gaps = Object.fromEntries(METHODS.map((m) => [m, read<Gap>(join(ROOT, m, 'diagnose.json'))])) as Record<Method, Gap | null>;
 const latency = read<{ backend: string; settings: Record<string, unknown>; nestarLatencyByOdeSteps?: Record<string, number>; methods: Record<Method, { medianMs: number; sequentialCalls: number; params: number; step: number }> }>(join(ROOT, 'latency.json'));
 const small = read<Report>(join(ROOT, 'nestar', 'eval-small', 'report.json'));
-const timing = Object.fromEntries(METHODS.map((m) => [m, existsSync(join(ROOT, m, 'timing.log')) ? readFileSync(join(ROOT, m, 'timing.log'), 'utf8').trim().split('\n') : []]));
+const timing = Object.fromEntries(METHODS.map((m) => [m, logLines(join(ROOT, m, 'timing.log'))]));
 const missing = METHODS.filter((m) => !reports[m] || !latency?.methods[m]);
 if (missing.length) throw new Error(`missing reports for ${missing.join(', ')}: run scripts/results/evaluate.sh first`);
 
@@ -116,14 +117,15 @@ for (const [name, change] of TRAINED) {
 }
 L();
 // Sampling noise: the main checkpoint at other sampling seeds (ablations.sh), so row differences can be read against it.
-const seedRows = [10000, 20000].map((s) => [s, cfg2(read<Report>(join(ROOT, 'ablations', `seed-${s}`, 'eval', 'report.json')))] as const)
+const SEEDS = [10000, 20000]; // ablations.sh's SEEDS
+const seedRows = SEEDS.map((s) => [s, cfg2(read<Report>(join(ROOT, 'ablations', `seed-${s}`, 'eval', 'report.json')))] as const)
   .filter((x): x is readonly [number, Row] => !!x[1]);
-for (const s of [10000, 20000]) if (!seedRows.some(([t]) => t === s)) notRun.push(`seed-${s}`);
+for (const s of SEEDS) if (!seedRows.some(([t]) => t === s)) notRun.push(`seed-${s}`);
 if (main2 && seedRows.length) {
   const fds = [main2.fd, ...seedRows.map(([, r]) => r.fd)], recalls = [main2.recall, ...seedRows.map(([, r]) => r.recall)];
-  const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+  const range = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
   L(`Sampling noise: the main checkpoint evaluated with sampling seeds ${[r0.settings.seed, ...seedRows.map(([s]) => s)].join(', ')} (same N, CFG 2) gives FD ${fds.map((x) => f(x)).join(', ')}`);
-  L(`(spread ${f(spread(fds))}) and recall ${recalls.map((x) => f(x, 3)).join(', ')} (spread ${f(spread(recalls), 3)}). FD differences between rows smaller than that spread are`);
+  L(`(spread ${f(range(fds))}) and recall ${recalls.map((x) => f(x, 3)).join(', ')} (spread ${f(range(recalls), 3)}). FD differences between rows smaller than that spread are`);
   L('within sampling noise (three seeds give only a rough range); differences between training runs (seeds, data order) are not measured here and would add to it.');
   const lo = Math.min(...fds), hi = Math.max(...fds);
   const outside = ablationFds.filter(([, fd]) => fd < lo || fd > hi).map(([n, fd]) => `${n} (${fd < lo ? `${f(lo - fd)} below` : `${f(fd - hi)} above`})`);
@@ -155,7 +157,6 @@ const LATENT = 'results/mnist-latent';
 const tokRep = read<{ psnr: number; fdReconstruction: number; images: number; tokens: { grid: number; tokenDim: number } }>(join(LATENT, 'tokenizer', 'report.json'));
 const latent = Object.fromEntries(METHODS.map((m) => [m, read<Report>(join(LATENT, m, 'eval', 'report.json'))])) as Record<Method, Report | null>;
 const latentMissing = [...(tokRep ? [] : ['tokenizer']), ...METHODS.filter((m) => !latent[m])];
-const logLines = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n') : []);
 if (tokRep) {
   L(`KL tokenizer: ${tokRep.tokens.grid}×${tokRep.tokens.grid} tokens of ${tokRep.tokens.tokenDim} channels; on ${tokRep.images} held-out images PSNR ${f(tokRep.psnr)} dB, FD of reconstructions ${f(tokRep.fdReconstruction)} (samples are decoded by this tokenizer, so this is roughly the best FD a generator on these tokens can reach).`);
   L(`Tokenizer training: ${logLines(join(LATENT, 'tokenizer', 'timing.log')).join('; ') || 'not recorded'}.`);
