@@ -3,6 +3,7 @@
 // so the web worker uses exactly this code; pipeline.ts adds loading from disk.
 import type { Generator, SampleOptions, SampleProgress } from './model/generator.js';
 import { createGenerator } from './model/factory.js';
+import { checkpointModelSettings } from './model/config.js';
 import { METHODS, type Method } from './model/generator.js';
 import { PatchTokenizer, type ImageBatch } from './tokenizer/patchTokenizer.js';
 import { LatentTokenizer, type LatentTokenizerState } from './tokenizer/latentTokenizer.js';
@@ -30,7 +31,7 @@ export class NestARPipeline {
     if (opts.method && opts.method !== kind) throw new Error(`checkpoint ${source} holds a '${kind}' model, but --method ${opts.method} was asked for`);
     let model: Generator;
     try {
-      model = createGenerator(cfg.model, 0);
+      model = createGenerator(checkpointModelSettings(cfg.model), 0);
     } catch (e) {
       throw new Error(`checkpoint ${source}/state.json: invalid model config: ${(e as Error).message}`);
     }

@@ -7,30 +7,35 @@ import { BlockCausalTransformer } from '../src/model/transformer.js';
 
 before(setup);
 
-// Module 3 of an 8x8 grid (k=4, n1=4): patches of 16 tokens, inputs = 3 blocks (48 tokens).
-test('block-causal: editing patch i+1 leaves outputs conditioning patches <= i unchanged; editing patch i changes patch i+1', () => {
-  const model = new NestAR({ gridSize: 8, tokenDim: 4, width: 16, depth: 2, heads: 2, headWidth: 16, headDepth: 1 }, 3);
-  for (const mi of [0, 1, 2]) {
-    const mod = model.modules[mi]!;
-    const T = mod.inputTokens, P = mod.patch, D = 4;
-    if (T < 2 * P) continue;
-    const base = tf.randomNormal([2, T, D], 0, 1, 'float32', 7) as tf.Tensor3D;
-    const labels = new Int32Array([1, 5]);
-    const out0 = model.backboneOutputs(mi, base, labels).arraySync() as number[][][];
-    // Perturb input block b (tokens b*P .. (b+1)*P-1); slot j+1 is input token j.
-    for (let b = 0; b < T / P; b++) {
-      const data = base.arraySync() as number[][][];
-      for (const row of data) for (let j = b * P; j < (b + 1) * P; j++) row[j] = row[j]!.map((v) => v + 1.5);
-      const out1 = model.backboneOutputs(mi, tf.tensor3d(data), labels).arraySync() as number[][][];
-      for (let s = 0; s < T + 1; s++) {
-        const blockOfSlot = s === 0 ? -1 : Math.floor((s - 1) / P);
-        const diff = Math.max(...out0.flatMap((r, bi) => r[s]!.map((v, c) => Math.abs(v - out1[bi]![s]![c]!))));
-        if (blockOfSlot < b) assert.ok(diff < 1e-6, `module ${mod.m}: slot ${s} (block ${blockOfSlot}) changed by ${diff} after editing block ${b}`);
-        else assert.ok(diff > 1e-4, `module ${mod.m}: slot ${s} (block ${blockOfSlot}) did not react to editing block ${b}`);
+// Every module of an 8x8 grid (k=4, n1=4), in both token orders. One token (the last of block b) is moved:
+// slots of earlier blocks must not react, and every slot of block b and later ones must, including the
+// *first* token of block b (which a plain token-causal mask would hide from the last one).
+test('block-causal through NestAR\'s modules: moving the last token of block b changes every slot of blocks >= b (its own block\'s first token too) and no slot before', () => {
+  for (const order of ['zorder', 'interleaved'] as const) {
+    const model = new NestAR({ gridSize: 8, tokenDim: 4, width: 16, depth: 2, heads: 2, headWidth: 16, headDepth: 1, order }, 3);
+    for (const mi of [0, 1, 2]) {
+      const mod = model.modules[mi]!;
+      const T = mod.inputTokens, P = mod.patch, D = 4;
+      const base = tf.randomNormal([2, T, D], 0, 1, 'float32', 7) as tf.Tensor3D;
+      const labels = new Int32Array([1, 5]);
+      const out0 = model.backboneOutputs(mi, base, labels).arraySync() as number[][][];
+      // Slot j+1 is input token j; module 1's blocks are single tokens.
+      for (let b = 0; b < T / P; b++) {
+        const data = base.arraySync() as number[][][];
+        const moved = (b + 1) * P - 1;
+        for (const row of data) row[moved] = row[moved]!.map((v) => v + 1.5);
+        const out1 = model.backboneOutputs(mi, tf.tensor3d(data), labels).arraySync() as number[][][];
+        for (let s = 0; s < T + 1; s++) {
+          const blockOfSlot = s === 0 ? -1 : Math.floor((s - 1) / P);
+          const diff = Math.max(...out0.flatMap((r, bi) => r[s]!.map((v, c) => Math.abs(v - out1[bi]![s]![c]!))));
+          if (blockOfSlot < b) assert.ok(diff < 1e-6, `${order} module ${mod.m}: slot ${s} (block ${blockOfSlot}) changed by ${diff} after moving token ${moved} of block ${b}`);
+          else assert.ok(diff > 1e-4, `${order} module ${mod.m}: slot ${s} (block ${blockOfSlot}) did not react to moving token ${moved} of block ${b}`);
+        }
       }
+      base.dispose();
     }
+    model.dispose();
   }
-  model.dispose();
 });
 
 // Sampling memory: extend() frees each block's temporaries before the next block runs, so the peak over a

@@ -38,3 +38,32 @@ test('sampling is deterministic for a seed, differs across seeds, and does not l
   await assert.rejects(model.sample({ count: 1, classes: 10 }), /class 10 is out of range 0..9/);
   model.dispose();
 });
+
+test('every head kind and token order: calls as the formula says, deterministic, flat tensor count, and each step writes exactly its new canvas slots', async () => {
+  const { createGenerator } = await import('../src/model/factory.js');
+  const configs = [
+    { kind: 'nestar', headKind: 'patch', order: 'interleaved' }, { kind: 'nestar', headKind: 'patch', order: 'zorder' },
+    { kind: 'nestar', headKind: 'token', order: 'interleaved' }, { kind: 'nextscale', headKind: 'patch' }, { kind: 'raster' },
+  ] as const;
+  for (const extra of configs) {
+    const model = createGenerator({ ...tiny, headHeads: 2, gridSize: 8, ...extra }, 2);
+    const D = 2, n = 64;
+    const opts = { count: 2, classes: [1, 2], cfg: 2, odeSteps: 2, cfgInterval: [0.3, 1] as [number, number], seed: 4 };
+    await model.sample(opts);
+    const before = tf.memory().numTensors;
+    const written: number[] = [];
+    const a = await model.sample({ ...opts, onStep: (p) => {
+      let nz = 0;
+      for (let t = 0; t < n; t++) if (p.canvas[t * D] !== 0 || p.canvas[t * D + 1] !== 0) nz++;
+      written.push(nz);
+      if (extra.kind !== 'nextscale') assert.equal(nz, p.tokensSoFar, `${JSON.stringify(extra)}: ${nz} canvas slots written after ${p.tokensSoFar} tokens`);
+    } });
+    const b = await model.sample(opts);
+    assert.equal(tf.memory().numTensors, before, JSON.stringify(extra));
+    assert.deepEqual(a.tokens, b.tokens);
+    assert.equal(a.backboneCalls, model.sequentialSteps);
+    assert.equal(written.length, model.sequentialSteps);
+    assert.equal(written.at(-1), n, `${JSON.stringify(extra)}: the finished canvas has every slot`);
+    model.dispose();
+  }
+});

@@ -9,10 +9,13 @@ import { loadPipeline } from '../pipeline.js';
 import { describeGenerator } from '../model/factory.js';
 import { METHODS } from '../model/generator.js';
 import { COORD_MODES, type ModuleWeights } from '../model/coord.js';
+import { HEAD_KINDS } from '../flow/head.js';
+import { TOKEN_ORDERS } from '../model/tokenOrder.js';
 import { readTokenizerRunConfig } from '../tokenizer/checkpointInfo.js';
 import { writeImageGrid } from '../util/png.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
+import { readSamplingFlags, SAMPLING_FLAGS, SAMPLING_USAGE } from './samplingFlags.js';
 
 const common: Options = { backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 
@@ -44,6 +47,7 @@ async function runTraining(trainer: Trainer, runDir: string): Promise<void> {
 
 export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
   [--data mnist|FOLDER] [--limit N] [--patch P] [--tokenizer DIR [--latents FILE]] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
+  [--head token|patch] [--head-width W] [--head-depth D] [--head-heads H] [--order zorder|interleaved]
   [--coord none|noisy-context|generated-prefix|both] [--noise-max S] [--noise-zero-prob P] [--prefix-prob P] [--prefix-ramp STEPS]
   [--module-weights tokens|modules|W1,W2,...] [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
 
@@ -64,7 +68,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     limit: { type: 'string' }, patch: { type: 'string' }, method: { type: 'string' }, k: { type: 'string' }, n1: { type: 'string' }, width: { type: 'string' },
     depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
     coord: { type: 'string' }, 'noise-max': { type: 'string' }, 'noise-zero-prob': { type: 'string' }, 'prefix-prob': { type: 'string' },
-    'prefix-ramp': { type: 'string' }, 'module-weights': { type: 'string' }, tokenizer: { type: 'string' }, latents: { type: 'string' } });
+    'prefix-ramp': { type: 'string' }, 'module-weights': { type: 'string' }, tokenizer: { type: 'string' }, latents: { type: 'string' },
+    head: { type: 'string' }, 'head-width': { type: 'string' }, 'head-depth': { type: 'string' }, 'head-heads': { type: 'string' }, order: { type: 'string' } });
   if (a.help) return void console.log(TRAIN_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/train');
   const name = await backend(a.backend);
@@ -98,6 +103,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
   }
   if (typeof a.latents === 'string') Object.assign(tokenizer, { cache: resolve(a.latents) });
   for (const f of ['k', 'n1', 'width', 'depth', 'heads'] as const) set(model, f, num(a[f], f, { int: true, min: 1 }));
+  set(model, 'headKind', choice(a.head, 'head', HEAD_KINDS));
+  set(model, 'headWidth', num(a['head-width'], 'head-width', { int: true, min: 1 }));
+  set(model, 'headDepth', num(a['head-depth'], 'head-depth', { int: true, min: 1 }));
+  set(model, 'headHeads', num(a['head-heads'], 'head-heads', { int: true, min: 1 }));
+  set(model, 'order', choice(a.order, 'order', TOKEN_ORDERS));
   const weights = moduleWeights(a['module-weights']);
   if (weights !== undefined) model.lossWeights = weights;
   set(coord, 'mode', choice(a.coord, 'coord', COORD_MODES));
@@ -114,22 +124,18 @@ export async function trainCommand(argv: string[]): Promise<void> {
   return runTraining(trainer, runDir);
 }
 
-export const SAMPLE_HELP = `nestar sample --checkpoint PATH [--method nestar|raster|nextscale] [--n 64] [--class C] [--cfg 2] [--cfg-schedule constant|linear]
-  [--temperature 1] [--ode-steps 32] [--solver euler|heun] [--weights ema|raw] [--seed 0] [--out grid.png] [--cols 8]`;
+export const SAMPLE_HELP = `nestar sample --checkpoint PATH [--method nestar|raster|nextscale] [--n 64] [--class C] [--cfg 2]
+  ${SAMPLING_USAGE}
+  [--weights ema|raw] [--batch 250] [--out grid.png] [--cols 8]`;
 
 export async function sampleCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { ...common, checkpoint: { type: 'string' }, n: { type: 'string' }, class: { type: 'string' },
-    cfg: { type: 'string' }, 'cfg-schedule': { type: 'string' }, temperature: { type: 'string' }, 'ode-steps': { type: 'string' },
-    solver: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' }, cols: { type: 'string' }, method: { type: 'string' } });
+  const a = parse(argv, { ...common, ...SAMPLING_FLAGS, checkpoint: { type: 'string' }, n: { type: 'string' }, class: { type: 'string' },
+    cfg: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' }, cols: { type: 'string' }, method: { type: 'string' }, batch: { type: 'string' } });
   if (a.help) return void console.log(SAMPLE_HELP);
   if (typeof a.checkpoint !== 'string') throw new UsageError('--checkpoint PATH is required (a checkpoint folder or a run folder)');
   const n = num(a.n, 'n', { int: true, min: 1 }) ?? 64;
   const cls = num(a.class, 'class', { int: true });
-  const opts = {
-    cfg: num(a.cfg, 'cfg', { min: 0 }) ?? 2, cfgSchedule: choice(a['cfg-schedule'], 'cfg-schedule', ['constant', 'linear'] as const) ?? 'constant',
-    temperature: num(a.temperature, 'temperature', { min: 0 }) ?? 1, odeSteps: num(a['ode-steps'], 'ode-steps', { int: true, min: 1 }) ?? 32,
-    solver: choice(a.solver, 'solver', ['euler', 'heun'] as const) ?? 'euler', seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0,
-  };
+  const opts = { cfg: num(a.cfg, 'cfg', { min: 0 }) ?? 2, ...readSamplingFlags(a) };
   const weights = choice(a.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
   const out = resolve(typeof a.out === 'string' ? a.out : 'samples.png');
   await backend(a.backend);

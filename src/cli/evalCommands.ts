@@ -15,6 +15,7 @@ import { writeImageGrid } from '../util/png.js';
 import { lineChartSvg } from '../util/svgPlot.js';
 import { ProgressBar } from './progress.js';
 import { defaultFeatureDir } from './paths.js';
+import { readSamplingFlags, SAMPLING_FLAGS, SAMPLING_USAGE } from './samplingFlags.js';
 import { choice, num, parse, UsageError } from './args.js';
 
 export const FEATURES_HELP = 'nestar train-features [--data mnist] [--out runs/features/mnist] [--epochs 3] [--limit N] [--seed 0] [--backend B]';
@@ -52,28 +53,42 @@ export async function trainFeaturesCommand(argv: string[]): Promise<void> {
   net.dispose();
 }
 
-export const EVAL_HELP = `nestar eval (--checkpoint PATH | --samples DIR) [--n 10000] [--cfg 1,1.5,2,3] [--cfg-schedule constant|linear]
-  [--temperature 1] [--ode-steps 32] [--solver euler|heun] [--seed 0] [--batch 250] [--features runs/features/mnist]
+/** A report written by `nestar eval`, or a clear error naming the file. */
+function readReportFile(path: string): Report {
+  if (!existsSync(path)) throw new UsageError(`--compare: '${path}' does not exist`);
+  let r: unknown;
+  try {
+    r = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--compare: '${path}' is not valid JSON (${(e as Error).message})`);
+  }
+  const rep = r as Partial<Report> | null;
+  if (!rep || typeof rep !== 'object' || rep.format !== 'nestar-eval-v1' || !Array.isArray(rep.rows) || !rep.featureNet?.sha256) {
+    throw new UsageError(`--compare: '${path}' is not a nestar eval report (report.json with format 'nestar-eval-v1', rows and featureNet)`);
+  }
+  return rep as Report;
+}
+
+export const EVAL_HELP = `nestar eval (--checkpoint PATH | --samples DIR) [--n 10000] [--cfg 1,1.5,2,3]
+  ${SAMPLING_USAGE}
+  [--batch 250] [--features runs/features/mnist]
   [--out DIR] [--test-limit N] [--train-limit N] [--compare REPORT.json] [--method M]`;
 
 export async function evalCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { checkpoint: { type: 'string' }, samples: { type: 'string' }, n: { type: 'string' }, cfg: { type: 'string' },
-    'cfg-schedule': { type: 'string' }, temperature: { type: 'string' }, 'ode-steps': { type: 'string' }, solver: { type: 'string' },
-    seed: { type: 'string' }, batch: { type: 'string' }, features: { type: 'string' }, out: { type: 'string' }, 'test-limit': { type: 'string' },
+  const a = parse(argv, { ...SAMPLING_FLAGS, checkpoint: { type: 'string' }, samples: { type: 'string' }, n: { type: 'string' }, cfg: { type: 'string' },
+    batch: { type: 'string' }, features: { type: 'string' }, out: { type: 'string' }, 'test-limit': { type: 'string' },
     'train-limit': { type: 'string' }, compare: { type: 'string' }, method: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(EVAL_HELP);
   if ((typeof a.checkpoint === 'string') === (typeof a.samples === 'string')) throw new UsageError('give exactly one of --checkpoint PATH or --samples DIR');
   const n = num(a.n, 'n', { int: true, min: 10 }) ?? 10000;
   const cfgs = typeof a.cfg === 'string' ? a.cfg.split(',').map((v) => num(v, 'cfg', { min: 0 })!) : [2];
-  const settings = {
-    cfgSchedule: choice(a['cfg-schedule'], 'cfg-schedule', ['constant', 'linear'] as const) ?? 'constant',
-    temperature: num(a.temperature, 'temperature', { min: 0 }) ?? 1, odeSteps: num(a['ode-steps'], 'ode-steps', { int: true, min: 1 }) ?? 32,
-    solver: choice(a.solver, 'solver', ['euler', 'heun'] as const) ?? 'euler', seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0,
-  };
+  const settings = readSamplingFlags(a);
   const batch = num(a.batch, 'batch', { int: true, min: 1 }) ?? 250;
   const testLimit = num(a['test-limit'], 'test-limit', { int: true, min: 10 }), trainLimit = num(a['train-limit'], 'train-limit', { int: true, min: 10 });
   const out = resolve(typeof a.out === 'string' ? a.out : 'runs/eval');
   const compare = typeof a.compare === 'string' ? a.compare : undefined;
+  // Read before any sampling, so a bad --compare file fails in a second, not after an hour of work.
+  const compareReport = compare ? readReportFile(compare) : undefined;
   console.error(describeBackend(await initBackend(typeof a.backend === 'string' ? parseBackendName(a.backend, '--backend') : undefined)));
 
   const featureDir = typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir();
@@ -130,15 +145,14 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const report: Report = {
     format: 'nestar-eval-v1', command: `nestar eval ${argv.join(' ')}`, dataset: 'mnist', split: 'test', referenceN: test.count,
     featureNet: { sha256: net.hash(), testAccuracy: accuracy, layer: 'penultimate fully connected layer (128, after ReLU)' },
-    source, settings: { n, seed: settings.seed, ...(source.checkpoint ? { solver: settings.solver, odeSteps: settings.odeSteps, cfg: cfgs, cfgSchedule: settings.cfgSchedule, temperature: settings.temperature, batch } : {}) },
+    source, settings: { n, seed: settings.seed, ...(source.checkpoint ? { solver: settings.solver, odeSteps: settings.odeSteps, cfg: cfgs, cfgSchedule: settings.cfgSchedule, temperature: settings.temperature, batch,
+      ...(settings.cfgInterval ? { cfgInterval: settings.cfgInterval } : {}), ...(settings.timeShift !== undefined ? { timeShift: settings.timeShift } : {}), ...(settings.sdeNoise !== undefined ? { sdeNoise: settings.sdeNoise } : {}) } : {}) },
     rows: rowsOut, realData, date: new Date().toISOString(),
   };
   const others: Report[] = [];
-  if (compare) {
-    if (!existsSync(compare)) throw new UsageError(`--compare: '${compare}' does not exist`);
-    const other = JSON.parse(readFileSync(compare, 'utf8')) as Report;
-    checkComparable(report, other, compare);
-    others.push(other);
+  if (compareReport) {
+    checkComparable(report, compareReport, compare!);
+    others.push(compareReport);
   }
   atomicWriteFile(join(out, 'report.json'), JSON.stringify(report, null, 1) + '\n');
   atomicWriteFile(join(out, 'report.md'), reportMarkdown(report, others));

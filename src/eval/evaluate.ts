@@ -85,7 +85,8 @@ export interface Report {
   dataset: string; split: string; referenceN: number;
   featureNet: { sha256: string; testAccuracy?: number; layer: string };
   source: { checkpoint?: string; checkpointSha256?: string; method?: string; step?: number; params?: number; sequentialCalls?: number; samplesDir?: string };
-  settings: { n: number; seed: number; solver?: string; odeSteps?: number; cfg?: number[]; cfgSchedule?: string; temperature?: number; batch?: number };
+  settings: { n: number; seed: number; solver?: string; odeSteps?: number; cfg?: number[]; cfgSchedule?: string; temperature?: number; batch?: number;
+    cfgInterval?: [number, number]; timeShift?: number; sdeNoise?: number };
   rows: MetricRow[];
   realData: MetricRow;
   date: string;
@@ -98,7 +99,9 @@ export function reportMarkdown(r: Report, others: Report[] = []): string {
     `- dataset: ${r.dataset} (${r.split} split, reference N = ${r.referenceN})`,
     `- feature net: sha256 ${r.featureNet.sha256} (${r.featureNet.layer}${r.featureNet.testAccuracy !== undefined ? `, test accuracy ${(100 * r.featureNet.testAccuracy).toFixed(2)} %` : ''})`,
     `- source: ${r.source.checkpoint ? `checkpoint ${r.source.checkpoint} (${r.source.method}, step ${r.source.step}, sha256 ${r.source.checkpointSha256})` : `samples ${r.source.samplesDir}`}`,
-    `- settings: N = ${r.settings.n}, seed ${r.settings.seed}` + (r.settings.solver ? `, ${r.settings.solver} with ${r.settings.odeSteps} ODE steps, CFG ${r.settings.cfg?.join(', ')} (${r.settings.cfgSchedule}), temperature ${r.settings.temperature}` : ''),
+    `- settings: N = ${r.settings.n}, seed ${r.settings.seed}` + (r.settings.solver ? `, ${r.settings.solver} with ${r.settings.odeSteps} ODE steps, CFG ${r.settings.cfg?.join(', ')} (${r.settings.cfgSchedule}), temperature ${r.settings.temperature}`
+      + (r.settings.cfgInterval ? `, guidance interval [${r.settings.cfgInterval.join(', ')}]` : '') + (r.settings.timeShift !== undefined ? `, time shift ${r.settings.timeShift}` : '')
+      + (r.settings.sdeNoise !== undefined ? `, SDE noise ${r.settings.sdeNoise}` : '') : ''),
     `- command: \`${r.command}\``, '',
     '| set | N | CFG | FD ↓ | IS ↑ | precision | recall | density | coverage | per-class recall | per-class coverage | memorised | sampling s |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];

@@ -4,14 +4,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { applyLayerNorm, applyLinear, linear, silu, type Linear } from '../model/layers.js';
 import type { ParamStore } from '../model/params.js';
+import type { HeadLayout, VelocityHead } from './head.js';
 
 export interface FlowHeadSpec { tokenDim: number; condDim: number; width: number; depth: number }
 
-const T_FREQ = 256;
+export const T_FREQ = 256;
 /** t in [0,1] is scaled to [0, 1000] before the sinusoidal embedding (DiT's timestep range). */
 const T_SCALE = 1000;
 
-export class FlowHead {
+export class FlowHead implements VelocityHead {
+  readonly kind = 'token' as const;
   private readonly tEmb1: Linear; private readonly tEmb2: Linear;
   private readonly zProj: Linear; private readonly inProj: Linear;
   // Separate shift/scale/gate layers rather than one split: SplitV and its gradient are slow on WASM.
@@ -38,8 +40,8 @@ export class FlowHead {
     this.out = linear(ps, `${name}.final.out`, W, D, { zero: true });
   }
 
-  /** y_ND, t (one time for all rows, or one per row) in [0,1], z_NC -> velocity v_ND. */
-  forward(y_ND: tf.Tensor2D, t: number | Float32Array, z_NC: tf.Tensor2D): tf.Tensor2D {
+  /** y_ND, t (one time for all rows, or one per row) in [0,1], z_NC -> velocity v_ND; every row on its own (the layout is not needed). */
+  forward(y_ND: tf.Tensor2D, t: number | Float32Array, z_NC: tf.Tensor2D, _layout?: HeadLayout): tf.Tensor2D {
     const N = y_ND.shape[0];
     // t carries no gradient, so its sinusoidal features are computed in JS (no sin/cos kernels).
     const te = applyLinear(this.tEmb2, silu(applyLinear(this.tEmb1, timeFeatures(t, N))));

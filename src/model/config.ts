@@ -2,6 +2,8 @@
 // style): a single number applies to every module.
 import { modulePlan, type ModulePlan } from './zorder.js';
 import { moduleWeightValues, type ModuleWeights } from './coord.js';
+import { HEAD_KINDS, type HeadKind } from '../flow/head.js';
+import { TOKEN_ORDERS, type TokenOrder } from './tokenOrder.js';
 
 export interface NestARConfig {
   kind: 'nestar';
@@ -21,6 +23,15 @@ export interface NestARConfig {
   mlpRatio: number;
   headWidth: number;
   headDepth: number;
+  /**
+   * Flow head of modules 2..M: 'token' (per-token MLP, MAR) or 'patch' (a small transformer over the
+   * tokens of one patch, FlowAR). Module 1 makes one token a step, so it always has the per-token head.
+   */
+  headKind: HeadKind;
+  /** Attention heads of a patch head. */
+  headHeads: number;
+  /** Map from sequence index to grid: 'zorder' (patches are square blocks) or 'interleaved' (lattices spanning the grid). */
+  order: TokenOrder;
   /** Per-module loss weights lambda_m: 'tokens' (default: equal per token), 'modules' (1 each) or M numbers. */
   lossWeights?: ModuleWeights;
   /** Backbones take the context noise level s as an input (noisy-context coordination). */
@@ -29,10 +40,59 @@ export interface NestARConfig {
 
 export const defaultNestARConfig: NestARConfig = {
   kind: 'nestar', gridSize: 8, tokenDim: 16, k: 4, n1: 4, numClasses: 10,
-  width: 128, depth: 2, heads: 4, mlpRatio: 4, headWidth: 128, headDepth: 2,
+  width: 128, depth: 2, heads: 4, mlpRatio: 4, headWidth: 128, headDepth: 2, headKind: 'token', headHeads: 4, order: 'zorder',
 };
 
+/** What a checkpoint made before a setting existed meant by its absence (it must load as it was trained). */
+export const LEGACY_MODEL_SETTINGS = { headKind: 'token', headHeads: 4 } as const;
+
+/**
+ * A checkpoint's recorded model section with the meaning of settings it predates filled in: no head kind
+ * meant per-token heads, no order Z-order, and (NestAR) no loss weights meant weight 1 per module.
+ */
+export function checkpointModelSettings<T extends object>(model: T): T {
+  if (model === null || typeof model !== 'object' || Array.isArray(model)) return model;
+  const m = model as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...LEGACY_MODEL_SETTINGS, ...m };
+  if (m.kind === 'nestar' || m.kind === undefined) {
+    out.order = m.order ?? 'zorder';
+    if (m.lossWeights === undefined) out.lossWeights = 'modules';
+  }
+  return out as T;
+}
+
 export class ConfigError extends Error {}
+
+/**
+ * Upper bounds of the integer model settings: far above anything that trains on one machine, low enough
+ * that a typo (1e9) is an error naming the field instead of an allocation that fails a minute later.
+ */
+export const MODEL_LIMITS: Record<string, number> = {
+  gridSize: 256, tokenDim: 4096, k: 256, n1: 65536, numClasses: 100000, width: 4096, depth: 256, heads: 256,
+  mlpRatio: 16, headWidth: 4096, headDepth: 64, headHeads: 256,
+};
+
+/** The most parameters a model may have here: weights, EMA and two AdamW moments must fit in memory. */
+export const MAX_MODEL_PARAMS = 200_000_000;
+
+/** Checks a positive integer setting against its bound; the error names the field. */
+export function checkModelInt(field: string, v: unknown, suffix = ''): void {
+  const max = MODEL_LIMITS[field] ?? Infinity;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new ConfigError(`model.${field} must be an integer from 1 to ${max}${suffix}, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Rejects keys no model knows, and a section that is not an object; the error names the key. */
+export function checkModelSection(input: unknown, known: readonly string[]): void {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ConfigError(`model must be an object of settings, got ${JSON.stringify(input)}`);
+  for (const k of Object.keys(input)) {
+    if (!known.includes(k)) throw new ConfigError(`model.${k} is not a known setting; known: ${known.join(', ')}`);
+  }
+}
+
+/** Every key a model section may hold (one config can switch method, so NestAR's and the baselines' together). */
+export const MODEL_KEYS = ['kind', ...Object.keys(defaultNestARConfig), 'lossWeights', 'contextNoise'].filter((k, i, a) => a.indexOf(k) === i);
 
 const isPow2 = (x: number) => Number.isInteger(x) && x >= 1 && (x & (x - 1)) === 0;
 
@@ -48,10 +108,12 @@ export interface ResolvedModule extends ModulePlan { width: number; depth: numbe
 
 /** Validates a config (filling defaults) and returns it with the per-module plan. */
 export function resolveNestARConfig(partial: Partial<NestARConfig>): { config: NestARConfig; modules: ResolvedModule[] } {
+  checkModelSection(partial, MODEL_KEYS);
   const c: NestARConfig = { ...defaultNestARConfig, ...partial, kind: 'nestar' };
-  for (const f of ['gridSize', 'tokenDim', 'k', 'n1', 'numClasses', 'mlpRatio', 'headWidth', 'headDepth'] as const) {
-    if (!Number.isInteger(c[f]) || (c[f] as number) < 1) throw new ConfigError(`model.${f} must be a positive integer, got ${JSON.stringify(c[f])}`);
-  }
+  for (const f of ['gridSize', 'tokenDim', 'k', 'n1', 'numClasses', 'mlpRatio', 'headWidth', 'headDepth', 'headHeads'] as const) checkModelInt(f, c[f]);
+  if (!HEAD_KINDS.includes(c.headKind)) throw new ConfigError(`model.headKind must be one of ${HEAD_KINDS.join(', ')}, got ${JSON.stringify(c.headKind)}`);
+  if (!TOKEN_ORDERS.includes(c.order)) throw new ConfigError(`model.order must be one of ${TOKEN_ORDERS.join(', ')}, got ${JSON.stringify(c.order)}`);
+  if (c.headKind === 'patch' && c.headWidth % c.headHeads !== 0) throw new ConfigError(`model.headWidth ${c.headWidth} is not divisible by model.headHeads ${c.headHeads}`);
   if (!isPow2(c.gridSize)) throw new ConfigError(`model.gridSize must be a power of 2 (e.g. 4, 8, 16), got ${c.gridSize}`);
   if (!isPow2(c.k) || c.k < 2) throw new ConfigError(`model.k must be a power of 2 and at least 2 (4 gives square patches), got ${c.k}`);
   const n = c.gridSize * c.gridSize;
@@ -69,9 +131,7 @@ export function resolveNestARConfig(partial: Partial<NestARConfig>): { config: N
   if (c.contextNoise !== undefined && typeof c.contextNoise !== 'boolean') throw new ConfigError(`model.contextNoise must be true or false, got ${JSON.stringify(c.contextNoise)}`);
   const modules = plans.map((p, i) => {
     const w = widths[i]!, d = depths[i]!, h = heads[i]!;
-    if (!Number.isInteger(w) || w < 1 || !Number.isInteger(d) || d < 1 || !Number.isInteger(h) || h < 1) {
-      throw new ConfigError(`module ${i + 1}: width, depth and heads must be positive integers`);
-    }
+    checkModelInt('width', w, ` (module ${i + 1})`); checkModelInt('depth', d, ` (module ${i + 1})`); checkModelInt('heads', h, ` (module ${i + 1})`);
     if (w % h !== 0) throw new ConfigError(`module ${i + 1}: width ${w} is not divisible by heads ${h}`);
     return { ...p, width: w, depth: d, heads: h, lossWeight: weights[i]! };
   });

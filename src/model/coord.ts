@@ -7,7 +7,7 @@
 //    the model's own estimate of it (a one-step flow estimate, detached: no gradient flows into it).
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from './config.js';
-import type { FlowHead } from '../flow/flowHead.js';
+import type { HeadLayout, VelocityHead } from '../flow/head.js';
 import { integrateFlow } from '../flow/flowMatching.js';
 import type { Rng } from '../util/rng.js';
 
@@ -75,15 +75,15 @@ export function detach<T extends tf.Tensor>(t: T): T {
 }
 
 /** The head's estimate of the tokens for conditions z_NC, detached from the tape. */
-export function prefixEstimate(head: FlowHead, z_NC: tf.Tensor2D, tokenDim: number, source: PrefixSource, seed: number): tf.Tensor2D {
+export function prefixEstimate(head: VelocityHead, z_NC: tf.Tensor2D, tokenDim: number, source: PrefixSource, seed: number, layout: HeadLayout): tf.Tensor2D {
   return tf.tidy(() => {
     const N = z_NC.shape[0];
     if (source.kind === 'one-step') {
       // One Euler step over the whole path from ε at t = 0: x̂ = ε + v(ε, 0, z), the head's guess of E[x | z].
       const eps = tf.randomNormal([N, tokenDim], 0, 1, 'float32', seed) as tf.Tensor2D;
-      return detach(tf.add(eps, head.forward(eps, 0, z_NC)) as tf.Tensor2D);
+      return detach(tf.add(eps, head.forward(eps, 0, z_NC, layout)) as tf.Tensor2D);
     }
-    const { y } = integrateFlow((y_ND, t) => head.forward(y_ND, t, z_NC), [N, tokenDim],
+    const { y } = integrateFlow((y_ND, t) => head.forward(y_ND, t, z_NC, layout), [N, tokenDim],
       { steps: source.steps, solver: 'euler', temperature: 1, seed });
     return detach(y);
   });

@@ -2,8 +2,8 @@
 // same options, parameter count, counted sequential calls) and the sampling pieces every method uses —
 // class/guidance handling and the guided ODE solve of the per-token flow head.
 import * as tf from '@tensorflow/tfjs-core';
-import type { FlowHead } from '../flow/flowHead.js';
 import { flowMatchingErrors, integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
+import type { HeadLayout, VelocityHead } from '../flow/head.js';
 import type { ParamStore } from './params.js';
 import type { CoordStep } from './coord.js';
 import { Rng as RngClass, type Rng } from '../util/rng.js';
@@ -22,6 +22,15 @@ export interface SampleOptions {
   temperature?: number;
   odeSteps?: number;
   solver?: OdeSolver;
+  /**
+   * Guidance interval [lo, hi] in flow time (0 = noise, 1 = data): guidance is applied only while the ODE
+   * time lies in it, the conditional velocity elsewhere (FlowAR / Kynkäänniemi et al.). Default [0, 1].
+   */
+  cfgInterval?: [number, number];
+  /** Time-grid shift of the ODE (1 = uniform; see timeGrid). */
+  timeShift?: number;
+  /** Noise scale of the 'sde' solver. */
+  sdeNoise?: number;
   seed?: number;
   /** Called after every sequential step with the canvas so far (Morton-order tokens, [count, n, D]). */
   onStep?: (p: SampleProgress) => void | Promise<void>;
@@ -70,6 +79,7 @@ export function classOneHot(labels: Int32Array | number[], numClasses: number): 
 
 /** What every sampler sets up first: the labels (doubled for guidance), their one-hot rows, the RNG. Dispose onehot when done. */
 export function beginSampling(opts: SampleOptions, numClasses: number): { labels: Int32Array; useCfg: boolean; B: number; onehot: tf.Tensor2D; rng: Rng } {
+  checkSampleOptions(opts);
   const l = samplingLabels(opts, numClasses);
   return { ...l, onehot: classOneHot(l.labels, numClasses), rng: new RngClass(opts.seed ?? 0) };
 }
@@ -79,10 +89,10 @@ export function beginSampling(opts: SampleOptions, numClasses: number): { labels
  * into consecutive groups of rows (raster: one; next-scale: one per scale) that are reported apart and
  * weighted by `weights` in the total.
  */
-export function groupedHeadLoss(head: FlowHead, targets: tf.Tensor3D, h: tf.Tensor3D, rng: Rng, opts: LossOptions,
-  groups: number[], weights: number[]): { total: tf.Scalar; perModule: tf.Scalar[] } {
+export function groupedHeadLoss(head: VelocityHead, targets: tf.Tensor3D, h: tf.Tensor3D, rng: Rng, opts: LossOptions,
+  groups: number[], weights: number[], layout: HeadLayout): { total: tf.Scalar; perModule: tf.Scalar[] } {
   const [, L, D] = targets.shape, C = h.shape[2];
-  const err = flowMatchingErrors(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time });
+  const err = flowMatchingErrors(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time, layout });
   if (groups.length === 1) {
     const l = tf.mean(err) as tf.Scalar;
     return { total: tf.mul(l, weights[0]!), perModule: [l] };
@@ -103,25 +113,41 @@ export function guidanceAt(opts: SampleOptions, progress: number): number {
   return opts.cfgSchedule === 'linear' ? 1 + (cfg - 1) * progress : cfg;
 }
 
-/**
- * Solves the head's ODE for N = rows(z)/(useCfg ? 2 : 1) tokens at once; with guidance z holds the
- * conditional rows then the unconditional ones, and v = v_u + w·(v_c − v_u).
- */
-export function sampleHead(head: FlowHead, z_NC: tf.Tensor2D, tokenDim: number, useCfg: boolean, w: number, opts: SampleOptions, seed: number): { y: tf.Tensor2D; evals: number } {
-  const N = useCfg ? z_NC.shape[0] / 2 : z_NC.shape[0];
-  return integrateFlow((y_ND, t) => {
-    if (!useCfg) return head.forward(y_ND, t, z_NC);
-    const v = head.forward(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t, z_NC);
-    const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
-    return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
-  }, [N, tokenDim], { steps: opts.odeSteps ?? 32, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed });
+/** Checks the sampling options every method shares, before any work starts; the error names the option. */
+export function checkSampleOptions(opts: SampleOptions): void {
+  const iv = opts.cfgInterval;
+  if (iv && !(Array.isArray(iv) && iv.length === 2 && iv[0] >= 0 && iv[1] <= 1 && iv[0] < iv[1])) {
+    throw new Error(`sample: cfgInterval must be [lo, hi] with 0 <= lo < hi <= 1, got ${JSON.stringify(iv)}`);
+  }
+  if (opts.timeShift !== undefined && !(opts.timeShift > 0 && Number.isFinite(opts.timeShift))) throw new Error(`sample: timeShift must be a positive number, got ${opts.timeShift}`);
+  if (opts.sdeNoise !== undefined && !(opts.sdeNoise >= 0 && Number.isFinite(opts.sdeNoise))) throw new Error(`sample: sdeNoise must be a non-negative number, got ${opts.sdeNoise}`);
 }
 
-/** Tokens [from, to) of every sample of a [B, n, D] canvas as a tensor, duplicated for guidance. */
-export function canvasSlice(canvas: Float32Array, B: number, n: number, D: number, from: number, to: number, dup: boolean): tf.Tensor3D {
-  const t = to - from;
+/**
+ * Solves the head's ODE for the tokens of z_NC (rows = samples × layout rows; with guidance the conditional
+ * samples then the unconditional ones) and returns their values for the conditional samples. Guidance:
+ * v = v_u + w·(v_c − v_u) while t lies in the guidance interval, v_c outside it.
+ */
+export function sampleHead(head: VelocityHead, z_NC: tf.Tensor2D, tokenDim: number, useCfg: boolean, w: number, opts: SampleOptions, seed: number,
+  layout: HeadLayout): { y: tf.Tensor2D; evals: number } {
+  const N = useCfg ? z_NC.shape[0] / 2 : z_NC.shape[0];
+  const [lo, hi] = opts.cfgInterval ?? [0, 1];
+  const zc = useCfg ? tf.slice(z_NC, [0, 0], [N, -1]) : z_NC;
+  const res = integrateFlow((y_ND, t) => {
+    if (!useCfg || t < lo || t > hi) return head.forward(y_ND, t, zc, layout);
+    const v = head.forward(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t, z_NC, layout);
+    const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
+    return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
+  }, [N, tokenDim], { steps: opts.odeSteps ?? 32, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise });
+  if (zc !== z_NC) zc.dispose();
+  return res;
+}
+
+/** The tokens at the given (Morton) indices of every sample of a [B, n, D] canvas, in that order, duplicated for guidance. */
+export function canvasGather(canvas: Float32Array, B: number, n: number, D: number, indices: ArrayLike<number>, dup: boolean): tf.Tensor3D {
+  const t = indices.length;
   const p = new Float32Array(B * t * D);
-  for (let b = 0; b < B; b++) p.set(canvas.subarray((b * n + from) * D, (b * n + to) * D), b * t * D);
+  for (let b = 0; b < B; b++) for (let j = 0; j < t; j++) p.set(canvas.subarray((b * n + indices[j]!) * D, (b * n + indices[j]! + 1) * D), (b * t + j) * D);
   const pt = tf.tensor3d(p, [B, t, D]);
   return dup ? tf.concat([pt, pt], 0) : pt;
 }

@@ -5,9 +5,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resolveNestARConfig, type NestARConfig, type ResolvedModule } from './config.js';
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
-import { FlowHead } from '../flow/flowHead.js';
 import { flowMatchingLoss } from '../flow/flowMatching.js';
-import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { createHead } from '../flow/heads.js';
+import { singleSegment, type HeadLayout, type VelocityHead } from '../flow/head.js';
+import { canvasGather, guidanceAt, sampleHead, beginSampling, classOneHot, writeTokens, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { isIdentity, sequenceToMorton } from './tokenOrder.js';
 import { mortonToRowCol, sequentialCalls } from './zorder.js';
 import { coordinatedInput, prefixActive, prefixEstimate, type CoordStep } from './coord.js';
 import type { Rng } from '../util/rng.js';
@@ -18,7 +20,11 @@ export class NestAR implements Generator {
   readonly modules: ResolvedModule[];
   readonly params: ParamStore;
   readonly backbones: BlockCausalTransformer[] = [];
-  readonly heads: FlowHead[] = [];
+  readonly heads: VelocityHead[] = [];
+  /** seqToMorton[i]: the Morton index (data/canvas layout) of sequence position i, for the config's token order. */
+  readonly seqToMorton: Int32Array;
+  /** Per module: how one sample's training rows split into patches for its head. */
+  private readonly trainLayouts: HeadLayout[] = [];
 
   constructor(config: Partial<NestARConfig>, seed = 0) {
     const r = resolveNestARConfig(config);
@@ -26,20 +32,27 @@ export class NestAR implements Generator {
     this.modules = r.modules;
     this.params = new ParamStore(seed);
     const g = this.config.gridSize;
+    this.seqToMorton = sequenceToMorton(this.config.order, g);
+    const pos = (i: number) => mortonToRowCol(this.seqToMorton[i]!);
     for (const mod of this.modules) {
-      const own = Array.from({ length: mod.inputTokens }, (_, i) => mortonToRowCol(i));
+      const own = Array.from({ length: mod.inputTokens }, (_, i) => pos(i));
       // Slot 0 is the condition; in module 1 it predicts token 0, and slot j predicts token j.
       // In module m > 1 slot j (input token j-1) predicts token j-1+P; the condition slot predicts nothing.
       const targets = Array.from({ length: mod.inputTokens + 1 }, (_, j) =>
-        mod.m === 1 ? mortonToRowCol(j) : j === 0 ? null : mortonToRowCol(j - 1 + mod.patch));
+        mod.m === 1 ? pos(j) : j === 0 ? null : pos(j - 1 + mod.patch));
       this.backbones.push(new BlockCausalTransformer(this.params, `m${mod.m}`, {
         width: mod.width, depth: mod.depth, heads: mod.heads, mlpRatio: this.config.mlpRatio, tokenDim: this.config.tokenDim,
         numClasses: this.config.numClasses, maxInputTokens: mod.inputTokens, blockSize: mod.patch, ownPositions: own,
         targetPositions: targets, gridSize: g, noiseInput: !!this.config.contextNoise,
       }));
-      this.heads.push(new FlowHead(this.params, `m${mod.m}.head`, {
-        tokenDim: this.config.tokenDim, condDim: mod.width, width: this.config.headWidth, depth: this.config.headDepth,
+      // Module 1 makes one token a step, so its head is per-token whatever the setting; a patch head's
+      // in-patch positions are those of patch 1 (every later patch is a shifted copy of it).
+      const kind = mod.m === 1 ? 'token' : this.config.headKind;
+      this.heads.push(createHead(this.params, `m${mod.m}.head`, kind, this.config, {
+        tokenDim: this.config.tokenDim, condDim: mod.width, gridSize: g,
+        slotPositions: Array.from({ length: mod.patch }, (_, j) => pos(j)),
       }));
+      this.trainLayouts.push(mod.m === 1 ? singleSegment(1) : { segments: new Array(this.config.k - 1).fill({ slot: 0, length: mod.patch }) });
     }
   }
 
@@ -85,16 +98,19 @@ export class NestAR implements Generator {
    * coordination step, module m's prefix comes from the estimates of modules < m (each made from that
    * module's own forward pass, detached), so the whole loss still takes one pass per module.
    */
-  loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
+  loss(tokens: tf.Tensor3D, labels: Int32Array, rng: Rng, opts: LossOptions = {}): { total: tf.Scalar; perModule: tf.Scalar[] } {
     const onehot = this.oneHot(labels);
+    // Into sequence order (data carries no gradient, so a gather is fine here).
+    const tokens_BnD = isIdentity(this.seqToMorton) ? tokens : tf.gather(tokens, tf.tensor1d(this.seqToMorton, 'int32'), 1) as tf.Tensor3D;
     const B = tokens_BnD.shape[0], D = this.config.tokenDim;
     const coord = opts.coord, estimates: tf.Tensor3D[] = [];
     const perModule = this.modules.map((mod, i) => {
       const generated = prefixActive(coord) && i > 0 ? tf.concat(estimates, 1) as tf.Tensor3D : null;
       const { z, x } = this.moduleConditions(i, tokens_BnD, onehot, generated, rng, coord);
-      const l = flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time });
+      const layout = this.trainLayouts[i]!;
+      const l = flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time, layout });
       if (prefixActive(coord) && i < this.modules.length - 1) {
-        const est = prefixEstimate(this.heads[i]!, z, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed());
+        const est = prefixEstimate(this.heads[i]!, z, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed(), layout);
         estimates.push(tf.reshape(est, [B, mod.end - mod.start, D]));
       }
       return l;
@@ -126,18 +142,18 @@ export class NestAR implements Generator {
         const [from, to] = mod.m === 1 ? [Math.max(0, s - 1), s] : [s * mod.patch, (s + 1) * mod.patch];
         const w = guidanceAt(opts, start / n);
         const out = tf.tidy(() => {
-          const x = to > from ? canvasSlice(canvas, B, n, D, from, to, useCfg) : null;
+          const x = to > from ? canvasGather(canvas, B, n, D, this.seqToMorton.subarray(from, to), useCfg) : null;
           const h = backbone.extend(cache, x, onehot);
           const rows = h.shape[1];
           const z = tf.reshape(tf.slice(h, [0, rows - made, 0], [labels.length, made, mod.width]), [-1, mod.width]) as tf.Tensor2D;
-          const r = sampleHead(this.heads[i]!, z, D, useCfg, w, opts, rng.seed());
+          const r = sampleHead(this.heads[i]!, z, D, useCfg, w, opts, rng.seed(), singleSegment(made));
           headEvals += r.evals;
           return r.y;
         });
         calls++;
         const vals = out.dataSync() as Float32Array;
         out.dispose();
-        writeTokens(canvas, vals, B, n, D, Array.from({ length: made }, (_, j) => start + j));
+        writeTokens(canvas, vals, B, n, D, this.seqToMorton.subarray(start, start + made));
         if (opts.onStep) await opts.onStep({ module: mod.m, patch: s + 1, tokensSoFar: start + made, calls, totalCalls: total, canvas });
       }
       disposeCache(cache);

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { baselineLossGroups, nextScaleSides, resolveBaselineConfig, type BaselineConfig } from './baselineConfig.js';
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
-import { FlowHead } from '../flow/flowHead.js';
+import { createHead } from '../flow/heads.js';
+import type { HeadLayout, VelocityHead } from '../flow/head.js';
 import { guidanceAt, sampleHead, beginSampling, classOneHot, groupedHeadLoss, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { mortonToRowCol } from './zorder.js';
 import { coordinatedInput, moduleWeightValues, prefixActive, prefixEstimate } from './coord.js';
@@ -32,13 +33,15 @@ export class NextScaleAR implements Generator {
   readonly config: BaselineConfig;
   readonly params: ParamStore;
   readonly backbone: BlockCausalTransformer;
-  readonly head: FlowHead;
+  readonly head: VelocityHead;
+  /** One head segment per scale: a patch head generates each scale jointly (FlowAR). */
+  private readonly layout: HeadLayout;
   readonly sides: number[];
   private readonly lossWeights: number[];
 
   constructor(config: Partial<BaselineConfig>, seed = 0) {
     this.config = resolveBaselineConfig({ ...config, kind: 'nextscale' });
-    const { gridSize: g, tokenDim, numClasses, width, depth, heads, mlpRatio, headWidth, headDepth } = this.config;
+    const { gridSize: g, tokenDim, numClasses, width, depth, heads, mlpRatio } = this.config;
     this.sides = nextScaleSides(g);
     // Slot positions on the full grid: the centre of the cell, so every scale shares one coordinate frame.
     const cellPos = (side: number, q: number): [number, number] => {
@@ -59,7 +62,14 @@ export class NextScaleAR implements Generator {
       ownPositions: own, targetPositions: targets, noiseInput: !!this.config.contextNoise,
     });
     this.lossWeights = moduleWeightValues(this.config.lossWeights, baselineLossGroups('nextscale', g), 'scales');
-    this.head = new FlowHead(this.params, 'ns.head', { tokenDim, condDim: width, width: headWidth, depth: headDepth });
+    const slots: Array<[number, number]> = [];
+    const segments = this.sides.map((side) => {
+      const seg = { slot: slots.length, length: side * side };
+      for (let q = 0; q < side * side; q++) slots.push(cellPos(side, q));
+      return seg;
+    });
+    this.layout = { segments };
+    this.head = createHead(this.params, 'ns.head', this.config.headKind, this.config, { tokenDim, condDim: width, gridSize: g, slotPositions: slots });
   }
 
   get numTokens(): number { return this.config.gridSize ** 2; }
@@ -84,13 +94,13 @@ export class NextScaleAR implements Generator {
     let gen: tf.Tensor3D | null = null;
     if (prefixActive(coord)) {
       const z0 = tf.reshape(this.backbone.forward(gt, onehot), [-1, this.config.width]) as tf.Tensor2D;
-      const est = tf.reshape(prefixEstimate(this.head, z0, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed()), [B, -1, D]);
+      const est = tf.reshape(prefixEstimate(this.head, z0, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed(), this.layout), [B, -1, D]);
       let off = 0;
       gen = upsampledInputs(groups.map((g) => { const m = tf.slice(est, [0, off, 0], [B, g, D]) as tf.Tensor3D; off += g; return m; }));
     }
     const { x, s } = coordinatedInput(0, gt, gen, coord, rng);
     const h = this.backbone.forward(x, onehot, s);
-    return groupedHeadLoss(this.head, tf.concat(maps, 1) as tf.Tensor3D, h, rng, opts, groups, this.lossWeights);
+    return groupedHeadLoss(this.head, tf.concat(maps, 1) as tf.Tensor3D, h, rng, opts, groups, this.lossWeights, this.layout);
   }
 
   async sample(opts: SampleOptions): Promise<SampleResult> {
@@ -107,7 +117,7 @@ export class NextScaleAR implements Generator {
         const x = prev ? upsampleMorton(useCfg ? tf.concat([prev, prev], 0) as tf.Tensor3D : prev) : null;
         const h = this.backbone.extend(cache, x, onehot);
         const z = tf.reshape(tf.slice(h, [0, h.shape[1] - cells, 0], [labels.length, cells, C]), [-1, C]) as tf.Tensor2D;
-        const res = sampleHead(this.head, z, D, useCfg, w, opts, rng.seed());
+        const res = sampleHead(this.head, z, D, useCfg, w, opts, rng.seed(), { segments: [this.layout.segments[j]!] });
         headEvals += res.evals;
         return tf.reshape(res.y, [B, cells, D]) as tf.Tensor3D;
       });

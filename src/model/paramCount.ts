@@ -10,3 +10,10 @@ export function flowHeadParams(tokenDim: number, condDim: number, width: number,
   const W = width, lin = (i: number, o: number) => i * o + o;
   return lin(256, W) + lin(W, W) + lin(condDim, W) + lin(tokenDim, W) + depth * 5 * lin(W, W) + 2 * lin(W, W) + lin(W, tokenDim);
 }
+
+/** The patch flow head (src/flow/patchFlowHead.ts) with `slots` in-patch positions and MLP ratio `mlpRatio`. */
+export function patchFlowHeadParams(tokenDim: number, condDim: number, width: number, depth: number, slots: number, mlpRatio: number): number {
+  const W = width, lin = (i: number, o: number) => i * o + o;
+  const block = 6 * lin(W, W) + 4 * lin(W, W) + lin(W, mlpRatio * W) + lin(mlpRatio * W, W);
+  return lin(256, W) + lin(W, W) + lin(condDim, W) + lin(tokenDim, W) + slots * W + depth * block + 2 * lin(W, W) + lin(W, tokenDim);
+}

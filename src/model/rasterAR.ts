@@ -1,11 +1,13 @@
 // Raster AR baseline (LlamaGen / MAR-causal style, method.md §6): one causal transformer over the tokens
 // in raster order, one token per sequential step (n calls), sampled with a KV cache, same flow head.
+// It makes one token a step, so its head is always the per-token one (per-token is already joint there).
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveBaselineConfig, type BaselineConfig } from './baselineConfig.js';
 import { ParamStore } from './params.js';
 import { BlockCausalTransformer, disposeCache } from './transformer.js';
 import { FlowHead } from '../flow/flowHead.js';
-import { canvasSlice, guidanceAt, sampleHead, beginSampling, classOneHot, groupedHeadLoss, writeTokens, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
+import { singleSegment } from '../flow/head.js';
+import { canvasGather, guidanceAt, sampleHead, beginSampling, classOneHot, groupedHeadLoss, writeTokens, type Generator, type LossPart, type LossOptions, type SampleOptions, type SampleResult } from './generator.js';
 import { rowColToMorton } from './zorder.js';
 import { coordinatedInput, moduleWeightValues, prefixActive, prefixEstimate } from './coord.js';
 import type { Rng } from '../util/rng.js';
@@ -56,12 +58,12 @@ export class RasterAR implements Generator {
     let gen: tf.Tensor3D | null = null;
     if (prefixActive(coord)) {
       const z0 = tf.reshape(this.backbone.forward(gt, onehot), [-1, this.config.width]) as tf.Tensor2D;
-      const est = prefixEstimate(this.head, z0, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed());
+      const est = prefixEstimate(this.head, z0, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed(), singleSegment(1));
       gen = tf.slice(tf.reshape(est, [B, n, D]), [0, 0, 0], [B, n - 1, D]) as tf.Tensor3D;
     }
     const { x, s } = coordinatedInput(0, gt, gen, coord, rng);
     const h = this.backbone.forward(x, onehot, s);
-    return groupedHeadLoss(this.head, raster, h, rng, opts, [n], this.lossWeights);
+    return groupedHeadLoss(this.head, raster, h, rng, opts, [n], this.lossWeights, singleSegment(1));
   }
 
   async sample(opts: SampleOptions): Promise<SampleResult> {
@@ -76,10 +78,10 @@ export class RasterAR implements Generator {
       const out = tf.tidy(() => {
         // The token made last (raster r-1, stored at its Morton index) is the only new input.
         const prev = r > 0 ? this.rasterToMorton[r - 1]! : -1;
-        const x = prev >= 0 ? canvasSlice(canvas, B, n, D, prev, prev + 1, useCfg) : null;
+        const x = prev >= 0 ? canvasGather(canvas, B, n, D, [prev], useCfg) : null;
         const h = this.backbone.extend(cache, x, onehot);
         const z = tf.reshape(tf.slice(h, [0, h.shape[1] - 1, 0], [labels.length, 1, C]), [-1, C]) as tf.Tensor2D;
-        const res = sampleHead(this.head, z, D, useCfg, w, opts, rng.seed());
+        const res = sampleHead(this.head, z, D, useCfg, w, opts, rng.seed(), singleSegment(1));
         headEvals += res.evals;
         return res.y;
       });

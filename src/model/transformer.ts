@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from './layers.js';
 import type { ParamStore } from './params.js';
+import { sinCos2d } from './posEmbed.js';
 
 export interface TransformerSpec {
   width: number;
@@ -38,21 +39,6 @@ export function disposeCache(cache: KvCache): void {
 }
 
 interface Block { ln1: LayerNorm; q: Linear; k: Linear; v: Linear; proj: Linear; ln2: LayerNorm; fc1: Linear; fc2: Linear }
-
-/** 2-D sin-cos features of a grid position (MAE-style), used to initialise the learned position tables. */
-function sinCos2d(pos: [number, number] | null, dim: number, grid: number): Float32Array {
-  const out = new Float32Array(dim);
-  if (!pos) return out;
-  const quarter = Math.floor(dim / 4);
-  for (let a = 0; a < 2; a++) {
-    for (let i = 0; i < quarter; i++) {
-      const w = (pos[a]! / grid) * Math.PI * Math.pow(grid, i / Math.max(1, quarter - 1));
-      out[a * 2 * quarter + i] = Math.sin(w);
-      out[a * 2 * quarter + quarter + i] = Math.cos(w);
-    }
-  }
-  return out;
-}
 
 export class BlockCausalTransformer {
   private readonly inProj: Linear;

@@ -21,6 +21,7 @@ import type { RunConfig } from './config.js';
 import { writeImageGrid } from '../util/png.js';
 import { acquireRunLock } from './runLock.js';
 import { resolveRunConfig } from './config.js';
+import { checkpointModelSettings } from '../model/config.js';
 import { coordStepAt } from '../model/coord.js';
 
 export interface StepLog { step: number; loss: number; perModule: number[]; lr: number; gradNorm: number; skipped: boolean }
@@ -99,8 +100,7 @@ export class Trainer {
     let config: RunConfig;
     try {
       // The checkpoint's config is validated like a user's.
-      // Checkpoints from before loss weights were recorded trained NestAR with weight 1 per module.
-      const model = state.config.model.kind === 'nestar' && state.config.model.lossWeights === undefined ? { ...state.config.model, lossWeights: 'modules' as const } : state.config.model;
+      const model = checkpointModelSettings(state.config.model);
       config = resolveRunConfig({ ...state.config, model, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } });
     } catch (e) {
       throw new Error(`${dir}/state.json: ${(e as Error).message}`);

@@ -8,6 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { NestARPipeline } from '../../src/pipelineCore.js';
 import { decodeSafetensors } from '../../src/util/safetensors.js';
 import { rowColToMorton } from '../../src/model/zorder.js';
+import { NestAR } from '../../src/model/nestar.js';
 import type { Method } from '../../src/model/generator.js';
 import { FORMULAS, type FromWorker, type GenerateRequest, type ToWorker } from './protocol.js';
 
@@ -81,7 +82,7 @@ function madeMask(p: NestARPipeline, tokensSoFar: number): Uint8Array {
   const g = p.tokenizer.gridSize, S = p.tokenizer.imageSize, patch = S / g; // pixels per token side
   const made = new Uint8Array(g * g);
   if (p.model.method === 'nextscale') made.fill(1); // every scale covers the whole canvas
-  else if (p.model.method === 'nestar') made.fill(1, 0, tokensSoFar); // Morton order
+  else if (p.model instanceof NestAR) for (let i = 0; i < tokensSoFar; i++) made[p.model.seqToMorton[i]!] = 1; // its token order
   else for (let r = 0; r < tokensSoFar; r++) made[rowColToMorton(Math.floor(r / g), r % g)] = 1;
   const px = new Uint8Array(S * S);
   for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) px[y * S + x] = made[rowColToMorton(Math.floor(y / patch), Math.floor(x / patch))]!;

@@ -1,0 +1,116 @@
+// Patch flow head (FlowAR's flow head, Hi-MAR's DiT head; method.md §3): a small transformer over all the
+// tokens one sequential step emits. Each token's AdaLN modulation comes from c_j = emb(t) + proj(z_j), the
+// tokens of one segment (a patch of NestAR, a scale of next-scale AR) attend to each other with full
+// self-attention, and a learned in-patch position table tells them apart. The modulations and the output
+// layer start at zero (adaLN-Zero), so like the per-token head it starts as the zero velocity field.
+// Why: a per-token head samples the P tokens of a patch independently given their conditions, so nothing
+// makes neighbours agree (speckled strokes); here the ODE state of a patch is integrated jointly.
+import * as tf from '@tensorflow/tfjs-core';
+import { applyLayerNorm, applyLinear, gelu, linear, silu, type Linear } from '../model/layers.js';
+import type { ParamStore } from '../model/params.js';
+import { timeFeatures, T_FREQ } from './flowHead.js';
+import { layoutRows, type HeadLayout, type VelocityHead } from './head.js';
+import { sinCos2d } from '../model/posEmbed.js';
+
+export interface PatchFlowHeadSpec {
+  tokenDim: number; condDim: number; width: number; depth: number;
+  /** Attention heads (width must divide by it). */
+  heads: number;
+  /** Grid positions [row, col] of the in-patch position table's slots (their sin-cos features initialise it). */
+  slotPositions: Array<[number, number]>;
+  gridSize: number;
+}
+
+/** Hidden width of the head's MLP as a multiple of its width. */
+export const PATCH_HEAD_MLP_RATIO = 2;
+
+interface Modulation { shift: Linear; scale: Linear; gate: Linear }
+interface HeadBlock { attnMod: Modulation; q: Linear; k: Linear; v: Linear; proj: Linear; mlpMod: Modulation; fc1: Linear; fc2: Linear }
+
+export class PatchFlowHead implements VelocityHead {
+  readonly kind = 'patch' as const;
+  private readonly tEmb1: Linear; private readonly tEmb2: Linear;
+  private readonly zProj: Linear; private readonly inProj: Linear;
+  private readonly pos: tf.Variable;
+  private readonly blocks: HeadBlock[] = [];
+  private readonly finalShift: Linear; private readonly finalScale: Linear; private readonly out: Linear;
+
+  constructor(ps: ParamStore, readonly name: string, readonly spec: PatchFlowHeadSpec) {
+    const { tokenDim: D, condDim, width: W, depth, heads } = spec;
+    if (W % heads !== 0) throw new Error(`${name}: head width ${W} is not divisible by its ${heads} attention heads`);
+    this.tEmb1 = linear(ps, `${name}.t_emb.fc1`, T_FREQ, W);
+    this.tEmb2 = linear(ps, `${name}.t_emb.fc2`, W, W);
+    this.zProj = linear(ps, `${name}.z_proj`, condDim, W);
+    this.inProj = linear(ps, `${name}.in`, D, W);
+    const S = spec.slotPositions.length, table = new Float32Array(S * W);
+    spec.slotPositions.forEach((p, j) => table.set(sinCos2d(p, W, spec.gridSize), j * W));
+    this.pos = ps.create(`${name}.pos`, [S, W], { kind: 'values', values: table });
+    const mod = (p: string): Modulation => ({
+      shift: linear(ps, `${p}.ada_shift`, W, W, { zero: true }), scale: linear(ps, `${p}.ada_scale`, W, W, { zero: true }),
+      gate: linear(ps, `${p}.ada_gate`, W, W, { zero: true }),
+    });
+    const hidden = PATCH_HEAD_MLP_RATIO * W;
+    for (let i = 0; i < depth; i++) {
+      const p = `${name}.blocks.${i}`;
+      this.blocks.push({
+        attnMod: mod(`${p}.attn`), q: linear(ps, `${p}.attn.q`, W, W), k: linear(ps, `${p}.attn.k`, W, W),
+        v: linear(ps, `${p}.attn.v`, W, W), proj: linear(ps, `${p}.attn.proj`, W, W),
+        mlpMod: mod(`${p}.mlp`), fc1: linear(ps, `${p}.mlp.fc1`, W, hidden), fc2: linear(ps, `${p}.mlp.fc2`, hidden, W),
+      });
+    }
+    this.finalShift = linear(ps, `${name}.final.ada_shift`, W, W, { zero: true });
+    this.finalScale = linear(ps, `${name}.final.ada_scale`, W, W, { zero: true });
+    this.out = linear(ps, `${name}.final.out`, W, D, { zero: true });
+  }
+
+  forward(y_ND: tf.Tensor2D, t: number | Float32Array, z_NC: tf.Tensor2D, layout: HeadLayout): tf.Tensor2D {
+    const N = y_ND.shape[0], W = this.spec.width, S = layoutRows(layout);
+    if (N % S !== 0) throw new Error(`${this.name}: ${N} rows do not split into samples of ${S} rows`);
+    const G = N / S;
+    for (const s of layout.segments) {
+      if (s.slot < 0 || s.slot + s.length > this.pos.shape[0]!) throw new Error(`${this.name}: segment slots ${s.slot}..${s.slot + s.length} exceed its ${this.pos.shape[0]} positions`);
+    }
+    const te = applyLinear(this.tEmb2, silu(applyLinear(this.tEmb1, timeFeatures(t, N))));
+    const c = silu(tf.add(te, applyLinear(this.zProj, z_NC)));
+    const posS = tf.concat(layout.segments.map((s) => tf.slice(this.pos, [s.slot, 0], [s.length, W])), 0);
+    let h: tf.Tensor = tf.reshape(tf.add(tf.reshape(applyLinear(this.inProj, y_ND), [G, S, W]), posS), [N, W]);
+    const attend = segmentAttention(layout, G, this.spec.heads, W);
+    const modulate = (x: tf.Tensor, m: { shift: Linear; scale: Linear }) =>
+      tf.add(tf.mul(applyLayerNorm({}, x), tf.add(1, applyLinear(m.scale, c))), applyLinear(m.shift, c));
+    for (const b of this.blocks) {
+      const hn = modulate(h, b.attnMod);
+      const a = attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn));
+      h = tf.add(h, tf.mul(applyLinear(b.attnMod.gate, c), applyLinear(b.proj, a)));
+      const hm = modulate(h, b.mlpMod);
+      h = tf.add(h, tf.mul(applyLinear(b.mlpMod.gate, c), applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm)))));
+    }
+    return applyLinear(this.out, modulate(h, { shift: this.finalShift, scale: this.finalScale })) as tf.Tensor2D;
+  }
+}
+
+/**
+ * Full self-attention within each segment of each sample, on [N, W] rows. Equal segments are folded into
+ * the batch (no mask); unequal ones (next-scale's scales) attend over the sample under a block-diagonal mask.
+ */
+function segmentAttention(layout: HeadLayout, G: number, H: number, W: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
+  const lens = layout.segments.map((s) => s.length), S = lens.reduce((a, b) => a + b, 0), dh = W / H;
+  const equal = lens.every((l) => l === lens[0]);
+  const groups = equal ? G * lens.length : G, L = equal ? lens[0]! : S;
+  let mask: tf.Tensor2D | null = null;
+  if (!equal) {
+    const m = new Float32Array(S * S).fill(-1e9);
+    let off = 0;
+    for (const l of lens) {
+      for (let i = off; i < off + l; i++) m.fill(0, i * S + off, i * S + off + l);
+      off += l;
+    }
+    mask = tf.tensor2d(m, [S, S]);
+  }
+  const split = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [groups, L, H, dh]), [0, 2, 1, 3]);
+  return (q, k, v) => {
+    let scores = tf.mul(tf.matMul(split(q), split(k), false, true), 1 / Math.sqrt(dh));
+    if (mask) scores = tf.add(scores, mask);
+    const att = tf.matMul(tf.softmax(scores), split(v));
+    return tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [groups * L, W]);
+  };
+}
