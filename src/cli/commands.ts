@@ -1,5 +1,7 @@
 // `nestar train | sample | demo`: thin wrappers that turn flags into configs and call the library.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { readJsonFile } from '../util/safeRead.js';
+import { resolveCheckpointDir } from '../train/checkpoint.js';
 import { SHIPPED_DEMO } from './paths.js';
 import { dirname, join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
@@ -26,23 +28,55 @@ async function backend(v: string | boolean | undefined): Promise<string> {
 }
 
 function readConfigFile(path: string): RunConfigInput {
-  if (!existsSync(path)) throw new UsageError(`--config: file '${path}' does not exist`);
+  let c: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as RunConfigInput;
+    c = readJsonFile(path, '--config:');
   } catch (e) {
-    throw new UsageError(`--config: '${path}' is not valid JSON (${(e as Error).message})`);
+    throw new UsageError((e as Error).message);
   }
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UsageError(`--config: '${path}' must hold a JSON object with sections model, data, tokenizer, train, coord; got ${JSON.stringify(c)?.slice(0, 40)}`);
+  return c as RunConfigInput;
+}
+
+/** Settings a resumed run may change (they do not change what is trained, only how long and how often it saves). */
+const RESUMABLE = ['steps', 'checkpointEvery', 'sampleEvery'] as const;
+
+/**
+ * On --resume, every setting given (flags or --config) must agree with the run's recorded config, except the
+ * train settings in RESUMABLE, which are returned to be applied; anything else is an error naming it.
+ */
+function resumeOverrides(runDir: string, requested: RunConfigInput): Partial<Record<(typeof RESUMABLE)[number], number>> {
+  const recorded = readJsonFile<{ config: Record<string, Record<string, unknown>> }>(join(resolveCheckpointDir(runDir), 'state.json'), 'checkpoint:').config;
+  const overrides: Partial<Record<(typeof RESUMABLE)[number], number>> = {};
+  for (const [section, values] of Object.entries(requested)) {
+    for (const [key, v] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+      if (section === 'train' && (RESUMABLE as readonly string[]).includes(key)) { overrides[key as (typeof RESUMABLE)[number]] = v as number; continue; }
+      const was = recorded?.[section]?.[key] ?? (section === 'model' && key === 'kind' ? 'nestar' : undefined);
+      const same = JSON.stringify(was) === JSON.stringify(v) || (typeof v === 'string' && typeof was === 'string' && resolve(v) === resolve(was));
+      if (!same) {
+        throw new UsageError(`--resume: ${section}.${key} = ${JSON.stringify(v)} disagrees with the run in ${runDir}, which has ${JSON.stringify(was)}; ` +
+          `a resumed run keeps its config (only ${RESUMABLE.map((k) => `train.${k}`).join(', ')} may change): drop the flag or train into a new --out`);
+      }
+    }
+  }
+  return overrides;
 }
 
 function stepFields(l: StepLog): Record<string, string> {
   return { loss: l.loss.toFixed(4), lr: l.lr.toExponential(1), ...(l.skipped ? { skipped: 'non-finite' } : {}) };
 }
 
-async function runTraining(trainer: Trainer, runDir: string): Promise<void> {
+/** Trains to the configured steps, runs `after` with the finished trainer, and always disposes it (releasing the run lock). */
+async function runTraining(trainer: Trainer, runDir: string, after?: (t: Trainer) => Promise<void>): Promise<void> {
   const bar = new ProgressBar(trainer.config.train.steps, 'train', trainer.step);
-  await trainer.run((l) => bar.update(l.step, stepFields(l)));
-  console.log(`checkpoint: ${join(runDir, 'latest.json')}`);
-  console.log(`samples:    ${join(runDir, 'samples')}`);
+  try {
+    await trainer.run((l) => bar.update(l.step, stepFields(l)));
+    console.log(`checkpoint: ${join(runDir, 'latest.json')}`);
+    console.log(`samples:    ${join(runDir, 'samples')}`);
+    await after?.(trainer);
+  } finally {
+    trainer.dispose(); // releases the run lock on success and on failure alike
+  }
 }
 
 export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
@@ -73,11 +107,6 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (a.help) return void console.log(TRAIN_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/train');
   const name = await backend(a.backend);
-  if (a.resume) {
-    const trainer = Trainer.resume({ runDir, backendName: name }, { steps: num(a.steps, 'steps', { int: true, min: 1 }) });
-    console.error(`resuming ${runDir} at step ${trainer.step}`);
-    return runTraining(trainer, runDir);
-  }
   const input: RunConfigInput = typeof a.config === 'string' ? readConfigFile(a.config) : {};
   const train = { ...input.train }, data = { ...input.data }, tokenizer = { ...input.tokenizer }, coord = { ...input.coord };
   const model: Record<string, unknown> = { ...input.model };
@@ -115,7 +144,14 @@ export async function trainCommand(argv: string[]): Promise<void> {
   set(coord, 'noiseZeroProb', num(a['noise-zero-prob'], 'noise-zero-prob', { min: 0, max: 1 }));
   set(coord, 'prefixProb', num(a['prefix-prob'], 'prefix-prob', { min: 0, max: 1 }));
   set(coord, 'prefixRampSteps', num(a['prefix-ramp'], 'prefix-ramp', { int: true, min: 0 }));
-  const config = resolveRunConfig({ ...input, train, data, model: model as RunConfigInput['model'], tokenizer, coord });
+  const requested: RunConfigInput = { ...input, train, data, model: model as RunConfigInput['model'], tokenizer, coord };
+  if (a.resume) {
+    const overrides = resumeOverrides(runDir, requested);
+    const trainer = Trainer.resume({ runDir, backendName: name }, overrides);
+    console.error(`resuming ${runDir} at step ${trainer.step}` + Object.entries(overrides).map(([k, v]) => `; train.${k} = ${v}`).join(''));
+    return runTraining(trainer, runDir);
+  }
+  const config = resolveRunConfig(requested);
   if (existsSync(join(runDir, 'latest.json'))) {
     throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
   }
@@ -124,36 +160,79 @@ export async function trainCommand(argv: string[]): Promise<void> {
   return runTraining(trainer, runDir);
 }
 
+/** The most images one grid PNG may hold (a bigger grid would not fit in memory as one RGBA buffer). */
+export const MAX_GRID_IMAGES = 16384;
+
 export const SAMPLE_HELP = `nestar sample --checkpoint PATH [--method nestar|raster|nextscale] [--n 64] [--class C] [--cfg 2]
   ${SAMPLING_USAGE}
-  [--weights ema|raw] [--batch 250] [--out grid.png] [--cols 8]`;
+  [--weights ema|raw] [--batch 250] (--out grid.png [--cols 8] | --out-dir DIR)
+  Large N is sampled in batches of --batch (image i gets seed + its batch's offset, as in eval); a grid holds at
+  most ${MAX_GRID_IMAGES} images, --out-dir writes one PNG per image for any N.`;
+
+/** Fails before any work when `out` cannot be the grid file (a folder, or under a file). */
+function checkOutputFile(out: string, flag: string): void {
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`${flag} ${out} is a directory; give a file name such as grid.png (or --out-dir DIR for one PNG per image)`);
+  let parent = dirname(out);
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`${flag} ${out}: ${parent} is a file, not a folder`);
+}
 
 export async function sampleCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...common, ...SAMPLING_FLAGS, checkpoint: { type: 'string' }, n: { type: 'string' }, class: { type: 'string' },
-    cfg: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' }, cols: { type: 'string' }, method: { type: 'string' }, batch: { type: 'string' } });
+    cfg: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' }, 'out-dir': { type: 'string' }, cols: { type: 'string' },
+    method: { type: 'string' }, batch: { type: 'string' } });
   if (a.help) return void console.log(SAMPLE_HELP);
+  // Every argument is checked before anything is loaded or sampled.
   if (typeof a.checkpoint !== 'string') throw new UsageError('--checkpoint PATH is required (a checkpoint folder or a run folder)');
   const n = num(a.n, 'n', { int: true, min: 1 }) ?? 64;
   const cls = num(a.class, 'class', { int: true });
   const opts = { cfg: num(a.cfg, 'cfg', { min: 0 }) ?? 2, ...readSamplingFlags(a) };
   const weights = choice(a.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
+  const batch = num(a.batch, 'batch', { int: true, min: 1, max: 4096 }) ?? 250;
+  const colsFlag = num(a.cols, 'cols', { int: true, min: 1 });
+  const outDir = typeof a['out-dir'] === 'string' ? resolve(a['out-dir']) : undefined;
+  if (outDir && a.out !== undefined) throw new UsageError('give --out FILE.png (a grid) or --out-dir DIR (one PNG per image), not both');
   const out = resolve(typeof a.out === 'string' ? a.out : 'samples.png');
+  if (outDir) {
+    if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out-dir ${outDir} exists and is not a folder`);
+  } else {
+    if (n > MAX_GRID_IMAGES) throw new UsageError(`--n ${n}: one grid holds at most ${MAX_GRID_IMAGES} images; use --out-dir DIR for one PNG per image`);
+    checkOutputFile(out, '--out');
+  }
   await backend(a.backend);
   const pipe = loadPipeline(a.checkpoint, { weights, method: choice(a.method, 'method', METHODS) });
-  const K = pipe.config.model.numClasses;
-  if (cls !== undefined && (cls < 0 || cls >= K)) throw new UsageError(`--class ${cls} is out of range: this model has classes 0..${K - 1}`);
-  // Without --class: cycle through the classes (one row per class when n is a multiple of K).
-  const classes = cls !== undefined ? cls : Array.from({ length: n }, (_, i) => Math.floor(i / Math.max(1, Math.ceil(n / K))) % K);
-  const bar = new ProgressBar(pipe.model.sequentialSteps, `sample (${pipe.model.method})`);
-  const t0 = performance.now();
-  const res = await pipe.generate({ count: n, classes, ...opts, onStep: (p) => bar.update(p.calls) });
-  const secs = (performance.now() - t0) / 1000;
-  const cols = num(a.cols, 'cols', { int: true, min: 1 }) ?? Math.min(n, cls !== undefined ? 8 : Math.max(1, Math.ceil(n / K)));
-  writeImageGrid(out, res.images, cols);
-  console.log(`wrote ${out}`);
-  const formula = { nestar: 'n1 + (M-1)(k-1)', raster: 'n', nextscale: 'log2(side) + 1' }[pipe.model.method];
-  console.log(`sequential backbone calls: ${res.backboneCalls} (${formula} = ${res.expectedCalls}); head evaluations: ${res.headEvals}; ${secs.toFixed(2)} s`);
-  pipe.dispose();
+  try {
+    const K = pipe.config.model.numClasses;
+    if (cls !== undefined && (cls < 0 || cls >= K)) throw new UsageError(`--class ${cls} is out of range: this model has classes 0..${K - 1}`);
+    // Without --class: cycle through the classes (one row per class when n is a multiple of K).
+    const classOf = (i: number) => (cls !== undefined ? cls : Math.floor(i / Math.max(1, Math.ceil(n / K))) % K);
+    const S = pipe.config.data.imageSize, C = pipe.config.data.channels, per = S * S * C;
+    const grid = outDir ? null : new Float32Array(n * per);
+    if (outDir) mkdirSync(outDir, { recursive: true });
+    const bar = new ProgressBar(n, `sample (${pipe.model.method})`);
+    const t0 = performance.now();
+    let calls = 0, expected = 0, headEvals = 0;
+    for (let i = 0; i < n; i += batch) {
+      const b = Math.min(batch, n - i);
+      const res = await pipe.generate({ count: b, classes: Array.from({ length: b }, (_, j) => classOf(i + j)), ...opts, seed: opts.seed + i });
+      calls = res.backboneCalls; expected = res.expectedCalls; headEvals += res.headEvals;
+      if (grid) grid.set(res.images.data, i * per);
+      else for (let j = 0; j < b; j++) {
+        writeImageGrid(join(outDir!, `${String(i + j).padStart(6, '0')}.png`), { ...res.images, data: res.images.data.subarray(j * per, (j + 1) * per), count: 1 }, 1, 1);
+      }
+      bar.update(i + b);
+    }
+    const secs = (performance.now() - t0) / 1000;
+    if (grid) {
+      const cols = colsFlag ?? Math.min(n, cls !== undefined ? 8 : Math.max(1, Math.ceil(n / K)));
+      writeImageGrid(out, { data: grid, count: n, height: S, width: S, channels: C }, cols);
+    }
+    console.log(`wrote ${outDir ? `${n} PNG files to ${outDir}` : out}`);
+    const formula = { nestar: 'n1 + (M-1)(k-1)', raster: 'n', nextscale: 'log2(side) + 1' }[pipe.model.method];
+    console.log(`sequential backbone calls: ${calls} (${formula} = ${expected}); head evaluations: ${headEvals}; ${secs.toFixed(2)} s`);
+  } finally {
+    pipe.dispose();
+  }
 }
 
 /** The embedded default: a small NestAR on MNIST, sized to finish in about 10 minutes on 2 cores with the native pack. */
@@ -193,9 +272,9 @@ export async function demoCommand(argv: string[]): Promise<void> {
     trainer = Trainer.create(config, { runDir, backendName: name });
   }
   if (name !== 'native' && name !== 'tensorflow') console.error(`note: the '${name}' backend is several times slower than the native pack; the demo will take longer`);
-  await runTraining(trainer, runDir);
-  const grid = join(runDir, 'demo-grid.png');
-  await trainer.writeSampleGrid(grid, { cfg: 3, odeSteps: 32 });
-  console.log(`demo grid (one row per digit 0-9, ${trainer.model.sequentialSteps} sequential calls per image): ${grid}`);
-  trainer.dispose();
+  await runTraining(trainer, runDir, async (t) => {
+    const grid = join(runDir, 'demo-grid.png');
+    await t.writeSampleGrid(grid, { cfg: 3, odeSteps: 32 });
+    console.log(`demo grid (one row per digit 0-9, ${t.model.sequentialSteps} sequential calls per image): ${grid}`);
+  });
 }

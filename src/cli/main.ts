@@ -69,6 +69,11 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// Ctrl-C and kill end through process.exit, so exit hooks (the run lock's release) run; SIGKILL leaves a lock
+// whose owner is gone, which the next run takes over.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
 main(process.argv.slice(2)).then(() => process.exit(0), (e: unknown) => {
   const err = e instanceof Error ? e : new Error(String(e));
   if (process.env.NESTAR_DEBUG === '1') console.error(err.stack);

@@ -1,6 +1,6 @@
 // Decoding one image file to the training resolution: centre crop to a square, box-filter resize, and
 // rounding to 8 bits (so the decoded, the cached and the worker-decoded paths give identical bytes).
-import { readFileSync } from 'node:fs';
+import { readRegularFile, READ_LIMITS } from '../util/safeRead.js';
 import { decodeImage } from '../util/png.js';
 
 /** Centre crop to a square, then box-filter resize to size×size×channels 8-bit values written at out[offset]. */
@@ -34,7 +34,7 @@ export function decodeFiles(paths: string[], size: number, channels: 1 | 3): Dec
   const ok: boolean[] = [], errors: Array<string | null> = [];
   paths.forEach((p, i) => {
     try {
-      const img = decodeImage(readFileSync(p));
+      const img = decodeImage(readRegularFile(p, READ_LIMITS.image, 'image'));
       if (img.width < 1 || img.height < 1) throw new Error('empty image');
       cropResize(img.rgba, img.width, img.height, size, channels, pixels, i * per);
       ok.push(true); errors.push(null);

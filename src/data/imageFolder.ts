@@ -4,7 +4,8 @@
 // the files), and the result is cached in <folder>/.nestar-cache, keyed by the files' names, sizes and
 // modification times, so later runs skip decoding altogether.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { readRegularFile, READ_LIMITS } from '../util/safeRead.js';
 import { availableParallelism } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -29,23 +30,38 @@ export interface ImageFolderOptions {
 
 interface Listed { files: Array<{ path: string; label: number }>; classNames: string[] }
 
-function listFolder(dir: string): Listed {
+/** stat that follows symlinks and answers null for a dangling one or a loop (those are skipped, not fatal). */
+function statOrNull(p: string): ReturnType<typeof statSync> | null {
+  try { return statSync(p); } catch { return null; }
+}
+
+function listFolder(dir: string, warn: (m: string) => void): Listed {
+  const st = statOrNull(dir);
+  if (!st) throw new Error(`image folder '${dir}' does not exist`);
+  if (!st.isDirectory()) throw new Error(`'${dir}' is a file, not a folder: --data takes a folder of PNG/JPEG images (one sub-folder per class, or images directly in it)`);
   let entries: string[];
   try {
     entries = readdirSync(dir).sort();
-  } catch {
-    throw new Error(`image folder '${dir}' does not exist or cannot be read`);
+  } catch (e) {
+    throw new Error(`image folder '${dir}' cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const subdirs = entries.filter((e) => !e.startsWith('.') && statSync(join(dir, e)).isDirectory());
+  const isImageName = (f: string) => !f.startsWith('.') && EXTS.has(extname(f).toLowerCase());
+  const subdirs = entries.filter((e) => !e.startsWith('.') && !isImageName(e) && statOrNull(join(dir, e))?.isDirectory());
   const files: Array<{ path: string; label: number }> = [];
+  // An entry with an image name that is not a readable regular file (a dangling symlink, a loop, a folder
+  // called x.png) is kept in the list: decoding skips it with a warning naming it, like any unreadable file.
   if (subdirs.length > 0) {
     subdirs.forEach((d, label) => {
-      for (const f of readdirSync(join(dir, d)).sort()) if (EXTS.has(extname(f).toLowerCase())) files.push({ path: join(dir, d, f), label });
+      let inner: string[] = [];
+      try { inner = readdirSync(join(dir, d)).sort(); } catch (e) { warn(`warning: skipping class folder '${join(dir, d)}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+      for (const f of inner) if (isImageName(f)) files.push({ path: join(dir, d, f), label });
     });
+    const top = entries.filter(isImageName);
+    if (top.length > 0) warn(`warning: ${top.length} image(s) at the top level of '${dir}' (e.g. ${top[0]}) are ignored: the folder has class sub-folders (${subdirs.slice(0, 3).join(', ')}${subdirs.length > 3 ? ', …' : ''}), so only their images are used`);
   } else {
-    for (const f of entries) if (EXTS.has(extname(f).toLowerCase())) files.push({ path: join(dir, f), label: -1 });
+    for (const f of entries) if (isImageName(f)) files.push({ path: join(dir, f), label: -1 });
   }
-  if (files.length === 0) throw new Error(`image folder '${dir}' contains no PNG or JPEG images`);
+  if (files.length === 0) throw new Error(`image folder '${dir}' contains no PNG or JPEG images (files ending .png, .jpg or .jpeg, directly or in class sub-folders)`);
   return { files, classNames: subdirs };
 }
 
@@ -91,22 +107,32 @@ function decodeParallel(paths: string[], size: number, channels: 1 | 3, warn: (m
 function cacheKey(dir: string, listed: Listed, size: number, channels: number): string {
   const h = createHash('sha256').update(`${CACHE_MAGIC} ${size} ${channels}\n`);
   for (const f of listed.files) {
-    const st = statSync(f.path);
-    h.update(`${relative(dir, f.path)}\t${f.label}\t${st.size}\t${st.mtimeMs}\n`);
+    const st = statOrNull(f.path);
+    h.update(`${relative(dir, f.path)}\t${f.label}\t${st?.size ?? -1}\t${st?.mtimeMs ?? -1}\n`);
   }
   return h.digest('hex').slice(0, 20);
 }
 
 interface CacheHeader { count: number; labels: number[]; skipped: Array<{ path: string; reason: string }> }
 
-function readCache(path: string, per: number): { header: CacheHeader; pixels: Uint8Array } | null {
+/** The cached decode, or null (then the folder is decoded again and the cache rewritten) when it is absent or does not validate. */
+function readCache(path: string, per: number, files: number, warn: (m: string) => void): { header: CacheHeader; pixels: Uint8Array } | null {
   if (!existsSync(path)) return null;
-  const buf = readFileSync(path);
-  if (buf.length < 14 || buf.toString('latin1', 0, 10) !== CACHE_MAGIC) return null;
-  const hlen = buf.readUInt32LE(10);
-  const header = JSON.parse(buf.toString('utf8', 14, 14 + hlen)) as CacheHeader;
-  const pixels = new Uint8Array(buf.buffer, buf.byteOffset + 14 + hlen, buf.length - 14 - hlen);
-  return pixels.length === header.count * per ? { header, pixels } : null;
+  try {
+    const buf = readRegularFile(path, READ_LIMITS.safetensors, 'cache');
+    if (buf.length < 14 || buf.toString('latin1', 0, 10) !== CACHE_MAGIC) throw new Error('wrong magic bytes');
+    const hlen = buf.readUInt32LE(10);
+    if (14 + hlen > buf.length) throw new Error('header runs past the end of the file');
+    const header = JSON.parse(buf.toString('utf8', 14, 14 + hlen)) as CacheHeader;
+    if (!header || !Number.isInteger(header.count) || header.count < 0 || header.count > files || !Array.isArray(header.labels)
+      || header.labels.length !== header.count || !Array.isArray(header.skipped)) throw new Error('header fields do not validate');
+    const pixels = new Uint8Array(buf.buffer, buf.byteOffset + 14 + hlen, buf.length - 14 - hlen);
+    if (pixels.length !== header.count * per) throw new Error(`${pixels.length} pixel bytes for ${header.count} images`);
+    return { header, pixels };
+  } catch (e) {
+    warn(`warning: the pre-processing cache ${path} is corrupt (${(e as Error).message}); decoding the folder again and rewriting it`);
+    return null;
+  }
 }
 
 function writeCache(path: string, header: CacheHeader, pixels: Uint8Array): void {
@@ -118,11 +144,11 @@ function writeCache(path: string, header: CacheHeader, pixels: Uint8Array): void
 
 export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDataset {
   const warn = opts.warn ?? ((m: string) => console.warn(m));
-  const listed = listFolder(dir);
+  const listed = listFolder(dir, warn);
   const { size, channels } = opts, per = size * size * channels;
   const cachePath = join(dir, '.nestar-cache', `${size}x${size}x${channels}-${cacheKey(dir, listed, size, channels)}.bin`);
   let header: CacheHeader, pixels: Uint8Array;
-  const cached = opts.cache === false ? null : readCache(cachePath, per);
+  const cached = opts.cache === false ? null : readCache(cachePath, per, listed.files.length, warn);
   if (cached) {
     ({ header, pixels } = cached);
   } else {

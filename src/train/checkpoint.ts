@@ -2,10 +2,11 @@
 //   model.safetensors      the raw weights          ema.safetensors   the EMA weights (used for sampling)
 //   optimizer.safetensors  AdamW moments m., v.     state.json        config, step, optimizer scalars, RNG states
 // The run folder's latest.json names the newest complete checkpoint.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { atomicWriteFile } from '../util/atomicWrite.js';
-import { decodeSafetensors, encodeSafetensors, type NamedArray, type StorageDtype } from '../util/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../util/safetensors.js';
+import { readJsonFile, readRegularFile, READ_LIMITS } from '../util/safeRead.js';
 import type { RngState } from '../util/rng.js';
 import type { RunConfig } from './config.js';
 import type { LatentTokenizerState } from '../tokenizer/latentTokenizer.js';
@@ -75,13 +76,13 @@ export function resolveCheckpointDir(path: string): string {
   const p = resolve(path);
   if (existsSync(join(p, 'state.json'))) return p;
   if (existsSync(join(p, 'latest.json'))) {
-    let latest: { checkpoint?: string };
-    try {
-      latest = JSON.parse(readFileSync(join(p, 'latest.json'), 'utf8'));
-    } catch {
-      throw new Error(`checkpoint: ${join(p, 'latest.json')} is not valid JSON`);
+    const latestPath = join(p, 'latest.json');
+    const latest = readJsonFile<{ checkpoint?: unknown } | null>(latestPath, 'checkpoint:');
+    // Only a checkpoint folder of this run: a latest.json cannot send a reader elsewhere.
+    if (!latest || typeof latest !== 'object' || typeof latest.checkpoint !== 'string' || !/^checkpoints\/step-\d+$/.test(latest.checkpoint)) {
+      throw new Error(`checkpoint: ${latestPath} must be {"checkpoint": "checkpoints/step-NNNNNNN", ...} as nestar writes it, got ${JSON.stringify(latest)?.slice(0, 80)}`);
     }
-    const dir = join(p, latest.checkpoint ?? '');
+    const dir = join(p, latest.checkpoint);
     if (!existsSync(join(dir, 'state.json'))) throw new Error(`checkpoint: ${join(p, 'latest.json')} names ${dir}, which is not a checkpoint`);
     return dir;
   }
@@ -89,21 +90,22 @@ export function resolveCheckpointDir(path: string): string {
   throw new Error(`checkpoint '${path}' is neither a checkpoint folder (with state.json) nor a run folder (with latest.json)`);
 }
 
+/** A safetensors file nestar may not have written: regular files only, bounded, validated. */
+export function readSafetensorsFile(path: string): Record<string, NamedArray> {
+  return decodeSafetensors(readRegularFile(path, READ_LIMITS.safetensors, 'checkpoint:'), path).tensors;
+}
+
 /** Reads a checkpoint folder's state.json (checking its format) and the named safetensors files. */
 export function readCheckpointFiles<S extends { format: string }, K extends string>(path: string, format: string, keys: readonly K[]): { dir: string; state: S; tensors: Record<K, Record<string, NamedArray>> } {
   const dir = resolveCheckpointDir(path);
-  let state: S;
-  try {
-    state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
-  } catch {
-    throw new Error(`checkpoint: ${join(dir, 'state.json')} is not valid JSON`);
-  }
+  const state = readJsonFile<S>(join(dir, 'state.json'), 'checkpoint:');
+  if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`checkpoint: ${join(dir, 'state.json')} is not a JSON object`);
   if (state?.format !== format) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state?.format)}, expected ${format}`);
   const tensors = {} as Record<K, Record<string, NamedArray>>;
   for (const k of keys) {
     const p = join(dir, `${k}.safetensors`);
     if (!existsSync(p)) throw new Error(`checkpoint: ${p} is missing`);
-    tensors[k] = decodeSafetensors(readFileSync(p), p).tensors;
+    tensors[k] = readSafetensorsFile(p);
   }
   return { dir, state, tensors };
 }
@@ -112,7 +114,7 @@ export function loadCheckpoint(path: string): { dir: string; state: CheckpointSt
   const r = readCheckpointFiles<CheckpointState, 'model' | 'ema' | 'optimizer'>(path, CHECKPOINT_FORMAT, ['model', 'ema', 'optimizer']);
   const tok = join(r.dir, 'tokenizer.safetensors');
   if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
-  return { ...r, tensors: { ...r.tensors, ...(r.state.tokenizer ? { tokenizer: decodeSafetensors(readFileSync(tok), tok).tensors } : {}) } };
+  return { ...r, tensors: { ...r.tensors, ...(r.state.tokenizer ? { tokenizer: readSafetensorsFile(tok) } : {}) } };
 }
 
 /**
@@ -125,40 +127,5 @@ export function loadSamplingCheckpoint(path: string, weights: 'ema' | 'raw' = 'e
   const tok = join(r.dir, 'tokenizer.safetensors');
   if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
   return { dir: r.dir, state: r.state, weights: r.tensors[key], weightsFile: `${key}.safetensors`,
-    ...(r.state.tokenizer ? { tokenizer: decodeSafetensors(readFileSync(tok), tok).tensors } : {}) };
-}
-
-/**
- * Copies what sampling needs (state.json, ema.safetensors, tokenizer.safetensors) into `out`, whole or
- * not at all: the form checkpoints are shipped in (no raw weights or optimizer moments).
- */
-export function exportCheckpoint(path: string, out: string, opts: { dtype?: StorageDtype } = {}): { dir: string; files: string[] } {
-  const dtype = opts.dtype ?? 'F32';
-  const dir = resolveCheckpointDir(path);
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
-  if (state.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state.format)}, expected ${CHECKPOINT_FORMAT}`);
-  const files = ['ema.safetensors', ...(state.tokenizer ? ['tokenizer.safetensors'] : [])];
-  const target = resolve(out), tmp = `${target}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
-    for (const f of files) {
-      if (!existsSync(join(dir, f))) throw new Error(`checkpoint: ${join(dir, f)} is missing`);
-      const bytes = readFileSync(join(dir, f));
-      if (dtype === 'F32') atomicWriteFile(join(tmp, f), bytes);
-      else {
-        // Half-precision storage for shipping; the loader widens it back to F32.
-        const { tensors, metadata } = decodeSafetensors(bytes, join(dir, f));
-        atomicWriteFile(join(tmp, f), encodeSafetensors(tensors, metadata, dtype));
-      }
-    }
-    const exported = { ...state, losses: [], exportedFrom: { checkpoint: dir, step: state.step, storage: dtype } };
-    atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(exported, null, 1) + '\n');
-    rmSync(target, { recursive: true, force: true });
-    renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  return { dir: target, files: ['state.json', ...files] };
+    ...(r.state.tokenizer ? { tokenizer: readSafetensorsFile(tok) } : {}) };
 }

@@ -62,6 +62,9 @@ export const defaultTrainConfig: TrainConfig = {
   checkpointEvery: 250, sampleEvery: 500, keepCheckpoints: 2,
 };
 
+/** Bounds that turn a typo (1e9) into an error naming the field instead of an allocation failure. */
+export const TRAIN_LIMITS = { steps: 1e9, batchSize: 16384, checkpointEvery: 1e9, sampleEvery: 1e9, keepCheckpoints: 1000, headRepeats: 64 } as const;
+
 export interface RunConfigInput {
   model?: ModelConfigInput;
   data?: Partial<DataConfig>;
@@ -72,7 +75,8 @@ export interface RunConfigInput {
 
 function checkNumber(section: string, obj: Record<string, unknown>, field: string, pred: (x: number) => boolean, what: string): void {
   const v = obj[field];
-  if (typeof v !== 'number' || !Number.isFinite(v) || !pred(v)) throw new ConfigError(`${section}.${field} must be ${what}, got ${JSON.stringify(v)}`);
+  // JSON has no Infinity: a value like 1e400 parses to Infinity, which JSON.stringify would print as null.
+  if (typeof v !== 'number' || !Number.isFinite(v) || !pred(v)) throw new ConfigError(`${section}.${field} must be ${what}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
 }
 
 function rejectUnknown(section: string, given: object | undefined, known: object): void {
@@ -113,6 +117,11 @@ function resolveTokenizerConfig(input: NonNullable<RunConfigInput['tokenizer']>,
 
 /** Fills defaults, checks every field, and derives the model's token grid from data + tokenizer. */
 export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ConfigError(`config must be an object with sections model, data, tokenizer, train, coord; got ${JSON.stringify(input)}`);
+  for (const sec of ['model', 'data', 'tokenizer', 'train', 'coord'] as const) {
+    const v = input[sec];
+    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) throw new ConfigError(`${sec} must be an object of settings, got ${JSON.stringify(v)}`);
+  }
   rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1, coord: 1 });
   rejectUnknown('train', input.train, defaultTrainConfig);
   rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1 });
@@ -121,11 +130,12 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   const tokenizer = resolveTokenizerConfig(input.tokenizer ?? {}, data);
   const train: TrainConfig = { ...defaultTrainConfig, ...input.train };
   const d = data as unknown as Record<string, unknown>, t = train as unknown as Record<string, unknown>;
-  checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1 && x <= 4096, 'an integer from 1 to 4096');
   if (data.channels !== 1 && data.channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${JSON.stringify(data.channels)}`);
   if (data.limit !== undefined) checkNumber('data', d, 'limit', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
   for (const f of ['steps', 'batchSize', 'checkpointEvery', 'sampleEvery', 'keepCheckpoints', 'headRepeats'] as const) {
-    checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+    const max = TRAIN_LIMITS[f];
+    checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1 && x <= max, `an integer from 1 to ${max}`);
   }
   checkNumber('train', t, 'warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   checkNumber('train', t, 'seed', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');

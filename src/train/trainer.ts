@@ -92,7 +92,7 @@ export class Trainer {
   }
 
   /** Continues the run in opts.runDir from its latest checkpoint; `steps` may extend the run. */
-  static resume(opts: TrainerOptions, overrides: { steps?: number } = {}): Trainer {
+  static resume(opts: TrainerOptions, overrides: { steps?: number; checkpointEvery?: number; sampleEvery?: number } = {}): Trainer {
     const { state, tensors, dir } = loadCheckpoint(opts.runDir);
     if (state.tokenizer && tensors.tokenizer && !opts.tokenizer) {
       opts = { ...opts, tokenizer: LatentTokenizer.fromParts(state.tokenizer, tensors.tokenizer, dir) };
@@ -101,7 +101,7 @@ export class Trainer {
     try {
       // The checkpoint's config is validated like a user's.
       const model = checkpointModelSettings(state.config.model);
-      config = resolveRunConfig({ ...state.config, model, train: { ...state.config.train, ...(overrides.steps ? { steps: overrides.steps } : {}) } });
+      config = resolveRunConfig({ ...state.config, model, train: { ...state.config.train, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } });
     } catch (e) {
       throw new Error(`${dir}/state.json: ${(e as Error).message}`);
     }

@@ -23,8 +23,18 @@ export function checkCompatible(vars: Map<string, tf.Tensor>, arrays: Record<str
   }
 }
 
+/** Throws naming the first tensor with a NaN or infinite value (a checkpoint like that samples black images). */
+export function checkFinite(arrays: Record<string, NamedArray>, source: string): void {
+  for (const [name, a] of Object.entries(arrays)) {
+    for (let i = 0; i < a.data.length; i++) {
+      if (!Number.isFinite(a.data[i]!)) throw new Error(`${source}: tensor '${name}' holds a non-finite value (${a.data[i]} at element ${i}); the checkpoint is corrupt or its run diverged`);
+    }
+  }
+}
+
 export function assignVariables(vars: Map<string, tf.Variable>, arrays: Record<string, NamedArray>, source: string): void {
   checkCompatible(vars, arrays, source);
+  checkFinite(arrays, source);
   for (const [name, v] of vars) {
     const a = arrays[name]!;
     tf.tidy(() => v.assign(tf.tensor(a.data, a.shape, 'float32')));

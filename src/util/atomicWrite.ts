@@ -3,23 +3,46 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
+/** An fs error as one line naming the path and what went wrong (ENOSPC, EROFS, … in words). */
+export class WriteError extends Error {
+  constructor(readonly path: string, readonly code: string | undefined, detail: string) {
+    super(`cannot write ${path}: ${detail}`);
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device', EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'operation not permitted',
+  EISDIR: 'it is a directory', ENOTDIR: 'a parent of it is not a directory', EDQUOT: 'disk quota exceeded', EEXIST: 'it already exists',
+};
+
+export function describeFsError(path: string, e: unknown): WriteError {
+  if (e instanceof WriteError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new WriteError(path, err.code, (err.code && REASONS[err.code]) ? `${REASONS[err.code]} (${err.code})` : err.code ?? err.message);
+}
+
 export function atomicWriteFile(path: string, data: Uint8Array | string): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    mkdirSync(dir, { recursive: true });
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw describeFsError(path, e);
+  }
   try {
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { closeSync(fd); } catch { /* already closed */ }
     try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
+    throw describeFsError(path, e);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
   try {
     const dfd = openSync(dir, 'r');
     fsyncSync(dfd);

@@ -1,7 +1,7 @@
 // `nestar web`: builds the page with Vite (once, or when asked) and serves it with the checkpoints and
 // tfjs's WASM binaries from one origin on localhost.
-import { createServer, type Server } from 'node:http';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,20 +37,47 @@ export async function serveWeb(opts: { dist: string; checkpoints: Partial<Record
     try { dirs[m] = resolveCheckpointDir(p); } catch { dirs[m] = resolve(p); }
   }
   const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  const send = (res: import('node:http').ServerResponse, file: string) => {
-    if (!existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
+  const roots = new Map<string, string>(); // a served root -> its real path (symlinks resolved once)
+  const real = (p: string) => { try { return realpathSync(p); } catch { return null; } };
+  /**
+   * Sends `file` if, with every symlink resolved, it is a regular file inside `root` (a state.json that links
+   * to /etc/passwd is refused, like any path out of the served folders).
+   */
+  const send = (req: IncomingMessage, res: ServerResponse, root: string, file: string) => {
+    if (!roots.has(root)) roots.set(root, real(root) ?? root);
+    const rroot = roots.get(root)!, rfile = real(file);
+    if (!rfile || !(rfile === rroot || rfile.startsWith(rroot + sep))) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    let size: number;
+    try {
+      const st = statSync(rfile);
+      if (!st.isFile()) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      size = st.size;
+    } catch {
+      return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-    createReadStream(file).pipe(res);
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size, 'cache-control': 'no-store' });
+    if (req.method === 'HEAD') return void res.end();
+    const stream = createReadStream(rfile);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
   };
   const inside = (root: string, rel: string) => {
     const p = normalize(join(root, rel));
     return p === root || p.startsWith(root + sep) ? p : null;
   };
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  const host = opts.host ?? '127.0.0.1';
+  let allowedHosts = new Set<string>();
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed');
+    // DNS rebinding: a page on another origin whose name resolves to 127.0.0.1 sends its own Host header.
+    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) return void res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request: unknown Host header');
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      return void res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request: malformed URL');
+    }
+    if (path.includes('\0')) return void res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request');
     if (path === '/checkpoints/index.json') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ methods: Object.keys(dirs) }));
       return;
@@ -58,19 +85,30 @@ export async function serveWeb(opts: { dist: string; checkpoints: Partial<Record
     const ck = /^\/checkpoints\/([a-z]+)\/(state\.json|ema\.safetensors|tokenizer\.safetensors)$/.exec(path);
     if (ck) {
       const dir = dirs[ck[1] as Method];
-      return dir ? send(res, join(dir, ck[2]!)) : void res.writeHead(404).end();
+      return dir ? send(req, res, dir, join(dir, ck[2]!)) : void res.writeHead(404).end();
     }
     if (path.startsWith('/tfjs-wasm/')) {
       const f = inside(wasmDir, path.slice('/tfjs-wasm/'.length));
-      return f ? send(res, f) : void res.writeHead(403).end();
+      return f ? send(req, res, wasmDir, f) : void res.writeHead(403).end();
     }
     const f = inside(opts.dist, path === '/' ? 'index.html' : path.slice(1));
-    return f ? send(res, f) : void res.writeHead(403).end();
+    return f ? send(req, res, opts.dist, f) : void res.writeHead(403).end();
+  };
+  const server = createServer((req, res) => {
+    // Nothing a request holds may take the server down: any failure is that request's 500.
+    try {
+      handle(req, res);
+    } catch {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error');
+    }
   });
+  server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); else socket.destroy(); });
   await new Promise<void>((ok, fail) => { server.once('error', fail); server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => ok()); });
   const addr = server.address() as { port: number };
+  allowedHosts = new Set([`${host}:${addr.port}`, ...(host === '127.0.0.1' || host === 'localhost' || host === '::1' ? [`localhost:${addr.port}`, `127.0.0.1:${addr.port}`, `[::1]:${addr.port}`] : [])]);
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}/`, server,
+    url: `http://${host}:${addr.port}/`, server,
     close: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
   };
 }
