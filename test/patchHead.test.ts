@@ -101,7 +101,7 @@ test('through the real forward pass, a patch head mixes the tokens of a patch an
     const t = new Float32Array(N).fill(0.4);
     const v0 = head.forward(tf.tensor2d(y, [N, 2]), t, z, lay).arraySync() as number[][];
     const j = lay.segments[0]!.length === 1 ? 2 : 1; // a token of the first sample's last segment / first patch
-    const y2 = y.slice(); y2[2 * j] += 1;
+    const y2 = y.slice(); y2[2 * j] = y2[2 * j]! + 1;
     const v1 = head.forward(tf.tensor2d(y2, [N, 2]), t, z, lay).arraySync() as number[][];
     const segOf: number[] = [];
     lay.segments.forEach((s, i) => { for (let r = 0; r < s.length; r++) segOf.push(i); });
