@@ -74,6 +74,7 @@ test('the page generates with a tiny checkpoint: counted calls equal the formula
     return { w: c.width, h: c.height, std: Math.sqrt(sq / n - (sum / n) ** 2), unmade, stages: document.querySelectorAll('#stages figure').length };
   });
   assert.ok(stats.w > 0 && stats.h > 0 && stats.std > 5, JSON.stringify(stats));
+  assert.equal(stats.unmade, 0, 'every pixel of the finished canvas is made');
   assert.equal(stats.stages, 2, 'one stage snapshot per module');
   mkdirSync(join(root, 'results'), { recursive: true });
   await page.screenshot({ path: join(root, 'results', 'web-e2e.png'), fullPage: true });
@@ -86,6 +87,17 @@ test('the page generates with a tiny checkpoint: counted calls equal the formula
   assert.equal(browserResult.tokens.length, node.tokens.length);
   const err = maxRelErr(browserResult.tokens, node.tokens);
   assert.ok(err < 1e-3, `browser vs Node tokens: max relative error ${err}`);
+  await page.close();
+});
+
+test('without ?backend the page passes over WebGL that is a software renderer (or does not start) and says why', async () => {
+  const web = await serveWeb({ dist, checkpoints: { nestar: runDir } });
+  servers.push(web);
+  const page = await browser.newPage();
+  await page.goto(web.url);
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('body', 'data-backend'), 'wasm');
+  assert.match(await page.textContent('#status') ?? '', /webgl \((software renderer .*slower than WASM|did not start)\)/);
   await page.close();
 });
 
