@@ -128,13 +128,20 @@ test('each method trains on 64 MNIST images with clearly falling loss and sample
     const g = createGenerator({ kind, gridSize: 8, tokenDim: 16, width: 32, depth: kind === 'nestar' ? 1 : 3, heads: 2, headWidth: 32, headDepth: 1 }, 0);
     const opt = new AdamW(g.params.vars, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 });
     const rng = new Rng(0);
-    const losses: number[] = [];
+    const losses: number[] = [], counts: number[] = [];
     for (let step = 0; step < 60; step++) {
       const { value, grads } = g.params.grads(() => g.loss(tokens, ds.labels, rng, { headRepeats: 2 }).total);
       losses.push(value.dataSync()[0]!);
       opt.apply(grads, 3e-3);
+      // The last step's gradients: every parameter must get a non-zero one (a cut-off backbone gets none).
+      if (step === 59) {
+        const dead = [...g.params.vars.keys()].filter((n) => { const gr = grads.get(n); return !gr || tf.tidy(() => tf.max(tf.abs(gr)).dataSync()[0]!) === 0; });
+        assert.deepEqual(dead, [], `${kind}: parameters with an all-zero gradient`);
+      }
       tf.dispose([value, ...grads.values()]);
+      counts.push(tf.memory().numTensors);
     }
+    assert.equal(counts[5], counts.at(-1), `${kind}: tensor count grew from ${counts[5]} to ${counts.at(-1)}`);
     const first = losses.slice(0, 5).reduce((a, b) => a + b) / 5, last = losses.slice(-5).reduce((a, b) => a + b) / 5;
     assert.ok(last < 0.6 * first, `${kind}: loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
     const r = await g.sample({ count: 2, classes: [1, 7], odeSteps: 2 });

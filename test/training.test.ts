@@ -10,6 +10,8 @@ import { loadMnist } from '../src/data/mnist.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { exportVariables } from '../src/train/weights.js';
 import { decodeSafetensors } from '../src/util/safetensors.js';
+import { Rng } from '../src/util/rng.js';
+import { PatchTokenizer } from '../src/tokenizer/patchTokenizer.js';
 
 before(setup);
 const data = () => loadMnist({ split: 'train', limit: 64 });
@@ -29,8 +31,26 @@ test('training on 64 MNIST images drives the loss clearly down with a flat tenso
   assert.ok(last < 0.6 * first, `loss went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
   assert.ok(losses.every(Number.isFinite));
   assert.equal(counts[5], counts.at(-1), `tensor count grew from ${counts[5]} to ${counts.at(-1)}`);
+  assertEveryParameterLearns(t);
   t.dispose();
 });
+
+/**
+ * Every parameter gets a non-zero gradient from the loss: a backbone whose output never reaches the head
+ * (cut off, multiplied by 0), an unused head layer or a position table that is not wired in all fail here,
+ * although the loss alone still falls (the head learns unconditional velocities).
+ */
+function assertEveryParameterLearns(t: Trainer): void {
+  const ds = loadMnist({ split: 'train', limit: 16 });
+  const tokens = tf.tensor3d(new PatchTokenizer(32, 1, 4).encode(ds), [16, t.model.numTokens, t.config.model.tokenDim]);
+  const { value, grads } = t.model.params.grads(() => t.model.loss(tokens, ds.labels, new Rng(1), { headRepeats: 1 }).total);
+  const dead = [...t.model.params.vars.keys()].filter((name) => {
+    const g = grads.get(name);
+    return !g || tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) === 0;
+  });
+  assert.deepEqual(dead, [], `parameters with an all-zero gradient: ${dead.join(', ')}`);
+  tf.dispose([tokens, value, ...grads.values()]);
+}
 
 const shortCfg = () => resolveRunConfig({ model: tinyModel, train: { steps: 8, batchSize: 16, warmupSteps: 2, checkpointEvery: 4, sampleEvery: 1000, keepCheckpoints: 5 } });
 
