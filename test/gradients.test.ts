@@ -1,0 +1,113 @@
+// Hand-written and native gradients (issue #23): each against tfjs autodiff of the same math written as
+// composite ops (tight), and against central finite differences in float32 (tolerance from the step).
+// Awkward shapes on purpose: odd sizes, one row, sizes that are not multiples of any SIMD width.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { setup, tf, maxRelErr } from './helpers.js';
+import { applyLayerNorm, applyLinear, gelu, geluComposite, LN_EPS, repeatRows } from '../src/model/layers.js';
+import { conv2dAuto, conv2dSame } from '../src/model/conv.js';
+import { Rng } from '../src/util/rng.js';
+
+before(setup);
+
+const rnd = (shape: number[], seed: number, scale = 1) => {
+  const r = new Rng(seed), n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => scale * r.normal()), shape);
+};
+
+/** Gradients of sum(f(...xs) · R) for a fixed random R, so every output element weighs in differently. */
+function grads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], seed = 99): Float32Array[] {
+  const out = f(...xs);
+  const R = rnd(out.shape, seed);
+  out.dispose();
+  const g = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), R)))(xs);
+  const res = g.map((t) => t.dataSync() as Float32Array);
+  tf.dispose([R, ...g]);
+  return res;
+}
+
+/** Central differences of the same scalar at a few coordinates of input i; returns [numeric, analytic] pairs. */
+function finiteDiff(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], i: number, analytic: Float32Array, coords: number[], h = 1e-2, seed = 99): Array<[number, number]> {
+  const out = f(...xs);
+  const R = rnd(out.shape, seed);
+  out.dispose();
+  const scalar = (a: tf.Tensor[]) => tf.tidy(() => tf.sum(tf.mul(f(...a), R)).dataSync()[0]!);
+  const base = xs[i]!.dataSync() as Float32Array;
+  const pairs: Array<[number, number]> = [];
+  for (const c of coords) {
+    const plus = base.slice(), minus = base.slice();
+    plus[c] = plus[c]! + h; minus[c] = minus[c]! - h;
+    const xp = [...xs], xm = [...xs];
+    xp[i] = tf.tensor(plus, xs[i]!.shape); xm[i] = tf.tensor(minus, xs[i]!.shape);
+    pairs.push([(scalar(xp) - scalar(xm)) / (2 * h), analytic[c]!]);
+    tf.dispose([xp[i]!, xm[i]!]);
+  }
+  R.dispose();
+  return pairs;
+}
+
+function assertFd(pairs: Array<[number, number]>, what: string): void {
+  // float32 sums of ~1e2 terms in the scalar: rounding error ~1e-6·|S|/h; O(h²) truncation is smaller.
+  for (const [num, ana] of pairs) assert.ok(Math.abs(num - ana) <= 2e-2 * Math.max(1, Math.abs(ana)), `${what}: finite difference ${num} vs gradient ${ana}`);
+}
+
+test('Linear (closed-form gradient) = autodiff of matMul + bias = finite differences', () => {
+  for (const [N, I, O] of [[1, 3, 5], [7, 13, 6], [33, 17, 9]] as const) {
+    const x = rnd([N, I], 1), w = rnd([I, O], 2), b = rnd([O], 3);
+    const custom = grads((xx, ww, bb) => applyLinear({ w: ww as tf.Variable, b: bb as tf.Variable }, xx), [x, w, b]);
+    const ref = grads((xx, ww, bb) => tf.add(tf.matMul(xx as tf.Tensor2D, ww as tf.Tensor2D), bb), [x, w, b]);
+    custom.forEach((g, k) => assert.ok(maxRelErr(g, ref[k]!) < 1e-5, `linear [${N},${I}]x[${I},${O}] input ${k}: ${maxRelErr(g, ref[k]!)}`));
+    assertFd(finiteDiff((xx, ww, bb) => applyLinear({ w: ww as tf.Variable, b: bb as tf.Variable }, xx), [x, w, b], 1, custom[1]!, [0, I * O - 1, Math.floor(I * O / 2)]), 'linear dw');
+    // 3-D input folds leading dims into rows.
+    const x3 = rnd([2, N, I], 4);
+    const c3 = grads((xx, ww, bb) => applyLinear({ w: ww as tf.Variable, b: bb as tf.Variable }, xx), [x3, w, b]);
+    const r3 = grads((xx, ww, bb) => tf.add(tf.matMul(tf.reshape(xx, [-1, I]) as tf.Tensor2D, ww as tf.Tensor2D), bb).reshape([2, N, O]), [x3, w, b]);
+    c3.forEach((g, k) => assert.ok(maxRelErr(g, r3[k]!) < 1e-5, `linear 3-D input ${k}`));
+    tf.dispose([x, w, b, x3]);
+  }
+});
+
+test('LayerNorm (closed-form gradient) = autodiff of the composite = finite differences, every input', () => {
+  const composite = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const mu = tf.mean(x, -1, true), xc = tf.sub(x, mu);
+    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), LN_EPS))), g), b);
+  };
+  for (const [N, C] of [[1, 5], [9, 7], [31, 130]] as const) {
+    const x = rnd([N, C], 5, 2), g = rnd([C], 6), b = rnd([C], 7);
+    const custom = grads((xx, gg, bb) => applyLayerNorm({ g: gg as tf.Variable, b: bb as tf.Variable }, xx), [x, g, b]);
+    const ref = grads(composite, [x, g, b]);
+    custom.forEach((gr, k) => assert.ok(maxRelErr(gr, ref[k]!) < 1e-4, `layernorm [${N},${C}] input ${k}: ${maxRelErr(gr, ref[k]!)}`));
+    assertFd(finiteDiff((xx, gg, bb) => applyLayerNorm({ g: gg as tf.Variable, b: bb as tf.Variable }, xx), [x, g, b], 0, custom[0]!, [0, N * C - 1, 3], 1e-2), 'layernorm dx');
+    tf.dispose([x, g, b]);
+  }
+});
+
+test('repeatRows (matmul gradient) = autodiff of concat copies', () => {
+  for (const [N, C, r] of [[1, 3, 2], [5, 7, 4], [6, 1, 3]] as const) {
+    const x = rnd([N, C], 8);
+    const custom = grads((xx) => repeatRows(xx as tf.Tensor2D, r), [x]);
+    const ref = grads((xx) => tf.concat(new Array(r).fill(xx), 0), [x]);
+    assert.ok(maxRelErr(custom[0]!, ref[0]!) < 1e-6, `repeatRows ${N}x${C} x${r}`);
+    x.dispose();
+  }
+});
+
+test('GELU (fused native kernel where built) = autodiff of the composite tanh-GELU = finite differences', () => {
+  for (const shape of [[1], [3, 17], [2, 5, 33]]) {
+    const x = rnd(shape, 9, 3);
+    const custom = grads((xx) => gelu(xx), [x]), ref = grads((xx) => geluComposite(xx), [x]);
+    assert.ok(maxRelErr(custom[0]!, ref[0]!) < 1e-5, `gelu [${shape}]: ${maxRelErr(custom[0]!, ref[0]!)}`);
+    assertFd(finiteDiff((xx) => gelu(xx), [x], 0, custom[0]!, [0, x.size - 1], 1e-2), 'gelu');
+    x.dispose();
+  }
+});
+
+test('conv2d gradients (native kernels where built) = the im2col form\'s autodiff', () => {
+  for (const [N, H, C, O, k] of [[1, 5, 3, 4, 3], [2, 7, 2, 5, 3], [1, 6, 1, 2, 5]] as const) {
+    const x = rnd([N, H, H, C], 10) as tf.Tensor4D, w = rnd([k, k, C, O], 11, 0.3) as tf.Tensor4D;
+    const a = grads((xx, ww) => conv2dAuto(xx as tf.Tensor4D, ww as tf.Tensor4D), [x, w]);
+    const b = grads((xx, ww) => conv2dSame(xx as tf.Tensor4D, ww as tf.Tensor4D), [x, w]);
+    a.forEach((g, i) => assert.ok(maxRelErr(g, b[i]!) < 1e-5, `conv ${N}x${H}x${H}x${C} k${k} input ${i}: ${maxRelErr(g, b[i]!)}`));
+    tf.dispose([x, w]);
+  }
+});
