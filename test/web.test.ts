@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { setup, maxRelErr } from './helpers.js';
 import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -16,7 +16,7 @@ import { buildWeb, serveWeb, type WebServer } from '../src/web/server.js';
 import type { NestARConfig } from '../src/model/config.js';
 
 const root = new URL('..', import.meta.url).pathname;
-let runDir = '', dist = '', browser: Browser;
+let runDir = '', patchRun = '', dist = '', browser: Browser;
 const servers: WebServer[] = [];
 
 before(async () => {
@@ -28,6 +28,14 @@ before(async () => {
   for (let i = 0; i < 3; i++) t.trainStep();
   t.saveCheckpoint();
   t.dispose();
+  // The same tiny model with the patch flow head and the interleaved order (issue #17).
+  patchRun = mkdtempSync(join(tmpdir(), 'nestar-web-patch-'));
+  const pc = resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1, headKind: 'patch', headHeads: 2, order: 'interleaved' }, tokenizer: { patch: 8 },
+    train: { steps: 3, batchSize: 8, checkpointEvery: 3, sampleEvery: 100 } });
+  const tp = Trainer.create(pc, { runDir: patchRun, data: loadMnist({ split: 'train', limit: 16 }) });
+  for (let i = 0; i < 3; i++) tp.trainStep();
+  tp.saveCheckpoint();
+  tp.dispose();
   dist = await buildWeb();
   const exe = process.env.NESTAR_CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(exe)) throw new Error(`Chromium not found at ${exe}: apt-get install chromium (.ci/run does), or set NESTAR_CHROMIUM`);
@@ -40,6 +48,17 @@ after(async () => {
   for (const s of servers) await s.close();
 });
 
+/** Sets the page's controls (classes cycling 0, 1, …), presses Generate and waits until it is done. */
+async function generateOnPage(page: Page, o: { count: number; odeSteps: number; seed: number; cfg: number }): Promise<void> {
+  await page.fill('#count', String(o.count));
+  await page.fill('#odeSteps', String(o.odeSteps));
+  await page.fill('#seed', String(o.seed));
+  await page.fill('#cfg', String(o.cfg));
+  await page.selectOption('#class', 'cycle');
+  await page.click('#generate');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 120_000 });
+}
+
 test('the page generates with a tiny checkpoint: counted calls equal the formula, canvas not blank, tokens equal Node\'s', async () => {
   const web = await serveWeb({ dist, checkpoints: { nestar: runDir } });
   servers.push(web);
@@ -50,13 +69,7 @@ test('the page generates with a tiny checkpoint: counted calls equal the formula
   await page.goto(`${web.url}?backend=wasm`);
   await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 }).catch((e: Error) => { throw new Error(`${e.message}\n${logs.join('\n')}`); });
   assert.equal(await page.getAttribute('body', 'data-backend'), 'wasm');
-  await page.fill('#count', '4');
-  await page.fill('#odeSteps', '4');
-  await page.fill('#seed', '3');
-  await page.fill('#cfg', '2');
-  await page.selectOption('#class', 'cycle');
-  await page.click('#generate');
-  await page.waitForSelector('#status[data-state="done"]', { timeout: 120_000 });
+  await generateOnPage(page, { count: 4, odeSteps: 4, seed: 3, cfg: 2 });
   // The formula n1 + (M−1)(k−1), with M = 1 + log_k(n / n1), from the checkpoint's config.
   const c = resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, tokenizer: { patch: 8 } }).model as NestARConfig;
   const M = 1 + Math.round(Math.log(c.gridSize ** 2 / c.n1) / Math.log(c.k));
@@ -87,6 +100,30 @@ test('the page generates with a tiny checkpoint: counted calls equal the formula
   assert.equal(browserResult.tokens.length, node.tokens.length);
   const err = maxRelErr(browserResult.tokens, node.tokens);
   assert.ok(err < 1e-3, `browser vs Node tokens: max relative error ${err}`);
+  await page.close();
+});
+
+test('a patch-head, interleaved-order checkpoint generates in the page with the same tokens as Node', async () => {
+  const web = await serveWeb({ dist, checkpoints: { nestar: patchRun } });
+  servers.push(web);
+  const page = await browser.newPage();
+  await page.goto(`${web.url}?backend=wasm`);
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 });
+  await generateOnPage(page, { count: 2, odeSteps: 3, seed: 5, cfg: 2 });
+  const unmade = await page.evaluate(() => {
+    const c = document.getElementById('canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let u = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 20 && d[i + 1] === 28 && d[i + 2] === 51) u++;
+    return u;
+  });
+  assert.equal(unmade, 0);
+  const browserResult = await page.evaluate(() => (window as unknown as { __nestarResult: { tokens: number[] } }).__nestarResult);
+  const pipe = loadPipeline(patchRun);
+  const node = await pipe.generate({ count: 2, classes: [0, 1], cfg: 2, temperature: 1, odeSteps: 3, seed: 5 });
+  pipe.dispose();
+  const err = maxRelErr(browserResult.tokens, node.tokens);
+  assert.ok(err < 1e-3, `browser vs Node tokens (patch head): max relative error ${err}`);
   await page.close();
 });
 

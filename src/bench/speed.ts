@@ -2,6 +2,10 @@
 // parameter count on growing token grids — counted sequential calls, network evaluations, latency at
 // batch 1, throughput, training tokens/s, peak RSS. Cells run in child processes, methods interleaved
 // (every pass visits nestar, raster, nextscale in turn for each grid) so machine drift hits all alike.
+import type { HeadKind } from '../flow/head.js';
+import { HEAD_KINDS } from '../flow/head.js';
+import { TOKEN_ORDERS, type TokenOrder } from '../model/tokenOrder.js';
+import { UsageError } from '../cli/args.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -66,7 +70,12 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
   const log = opts.log ?? ((s: string) => console.error(s));
   const grids = quick ? [4, 8] : [4, 8, 16, 32];
   const passes = quick ? 1 : 2;
-  const base = { tokenDim: 16, width: 128, heads: 4, headWidth: 128, headDepth: 2, odeSteps: quick ? 4 : 16 };
+  // --head patch: NestAR (modules >= 2) and next-scale AR with the patch flow head (raster AR keeps its per-token head).
+  const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+  const headKind = (flag('--head') ?? 'token') as HeadKind, order = (flag('--order') ?? 'zorder') as TokenOrder;
+  if (!HEAD_KINDS.includes(headKind)) throw new UsageError(`--head expects one of ${HEAD_KINDS.join(', ')}, got '${headKind}'`);
+  if (!TOKEN_ORDERS.includes(order)) throw new UsageError(`--order expects one of ${TOKEN_ORDERS.join(', ')}, got '${order}'`);
+  const base = { tokenDim: 16, width: 128, heads: 4, headWidth: 128, headDepth: 2, headKind, order, odeSteps: quick ? 4 : 16 };
   const runs: Cell[][] = [];
   const skipped: string[] = [];
   const t0 = performance.now();
@@ -132,7 +141,7 @@ export async function speedBench(args: string[], opts: Partial<SpeedOptions> = {
   writeFileSync(join(outDir, 'bench-latency.svg'), lineChartSvg({ title: 'Latency at batch 1 vs tokens', xLabel: 'tokens n (log)', yLabel: 'ms per image (log)', logX: true, logY: true,
     series: series((c) => c.latencyMedianMs) }));
   const json = JSON.stringify({
-    benchmark: 'speed', command: `nestar bench speed${quick ? ' --quick' : ''}`, date: new Date().toISOString(), seconds,
+    benchmark: 'speed', command: `nestar bench speed ${args.join(' ')}`.trim(), date: new Date().toISOString(), seconds,
     machine: { cpu: cpus()[0]?.model, cores: availableParallelism() }, settings: { ...base, k: K, n1: N1, cfg: 1, solver: 'euler', passes, maxBatchTokens: MAX_BATCH_TOKENS },
     cells, skipped, targets, table,
   }, null, 1) + '\n';

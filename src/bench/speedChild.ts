@@ -5,11 +5,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../engine/backend.js';
 import { createGenerator } from '../model/factory.js';
 import type { Method } from '../model/generator.js';
+import type { HeadKind } from '../flow/head.js';
+import type { TokenOrder } from '../model/tokenOrder.js';
 import { AdamW } from '../train/optimizer.js';
 import { Rng } from '../util/rng.js';
 
 export interface SpeedCellArgs {
   method: Method; grid: number; tokenDim: number; width: number; heads: number; headWidth: number; headDepth: number;
+  headKind: HeadKind; order: TokenOrder;
   odeSteps: number; latencyRuns: number; batches: number[]; trainBatch: number; trainSteps: number; budgetS: number;
   part: 'sample' | 'train';
 }
@@ -17,7 +20,7 @@ export interface SpeedCellArgs {
 const args = JSON.parse(process.argv[2] ?? '{}') as SpeedCellArgs;
 const info = await initBackend();
 const g = createGenerator({ kind: args.method, gridSize: args.grid, tokenDim: args.tokenDim, width: args.width, heads: args.heads,
-  headWidth: args.headWidth, headDepth: args.headDepth }, 0);
+  headWidth: args.headWidth, headDepth: args.headDepth, headKind: args.headKind, ...(args.method === 'nestar' ? { order: args.order } : {}) }, 0);
 const opts = { classes: 3, cfg: 1, odeSteps: args.odeSteps, solver: 'euler' as const };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 

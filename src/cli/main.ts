@@ -10,6 +10,10 @@ import { exportCommand, EXPORT_HELP } from './exportCommand.js';
 import { encodeCommand, ENCODE_HELP, evalTokenizerCommand, EVAL_TOKENIZER_HELP, trainTokenizerCommand, TRAIN_TOKENIZER_HELP } from './tokenizerCommands.js';
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 
+const BENCH_HELP = `nestar bench [speed|engine] [--quick]
+  speed   NestAR vs raster AR vs next-scale AR on token grids 4x4..32x32 (results/bench.json); --head token|patch, --order zorder|interleaved
+  engine  the reference transformer's training step on every engine path and in PyTorch CPU (results/engine.json)`;
+
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
 
   nestar demo     sample a grid from the shipped NestAR checkpoint (seconds); --train trains one (about 10 minutes)
@@ -60,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train-features': return trainFeaturesCommand(rest);
     case 'bench': {
       const [name = 'speed', ...args] = rest;
+      if (name === '--help' || name === '-h' || args.includes('--help') || args.includes('-h')) return void console.log(BENCH_HELP);
       const run = BENCHES[name];
       if (!run) throw new UsageError(`unknown benchmark '${name}'; expected one of: ${Object.keys(BENCHES).join(', ')}`);
       return void (await run(args));
