@@ -18,7 +18,9 @@ function cov(ch: number[][]): number[][] {
   return [0, 1].map((i) => [0, 1].map((j) => ch[i]![0]! * ch[j]![0]! + ch[i]![1]! * ch[j]![1]!));
 }
 
-test('the flow head alone learns a 2-D Gaussian mixture (per-component mean within 0.1, covariance within 0.06)', async () => {
+// Covariance tolerance relative to the component scale: 0.25·sqrt(Σ_aa Σ_bb) + 0.005 (component 2 variance 0.0625
+// gets 0.021, its covariance −0.05 gets 0.045, so a head that ignored the correlation would fail).
+test('the flow head alone learns a 2-D Gaussian mixture (per-component mean within 0.1, covariance within 25 % of its scale)', async () => {
   const ps = new ParamStore(0);
   const head = new FlowHead(ps, 'head', { tokenDim: 2, condDim: 2, width: 64, depth: 2 });
   const opt = new AdamW(ps.vars, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 });
@@ -48,7 +50,8 @@ test('the flow head alone learns a 2-D Gaussian mixture (per-component mean with
     const want = cov(comps[c]!.chol);
     for (let d = 0; d < 2; d++) assert.ok(Math.abs(m[d]! - comps[c]!.mean[d]!) < 0.1, `component ${c} mean[${d}] = ${m[d]} vs ${comps[c]!.mean[d]}`);
     for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) {
-      assert.ok(Math.abs(cv[a]![b]! - want[a]![b]!) < 0.06, `component ${c} cov[${a}][${b}] = ${cv[a]![b]} vs ${want[a]![b]}`);
+      const tol = 0.25 * Math.sqrt(want[a]![a]! * want[b]![b]!) + 0.005;
+      assert.ok(Math.abs(cv[a]![b]! - want[a]![b]!) < tol, `component ${c} cov[${a}][${b}] = ${cv[a]![b]} vs ${want[a]![b]} (tolerance ${tol})`);
     }
     tf.dispose([z, y]);
   }

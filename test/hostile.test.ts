@@ -126,6 +126,11 @@ test('#7 #8 huge or unknown model settings are refused naming the field, before 
     [{ kind: 'raster', widht: 1 }, /model\.widht is not a known setting/]] as const) {
     assert.throws(() => resolveRunConfig({ model } as never), re, JSON.stringify(model));
   }
+  // Every section of a config file rejects unknown keys the same way, naming section and key.
+  for (const [sec, key] of [['train', 'stepz'], ['data', 'imagesize'], ['tokenizer', 'pach'], ['coord', 'mod']] as const) {
+    assert.throws(() => resolveRunConfig({ [sec]: { [key]: 1 } } as never), new RegExp(`${sec}\\.${key} is not a known setting`));
+  }
+  assert.throws(() => resolveRunConfig({ trian: {} } as never), /config\.trian is not a known setting/);
   assert.throws(() => resolveRunConfig({ train: { batchSize: 1e9 } }), /train\.batchSize must be an integer from 1 to 16384/);
   assert.throws(() => resolveRunConfig({ train: { lr: 1e400 } }), /train\.lr must be a positive number, got Infinity/);
   assert.ok(Date.now() - t0 < 5000);

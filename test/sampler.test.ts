@@ -67,3 +67,14 @@ test('every head kind and token order: calls as the formula says, deterministic,
     model.dispose();
   }
 });
+
+test('temperature scales the starting noise: an untrained (zero-velocity) model returns exactly temperature × the noise', async () => {
+  // Heads start as the zero velocity field (zero-initialised output layers), so the ODE leaves y_0 unchanged.
+  const model = new NestAR({ ...tiny, gridSize: 4 }, 1);
+  const opts = { count: 2, classes: 1, cfg: 1, odeSteps: 2, seed: 8 };
+  const one = await model.sample({ ...opts, temperature: 1 }), half = await model.sample({ ...opts, temperature: 0.5 }), zero = await model.sample({ ...opts, temperature: 0 });
+  assert.ok(one.tokens.some((v) => v !== 0));
+  one.tokens.forEach((v, i) => assert.ok(Math.abs(half.tokens[i]! - 0.5 * v) < 1e-6, `token value ${i}: ${half.tokens[i]} vs 0.5 × ${v}`));
+  assert.ok(zero.tokens.every((v) => v === 0));
+  model.dispose();
+});
