@@ -101,7 +101,8 @@ test('train --method raster writes a checkpoint that samples with n sequential c
 });
 
 test('export: F32 copy samples exactly like the run, --fp16 halves the weights file and samples within half-precision error', async () => {
-  const full = join(runDir, 'export-f32'), half = join(runDir, 'export-f16');
+  const outside = mkdtempSync(join(tmpdir(), 'nestar-cli-export-'));
+  const full = join(outside, 'export-f32'), half = join(outside, 'export-f16');
   for (const [out, extra] of [[full, []], [half, ['--fp16']]] as const) {
     const r = cli('export', '--checkpoint', runDir, '--out', out, ...extra);
     assert.equal(r.code, 0, r.err.join('\n'));

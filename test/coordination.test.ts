@@ -17,7 +17,8 @@ import type { CoordStep } from '../src/model/coord.js';
 import { METHODS } from '../src/model/generator.js';
 
 before(setup);
-const tiny = { gridSize: 4, tokenDim: 4, width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 };
+// Z-order: the probes compare a module's input with the Morton-ordered data directly.
+const tiny = { gridSize: 4, tokenDim: 4, width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1, order: 'zorder' as const };
 const tmp = () => mkdtempSync(join(tmpdir(), 'nestar-coord-'));
 
 function randomTokens(B: number, n: number, D: number, seed: number): Float32Array {

@@ -146,15 +146,18 @@ test('a few hundred training steps keep the tensor count, the WASM heap and RSS 
   for (let i = 0; i < 300; i++) {
     t.trainStep();
     counts.push(tf.memory().numTensors);
-    if (i % 50 === 49) {
+    if (i % 25 === 24) {
       gc?.();
       rss.push(process.memoryUsage().rss);
       heaps.push(heap());
     }
   }
   assert.equal(counts[50], counts[299]);
-  assert.equal(heaps[1], heaps.at(-1), 'the WASM heap (where tensors live) grew');
-  const growthMB = (rss.at(-1)! - rss[1]!) / 2 ** 20;
-  assert.ok(growthMB < 40, `RSS grew ${growthMB.toFixed(1)} MB from step 100 to 300${gc ? '' : ' (no --expose-gc: GC noise included)'}`);
+  assert.equal(heaps[3], heaps.at(-1), 'the WASM heap (where tensors live) grew');
+  // A leak raises RSS's floor; allocator and page-cache noise only adds spikes (±80 MB seen on a loaded
+  // machine even with the heap flat), so compare the lowest sample of steps 100-150 with that of steps 250-300.
+  const floor = (xs: number[]) => Math.min(...xs);
+  const growthMB = (floor(rss.slice(-3)) - floor(rss.slice(3, 6))) / 2 ** 20;
+  assert.ok(growthMB < 40, `RSS floor grew ${growthMB.toFixed(1)} MB from steps 100-150 to 250-300 (samples ${rss.map((r) => (r / 2 ** 20).toFixed(0)).join(', ')} MB)${gc ? '' : ' (no --expose-gc: GC noise included)'}`);
   t.dispose();
 });

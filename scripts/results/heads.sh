@@ -32,4 +32,12 @@ for s in ${SAMPLERS-interval:--cfg-interval=0.2,1 shift:--time-shift=2 sde:--sol
     $NESTAR eval --checkpoint "checkpoints/mnist-patch/heads/$SAMPLER_ON" --n "$N" --cfg 2,3 $flags --out "$out/eval"
   fi
 done
+# A finer CFG sweep (1.5, 2.5) for raster AR and the NestAR variants in FINE_ON, so "best FD" is not an artefact of
+# the 1/2/3 grid; RESULTS.md merges these rows with the main sweep.
+for target in ${FINE_ON-raster phead-interleaved}; do
+  if [ "$target" = raster ]; then ckpt=checkpoints/mnist-patch/raster out=results/mnist-patch/raster; else ckpt=checkpoints/mnist-patch/heads/$target out=results/mnist-patch/heads/$target; fi
+  if [ ! -f "$out/eval-cfg-fine/report.json" ] || [ -n "${REEVAL-}" ]; then
+    $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg 1.5,2.5 --out "$out/eval-cfg-fine"
+  fi
+done
 node --import tsx scripts/results/measure-heads.mts

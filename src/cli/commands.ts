@@ -237,7 +237,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
 
 /** The embedded default: a small NestAR on MNIST, sized to finish in about 10 minutes on 2 cores with the native pack. */
 export const DEMO_CONFIG: RunConfigInput = {
-  model: { width: 128, depth: 2, heads: 4, headWidth: 128, headDepth: 2 },
+  model: { width: 128, depth: 2, heads: 4, headKind: 'patch', headWidth: 96, headDepth: 2, headHeads: 4, order: 'interleaved' },
   train: { steps: 600, batchSize: 64, lr: 1e-3, warmupSteps: 50, checkpointEvery: 100, sampleEvery: 200, emaDecay: 0.995 },
 };
 
@@ -252,7 +252,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     mkdirSync(dirname(out), { recursive: true });
     const t0 = performance.now();
     const K = pipe.config.model.numClasses;
-    const res = await pipe.generate({ count: 8 * K, classes: Array.from({ length: 8 * K }, (_, i) => Math.floor(i / 8)), cfg: 3, odeSteps: 32, seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0 });
+    const res = await pipe.generate({ count: 8 * K, classes: Array.from({ length: 8 * K }, (_, i) => Math.floor(i / 8)), cfg: 2, odeSteps: 32, seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0 });
     writeImageGrid(out, res.images, 8);
     console.log(`demo grid from the shipped checkpoint ${SHIPPED_DEMO} (step ${pipe.step}; one row per digit 0-9, ${res.backboneCalls} sequential calls per image, ${((performance.now() - t0) / 1000).toFixed(1)} s): ${out}`);
     console.log('train one yourself: nestar demo --train');
@@ -274,7 +274,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   if (name !== 'native' && name !== 'tensorflow') console.error(`note: the '${name}' backend is several times slower than the native pack; the demo will take longer`);
   await runTraining(trainer, runDir, async (t) => {
     const grid = join(runDir, 'demo-grid.png');
-    await t.writeSampleGrid(grid, { cfg: 3, odeSteps: 32 });
+    await t.writeSampleGrid(grid, { cfg: 2, odeSteps: 32 });
     console.log(`demo grid (one row per digit 0-9, ${t.model.sequentialSteps} sequential calls per image): ${grid}`);
   });
 }

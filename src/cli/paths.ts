@@ -4,7 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'checkpoints');
-export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'nestar');
+/** The best NestAR measured so far (patch flow head, interleaved order; results/RESULTS.md). */
+export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'heads', 'phead-interleaved');
 const SHIPPED_FEATURES = join(SHIPPED_DIR, 'features', 'mnist');
 
 /** The feature net every evaluation uses by default: the shipped one (so everyone's numbers compare), else runs/features/mnist. */

@@ -38,9 +38,10 @@ export interface NestARConfig {
   contextNoise?: boolean;
 }
 
+// Patch head and interleaved order by default: measured best (results/RESULTS.md, "Flow heads and token orders").
 export const defaultNestARConfig: NestARConfig = {
   kind: 'nestar', gridSize: 8, tokenDim: 16, k: 4, n1: 4, numClasses: 10,
-  width: 128, depth: 2, heads: 4, mlpRatio: 4, headWidth: 128, headDepth: 2, headKind: 'token', headHeads: 4, order: 'zorder',
+  width: 128, depth: 2, heads: 4, mlpRatio: 4, headWidth: 128, headDepth: 2, headKind: 'patch', headHeads: 4, order: 'interleaved',
 };
 
 /** What a checkpoint made before a setting existed meant by its absence (it must load as it was trained). */
