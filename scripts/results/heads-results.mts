@@ -22,7 +22,8 @@ export function headsSection(root: string, L: (s?: string) => void): void {
   const lat = read<{ backend: string; settings: Record<string, unknown>; variants: Record<string, { medianMs: number; sequentialCalls: number; params: number }> }>(join(H, 'latency.json'));
   const variants = [
     { key: 'nestar (token head, zorder)', dir: join(root, 'nestar'), ck: 'checkpoints/mnist-patch/nestar', head: 'per-token', order: 'zorder', gap: join(root, 'nestar', 'diagnose.json') },
-    ...[['thead-interleaved', 'per-token', 'interleaved'], ['phead-zorder', 'patch', 'zorder'], ['phead-interleaved', 'patch', 'interleaved']].map(([k, head, order]) =>
+    ...[['thead-interleaved', 'per-token', 'interleaved'], ['phead-zorder', 'patch', 'zorder'], ['phead-interleaved', 'patch', 'interleaved'],
+      ['phead-interleaved-gp', 'patch', 'interleaved, generated-prefix coordination']].map(([k, head, order]) =>
       ({ key: k!, dir: join(H, k!), ck: `checkpoints/mnist-patch/heads/${k}`, head: head!, order: order!, gap: join(H, k!, 'diagnose.json') })),
     { key: 'raster', dir: join(root, 'raster'), ck: 'checkpoints/mnist-patch/raster', head: 'per-token', order: 'raster', gap: join(root, 'raster', 'diagnose.json') },
   ];

@@ -3,13 +3,13 @@
 # and interleaved order, same budget as the main comparison (1200 steps x 64, results/configs/mnist-patch*.json;
 # the per-token Z-order variant is the main NestAR run itself). Each run is exported in F16 to
 # checkpoints/mnist-patch/heads/<variant>, evaluated (N per CFG as evaluate.sh, CFG 1/2/3) and diagnosed;
-# then the sampler options (guidance interval, shifted time grid, SDE) are tried on SAMPLER_ON.
+# a fourth run adds generated-prefix coordination to the patch-head interleaved config; then the sampler options (guidance interval, shifted time grid, SDE) are tried on SAMPLER_ON.
 # Resumable like train.sh; REEVAL=1 re-makes the reports from the shipped checkpoints.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/results/lib.sh
 N=${N:-2000}
-for v in ${VARIANTS-phead-interleaved phead-zorder thead-interleaved}; do
+for v in ${VARIANTS-phead-interleaved phead-zorder thead-interleaved phead-interleaved-gp}; do
   run=runs/results2/nestar-$v out=results/mnist-patch/heads/$v ckpt=checkpoints/mnist-patch/heads/$v
   mkdir -p "$out"
   if [ ! -f "$ckpt/state.json" ]; then

@@ -9,7 +9,7 @@ import { loadPipeline } from '../../src/pipeline.ts';
 const backend = await initBackend();
 const ck = 'checkpoints/mnist-patch';
 const entries: Array<[string, string]> = [['nestar (token head, zorder)', join(ck, 'nestar')], ['raster', join(ck, 'raster')],
-  ...['phead-interleaved', 'phead-zorder', 'thead-interleaved'].map((v) => [v, join(ck, 'heads', v)] as [string, string])];
+  ...['phead-interleaved', 'phead-zorder', 'thead-interleaved', 'phead-interleaved-gp'].map((v) => [v, join(ck, 'heads', v)] as [string, string])];
 const out: Record<string, unknown> = { backend: backend.name, date: new Date().toISOString(), settings: { batch: 1, odeSteps: 32, cfg: 2, solver: 'euler', runs: 'median of 5 after 1 warm-up' }, variants: {} };
 for (const [name, path] of entries) {
   if (!existsSync(join(path, 'state.json'))) { console.log(`${name}: no checkpoint at ${path}, skipped`); continue; }
