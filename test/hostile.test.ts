@@ -131,6 +131,9 @@ test('#7 #8 huge or unknown model settings are refused naming the field, before 
     assert.throws(() => resolveRunConfig({ [sec]: { [key]: 1 } } as never), new RegExp(`${sec}\\.${key} is not a known setting`));
   }
   assert.throws(() => resolveRunConfig({ trian: {} } as never), /config\.trian is not a known setting/);
+  // …and wrong types name the field too.
+  assert.throws(() => resolveRunConfig({ data: { source: 5 } } as never), /data\.source must be/);
+  assert.throws(() => resolveRunConfig({ train: { steps: '10' } } as never), /train\.steps must be/);
   assert.throws(() => resolveRunConfig({ train: { batchSize: 1e9 } }), /train\.batchSize must be an integer from 1 to 16384/);
   assert.throws(() => resolveRunConfig({ train: { lr: 1e400 } }), /train\.lr must be a positive number, got Infinity/);
   assert.ok(Date.now() - t0 < 5000);

@@ -131,6 +131,7 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   const train: TrainConfig = { ...defaultTrainConfig, ...input.train };
   const d = data as unknown as Record<string, unknown>, t = train as unknown as Record<string, unknown>;
   checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1 && x <= 4096, 'an integer from 1 to 4096');
+  if (typeof data.source !== 'string' || data.source === '') throw new ConfigError(`data.source must be 'mnist' or an image folder path, got ${JSON.stringify(data.source)}`);
   if (data.channels !== 1 && data.channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${JSON.stringify(data.channels)}`);
   if (data.limit !== undefined) checkNumber('data', d, 'limit', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
   for (const f of ['steps', 'batchSize', 'checkpointEvery', 'sampleEvery', 'keepCheckpoints', 'headRepeats'] as const) {
