@@ -62,14 +62,11 @@ export class NextScaleAR implements Generator {
       ownPositions: own, targetPositions: targets, noiseInput: !!this.config.contextNoise,
     });
     this.lossWeights = moduleWeightValues(this.config.lossWeights, baselineLossGroups('nextscale', g), 'scales');
-    const slots: Array<[number, number]> = [];
-    const segments = this.sides.map((side) => {
-      const seg = { slot: slots.length, length: side * side };
-      for (let q = 0; q < side * side; q++) slots.push(cellPos(side, q));
-      return seg;
-    });
-    this.layout = { segments };
-    this.head = createHead(this.params, 'ns.head', this.config.headKind, this.config, { tokenDim, condDim: width, gridSize: g, slotPositions: slots });
+    // The head's slots are the output rows: every scale's cells in order, which is what `targets` lists.
+    let slot = 0;
+    this.layout = { segments: this.sides.map((side) => { const seg = { slot, length: side * side }; slot += seg.length; return seg; }) };
+    this.head = createHead(this.params, 'ns.head', this.config.headKind, this.config, { tokenDim, condDim: width, gridSize: g,
+      slotPositions: targets as Array<[number, number]> });
   }
 
   get numTokens(): number { return this.config.gridSize ** 2; }
