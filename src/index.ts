@@ -15,6 +15,8 @@ export { resolveRunConfig, defaultTrainConfig, type RunConfig, type TrainConfig,
 export { Trainer, type StepLog } from './train/trainer.js';
 export { loadCheckpoint, saveCheckpoint } from './train/checkpoint.js';
 export { NestARPipeline, loadPipeline, type GenerateOptions, type GenerateResult } from './pipeline.js';
+export { pipelineFromBytes, fetchPipeline, type Bytes, type CheckpointBytes, type CheckpointUrls } from './checkpointBytes.js';
+export { SHIPPED_DIR, SHIPPED_DEMO } from './cli/paths.js';
 export { writeImageGrid, gridRgba, encodePng } from './util/png.js';
 export { encodeSafetensors, decodeSafetensors } from './util/safetensors.js';
 export { Rng } from './util/rng.js';

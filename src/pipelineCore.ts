@@ -3,6 +3,8 @@
 // so the web worker uses exactly this code; pipeline.ts adds loading from disk.
 import type { Generator, SampleOptions, SampleProgress } from './model/generator.js';
 import { createGenerator } from './model/factory.js';
+import { NestAR } from './model/nestar.js';
+import { rowColToMorton } from './model/zorder.js';
 import { checkpointModelSettings } from './model/config.js';
 import { METHODS, type Method } from './model/generator.js';
 import { PatchTokenizer, type ImageBatch } from './tokenizer/patchTokenizer.js';
@@ -12,10 +14,16 @@ import { assignVariables } from './train/weights.js';
 import type { RunConfig } from './train/config.js';
 import type { NamedArray } from './util/safetensors.js';
 
+/** Generated images and tokens, with the counted and expected sequential calls. */
 export interface GenerateResult { images: ImageBatch; tokens: Float32Array; backboneCalls: number; headEvals: number; expectedCalls: number }
 
-export type GenerateOptions = Omit<SampleOptions, 'onStep'> & { onStep?: (p: SampleProgress & { images: () => ImageBatch }) => void | Promise<void> };
+/** SampleOptions, with an onStep that can also decode the canvas to images. */
+export type GenerateOptions = Omit<SampleOptions, 'onStep'> & {
+  /** Called after every sequential call; `images()` decodes the canvas so far (not-yet-made tokens are zero). */
+  onStep?: (p: SampleProgress & { images: () => ImageBatch }) => void | Promise<void>;
+};
 
+/** A checkpoint loaded for generation: its model and tokenizer, producing images. */
 export class NestARPipeline {
   constructor(readonly model: Generator, readonly tokenizer: Tokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
 
@@ -58,6 +66,7 @@ export class NestARPipeline {
     return new NestARPipeline(model, tokenizer, cfg, state.step, source);
   }
 
+  /** Generates `opts.count` images; `onStep` sees each sequential call with the images so far. */
   async generate(opts: GenerateOptions): Promise<GenerateResult> {
     const { onStep, ...rest } = opts;
     const res = await this.model.sample({
@@ -67,6 +76,22 @@ export class NestARPipeline {
     return { images: this.tokenizer.decode(res.tokens, opts.count), tokens: res.tokens, backboneCalls: res.backboneCalls, headEvals: res.headEvals, expectedCalls: this.model.sequentialSteps };
   }
 
+  /**
+   * Which pixels of an image exist once `tokensSoFar` tokens are made (1 = made), in this method's token order:
+   * the nested stages a page draws while `generate` streams. Next-scale AR's every scale covers the canvas.
+   */
+  madeMask(tokensSoFar: number): Uint8Array {
+    const g = this.tokenizer.gridSize, S = this.tokenizer.imageSize, patch = S / g; // pixels per token side
+    const made = new Uint8Array(g * g);
+    if (this.model.method === 'nextscale') made.fill(1);
+    else if (this.model instanceof NestAR) for (let i = 0; i < tokensSoFar; i++) made[this.model.seqToMorton[i]!] = 1;
+    else for (let r = 0; r < tokensSoFar; r++) made[rowColToMorton(Math.floor(r / g), r % g)] = 1;
+    const px = new Uint8Array(S * S);
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) px[y * S + x] = made[rowColToMorton(Math.floor(y / patch), Math.floor(x / patch))]!;
+    return px;
+  }
+
+  /** Frees the model (and a latent tokenizer). */
   dispose(): void {
     this.model.dispose();
     if (this.tokenizer instanceof LatentTokenizer) this.tokenizer.dispose();

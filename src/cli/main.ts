@@ -9,6 +9,7 @@ import { webCommand, WEB_HELP } from './webCommand.js';
 import { exportCommand, EXPORT_HELP } from './exportCommand.js';
 import { encodeCommand, ENCODE_HELP, evalTokenizerCommand, EVAL_TOKENIZER_HELP, trainTokenizerCommand, TRAIN_TOKENIZER_HELP } from './tokenizerCommands.js';
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
+import { VERBS } from './verbs.js';
 
 const BENCH_HELP = `nestar bench [speed|engine] [--quick]
   speed   NestAR vs raster AR vs next-scale AR on token grids 4x4..32x32 (results/bench.json); --head token|patch, --order zorder|interleaved
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
       return void (await run(args));
     }
     case undefined: case 'help': case '--help': case '-h': return void console.log(HELP);
-    default: throw new UsageError(`unknown command '${cmd}'; expected one of: train, sample, eval, diagnose, web, export, train-tokenizer, eval-tokenizer, encode, train-features, demo, bench`);
+    default: throw new UsageError(`unknown command '${cmd}'; expected one of: ${VERBS.join(', ')}`);
   }
 }
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The checkpoints folder that ships with the package. */
 export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'checkpoints');
 /** The best NestAR measured so far (patch flow head, interleaved order; results/RESULTS.md). */
 export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'heads', 'phead-interleaved');

@@ -13,8 +13,8 @@ export async function webCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { checkpoint: { type: 'string', multiple: true }, port: { type: 'string' }, host: { type: 'string' },
     rebuild: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(WEB_HELP);
-  // NestAR: the best one measured (the demo's); the baselines: the shipped comparison runs.
-  const shippedPath = (m: Method) => (m === 'nestar' ? SHIPPED_DEMO : join(SHIPPED_DIR, 'mnist-patch', m));
+  // NestAR: the best one measured (the demo's); the baselines: F16 copies of the shipped comparison runs (checkpoints/web).
+  const shippedPath = (m: Method) => (m === 'nestar' ? SHIPPED_DEMO : join(SHIPPED_DIR, 'web', m));
   const shipped = METHODS.filter((m) => existsSync(join(shippedPath(m), 'state.json'))).map((m) => `${m}=${shippedPath(m)}`);
   const given = (a.checkpoint as unknown as string[] | undefined) ?? (shipped.length ? shipped : ['runs/demo']);
   const checkpoints: Partial<Record<Method, string>> = {};

@@ -142,6 +142,7 @@ function writeCache(path: string, header: CacheHeader, pixels: Uint8Array): void
   atomicWriteFile(path, Buffer.concat([head, h, pixels]));
 }
 
+/** Every PNG/JPEG under `dir` (one subfolder per class, or none), resized and cached, as a dataset. */
 export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDataset {
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   const listed = listFolder(dir, warn);

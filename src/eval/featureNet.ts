@@ -120,7 +120,7 @@ export class FeatureNet {
           yb[i] = ds.labels[j]!;
         }
         const x = tf.tensor4d(xb, [B, ds.height, ds.width, ds.channels]);
-        const y = tf.tidy(() => tf.oneHot(tf.tensor1d(yb, 'int32'), K).toFloat());
+        const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(yb, 'int32'), K), 'float32'));
         const { value, grads } = this.ps.grads(() => tf.losses.softmaxCrossEntropy(y, this.forward(x).logits) as tf.Scalar);
         opt.apply(grads, learningRate(step, total, lr, Math.min(100, total / 10), 0.02));
         const loss = value.dataSync()[0]!;

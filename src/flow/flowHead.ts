@@ -12,6 +12,7 @@ export const T_FREQ = 256;
 /** t in [0,1] is scaled to [0, 1000] before the sinusoidal embedding (DiT's timestep range). */
 const T_SCALE = 1000;
 
+/** The per-token flow head (MAR-style MLP with AdaLN): velocities of each token given its condition and t. */
 export class FlowHead implements VelocityHead {
   readonly kind = 'token' as const;
   private readonly tEmb1: Linear; private readonly tEmb2: Linear;

@@ -44,12 +44,15 @@ export function flowMatchingLoss(head: VelocityHead, x_ND: tf.Tensor2D, z_NC: tf
   return tf.mean(flowMatchingErrors(head, x_ND, z_NC, rng, opts));
 }
 
+/** How a flow head's ODE is integrated: Euler, Heun, or Euler–Maruyama (sde). */
 export type OdeSolver = 'euler' | 'heun' | 'sde';
+/** Every OdeSolver. */
 export const ODE_SOLVERS: readonly OdeSolver[] = ['euler', 'heun', 'sde'];
 
 /** Velocity field at (y, t): the caller folds guidance into it. */
 export type VelocityFn = (y_ND: tf.Tensor2D, t: number) => tf.Tensor2D;
 
+/** Steps, solver, time grid and noise of one ODE integration. */
 export interface IntegrateOptions {
   steps: number;
   solver: OdeSolver;

@@ -5,6 +5,7 @@ import { moduleWeightValues, type ModuleWeights } from './coord.js';
 import { HEAD_KINDS, type HeadKind } from '../flow/head.js';
 import { TOKEN_ORDERS, type TokenOrder } from './tokenOrder.js';
 
+/** NestAR model settings as a config file gives them (grid, widths, heads, modules, flow head, token order). */
 export interface NestARConfig {
   kind: 'nestar';
   /** Tokens per side of the (square) token grid; a power of 2. */
@@ -39,6 +40,7 @@ export interface NestARConfig {
 }
 
 // Patch head and interleaved order by default: measured best (results/RESULTS.md, "Flow heads and token orders").
+/** NestAR settings a config file may leave out. */
 export const defaultNestARConfig: NestARConfig = {
   kind: 'nestar', gridSize: 8, tokenDim: 16, k: 4, n1: 4, numClasses: 10,
   width: 128, depth: 2, heads: 4, mlpRatio: 4, headWidth: 128, headDepth: 2, headKind: 'patch', headHeads: 4, order: 'interleaved',
@@ -62,6 +64,7 @@ export function checkpointModelSettings<T extends object>(model: T): T {
   return out as T;
 }
 
+/** A config value that is missing, unknown or out of range (the message names the field). */
 export class ConfigError extends Error {}
 
 /**

@@ -11,9 +11,12 @@ import type { HeadLayout, VelocityHead } from '../flow/head.js';
 import { integrateFlow } from '../flow/flowMatching.js';
 import type { Rng } from '../util/rng.js';
 
+/** One of COORD_MODES. */
 export type CoordMode = 'none' | 'noisy-context' | 'generated-prefix' | 'both';
+/** The coordination modes between NestAR modules. */
 export const COORD_MODES: readonly CoordMode[] = ['none', 'noisy-context', 'generated-prefix', 'both'];
 
+/** How modules are trained to tolerate their own generated context (noise on it, generated prefixes). */
 export interface CoordConfig {
   mode: CoordMode;
   /** Noisy context: s = 0 with probability noiseZeroProb, otherwise s ~ U(0, noiseMax). */
@@ -25,11 +28,13 @@ export interface CoordConfig {
   prefixRampSteps: number;
 }
 
+/** Coordination settings a config file may leave out. */
 export const defaultCoordConfig: CoordConfig = { mode: 'none', noiseMax: 0.3, noiseZeroProb: 0.1, prefixProb: 0.5, prefixRampSteps: 0 };
 
 export const usesNoise = (m: CoordMode): boolean => m === 'noisy-context' || m === 'both';
 export const usesPrefix = (m: CoordMode): boolean => m === 'generated-prefix' || m === 'both';
 
+/** A coordination section with defaults filled and every field checked. */
 export function resolveCoordConfig(input: Partial<CoordConfig> = {}): CoordConfig {
   for (const k of Object.keys(input)) {
     if (!(k in defaultCoordConfig)) throw new ConfigError(`coord.${k} is not a known setting; known: ${Object.keys(defaultCoordConfig).join(', ')}`);

@@ -9,6 +9,7 @@ import { NextScaleAR } from './nextScaleAR.js';
 export type ModelConfig = NestARConfig | BaselineConfig;
 export type ModelConfigInput = (Partial<NestARConfig> | Partial<BaselineConfig>) & { kind?: Method };
 
+/** A model section with defaults filled and every field checked. */
 export function resolveModelConfig(input: ModelConfigInput): ModelConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ConfigError(`model must be an object of settings, got ${JSON.stringify(input)}`);
   const kind = input.kind ?? 'nestar';
@@ -22,6 +23,7 @@ export function resolveModelConfig(input: ModelConfigInput): ModelConfig {
   return c;
 }
 
+/** A generator of the config's method (NestAR, raster or next-scale AR), its weights drawn from `seed`. */
 export function createGenerator(config: ModelConfigInput, seed = 0): Generator {
   const c = resolveModelConfig(config);
   if (c.kind === 'nestar') return new NestAR(c, seed);

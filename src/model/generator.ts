@@ -8,11 +8,15 @@ import type { ParamStore } from './params.js';
 import type { CoordStep } from './coord.js';
 import { Rng as RngClass, type Rng } from '../util/rng.js';
 
+/** Which generator a checkpoint or run holds. */
 export type Method = 'nestar' | 'raster' | 'nextscale';
+/** The generators nestar implements: NestAR and the raster and next-scale AR baselines. */
 export const METHODS: readonly Method[] = ['nestar', 'raster', 'nextscale'];
 
+/** Training-time options of a loss: head repeats, t sampling, coordination step. */
 export interface LossOptions { headRepeats?: number; time?: TimeSampling; coord?: CoordStep }
 
+/** How to sample: count, classes, guidance, ODE solver and steps, seed, and a per-step callback. */
 export interface SampleOptions {
   count: number;
   /** Class per sample (length count) or one class for all; -1 or null/undefined = unconditional (null class). */
@@ -39,10 +43,13 @@ export interface SampleOptions {
 /** One entry of a loss split: its name, its target tokens, and whether earlier steps made its input. */
 export interface LossPart { name: string; tokens: number; hasPrefix: boolean }
 
+/** The state after one sequential call: module and patch, tokens made, calls so far and the canvas. */
 export interface SampleProgress { module: number; patch: number; tokensSoFar: number; calls: number; totalCalls: number; canvas: Float32Array }
 
+/** Sampled tokens with the counted sequential calls and head evaluations. */
 export interface SampleResult { tokens: Float32Array; backboneCalls: number; headEvals: number }
 
+/** What NestAR and both baselines implement: a training loss over token grids and a sampler. */
 export interface Generator {
   readonly method: Method;
   readonly params: ParamStore;
@@ -52,8 +59,11 @@ export interface Generator {
   readonly sequentialSteps: number;
   /** The parts loss().perModule reports, in order: NestAR's modules, next-scale's scales, raster's one. */
   readonly lossParts: LossPart[];
+  /** Flow-matching loss of a batch of token grids (Morton order) given their labels; per-module parts for logging. */
   loss(tokens_BnD: tf.Tensor3D, labels: Int32Array, rng: Rng, opts?: LossOptions): { total: tf.Scalar; perModule: tf.Scalar[] };
+  /** Samples `opts.count` token grids, one sequential network call per step. */
   sample(opts: SampleOptions): Promise<SampleResult>;
+  /** Frees every variable of the model. */
   dispose(): void;
 }
 

@@ -14,6 +14,7 @@ import { mortonToRowCol, sequentialCalls } from './zorder.js';
 import { coordinatedInput, prefixActive, prefixEstimate, type CoordStep } from './coord.js';
 import type { Rng } from '../util/rng.js';
 
+/** NestAR: M nested modules, each a block-causal transformer that makes the next patch of tokens in one call, with a flow head per module. */
 export class NestAR implements Generator {
   readonly method = 'nestar' as const;
   readonly config: NestARConfig;
@@ -65,6 +66,7 @@ export class NestAR implements Generator {
     return this.modules.map((m) => ({ name: `module ${m.m}`, tokens: m.end - m.start, hasPrefix: m.m > 1 }));
   }
 
+  /** Class labels (-1 = the null class) as one-hot rows of numClasses + 1 columns. */
   oneHot(labels: Int32Array | number[]): tf.Tensor2D {
     return classOneHot(labels, this.config.numClasses);
   }
@@ -162,6 +164,7 @@ export class NestAR implements Generator {
     return { tokens: canvas, backboneCalls: calls, headEvals };
   }
 
+  /** Frees every variable of the model. */
   dispose(): void {
     for (const b of this.backbones) b.dispose();
     this.params.dispose();

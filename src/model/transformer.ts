@@ -40,6 +40,7 @@ export function disposeCache(cache: KvCache): void {
 
 interface Block { ln1: LayerNorm; q: Linear; k: Linear; v: Linear; proj: Linear; ln2: LayerNorm; fc1: Linear; fc2: Linear }
 
+/** A pre-norm transformer whose attention mask lets each block of tokens see itself and earlier blocks. */
 export class BlockCausalTransformer {
   private readonly inProj: Linear;
   private readonly classEmb: Linear;
@@ -159,6 +160,7 @@ export class BlockCausalTransformer {
     return applyLayerNorm(this.lnOut, h) as tf.Tensor3D;
   }
 
+  /** Frees the transformer's variables. */
   dispose(): void {
     this.mask.dispose();
   }

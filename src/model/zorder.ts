@@ -12,6 +12,7 @@ export function mortonToRowCol(index: number): [number, number] {
   return [row, col];
 }
 
+/** Morton (Z-order) index of grid cell (row, col). */
 export function rowColToMorton(row: number, col: number): number {
   let idx = 0;
   for (let b = 0; (row >> b) || (col >> b); b++) {

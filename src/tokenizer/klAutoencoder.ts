@@ -9,6 +9,7 @@ import { conv2dAuto } from '../model/conv.js';
 import { silu } from '../model/layers.js';
 import type { Rng } from '../util/rng.js';
 
+/** KL autoencoder settings: image size and channels, downsampling factor, latent channels, width, seed. */
 export interface KLAutoencoderConfig {
   imageSize: number;
   channels: number;
@@ -22,6 +23,7 @@ export interface KLAutoencoderConfig {
 
 export const defaultKLAutoencoderConfig: KLAutoencoderConfig = { imageSize: 32, channels: 1, factor: 4, latentChannels: 4, width: 48, seed: 0 };
 
+/** An autoencoder config with defaults filled and every field checked. */
 export function resolveKLAutoencoderConfig(input: Partial<KLAutoencoderConfig>): KLAutoencoderConfig {
   const c = { ...defaultKLAutoencoderConfig, ...input };
   for (const f of ['imageSize', 'channels', 'factor', 'latentChannels', 'width'] as const) {
@@ -48,6 +50,7 @@ export function depthToSpace(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(tf.transpose(a, [0, 2, 1, 3]), [N, 2 * h, 2 * w, C4 / 4]);
 }
 
+/** A convolutional KL autoencoder that maps images to latent grids and back. */
 export class KLAutoencoder {
   readonly params: ParamStore;
   readonly config: KLAutoencoderConfig;
@@ -125,6 +128,7 @@ export class KLAutoencoder {
     return { total, recon, kl, perceptual };
   }
 
+  /** Frees the autoencoder's variables. */
   dispose(): void {
     this.params.dispose();
   }

@@ -16,6 +16,7 @@ export interface LatentTokenizerState { config: KLAutoencoderConfig; stats: Late
 
 const BATCH = 256;
 
+/** Latent tokens: a trained KL autoencoder's normalised latents, p×p cells per token. */
 export class LatentTokenizer implements Tokenizer {
   readonly kind = 'kl' as const;
   private readonly grouping: PatchTokenizer;
@@ -28,6 +29,7 @@ export class LatentTokenizer implements Tokenizer {
     this.grouping = new PatchTokenizer(ae.latentSize, Z, patch);
   }
 
+  /** A latent tokenizer from its saved state and weights (`source` and `file` name them in errors). */
   static fromParts(state: LatentTokenizerState, weights: Record<string, NamedArray>, source: string, file = 'tokenizer.safetensors'): LatentTokenizer {
     const ae = new KLAutoencoder(state.config);
     try {
@@ -45,6 +47,7 @@ export class LatentTokenizer implements Tokenizer {
   get tokenDim(): number { return this.grouping.tokenDim; }
   get numTokens(): number { return this.grouping.numTokens; }
 
+  /** The config and latent statistics a checkpoint saves. */
   state(): LatentTokenizerState {
     return { config: this.ae.config, stats: this.stats, patch: this.patch, source: this.source };
   }
@@ -91,6 +94,7 @@ export class LatentTokenizer implements Tokenizer {
     return { data: out, count, height: S, width: S, channels: C };
   }
 
+  /** Frees the autoencoder. */
   dispose(): void {
     this.ae.dispose();
   }

@@ -3,6 +3,7 @@
 import { mortonToRaster } from '../model/zorder.js';
 import type { Tokenizer } from './tokenizer.js';
 
+/** A batch of images, NHWC values in [-1, 1]. */
 export interface ImageBatch {
   /** NHWC, values in [-1, 1]. */
   data: Float32Array;
@@ -12,6 +13,7 @@ export interface ImageBatch {
   channels: number;
 }
 
+/** Pixel patches as tokens (exactly invertible): p×p×C pixels per token on an (S/p)×(S/p) grid. */
 export class PatchTokenizer implements Tokenizer {
   readonly kind = 'patch' as const;
   readonly gridSize: number;

@@ -8,6 +8,7 @@ import type { FeatureNet } from '../eval/featureNet.js';
 import { frechetDistance, gaussianOf } from '../eval/metrics.js';
 import { writeImageGrid } from '../util/png.js';
 
+/** A tokenizer's reconstruction PSNR, FD and latent statistics. */
 export interface TokenizerReport {
   images: number;
   /** Mean over images of 10·log10(peak² / MSE), peak-to-peak 2 for pixels in [-1, 1]. */
@@ -22,6 +23,7 @@ export function reconstruct(tok: Tokenizer, images: ImageBatch): ImageBatch {
   return tok.decode(tok.encode(images), images.count);
 }
 
+/** Reconstruction quality of a tokenizer on `images`: PSNR and, with a feature net, FD. */
 export function tokenizerReport(tok: Tokenizer, images: ImageBatch, net: FeatureNet | null): { report: TokenizerReport; recon: ImageBatch } {
   const recon = reconstruct(tok, images);
   const per = images.height * images.width * images.channels;

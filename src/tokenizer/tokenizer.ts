@@ -1,6 +1,7 @@
 // What the generators need from a tokenizer: images <-> Morton-ordered continuous tokens on a square grid.
 import type { ImageBatch } from './patchTokenizer.js';
 
+/** Images to token grids and back (pixel patches or latents). */
 export interface Tokenizer {
   readonly kind: 'patch' | 'kl';
   /** Pixel side and channels of the images it takes and gives back. */

@@ -28,6 +28,7 @@ export interface TokenizerTrainConfig {
   statsImages: number;
 }
 
+/** A tokenizer run's config: autoencoder, data and training sections. */
 export interface TokenizerRunConfig { tokenizer: KLAutoencoderConfig; data: DataConfig; train: TokenizerTrainConfig }
 
 export const defaultTokenizerTrainConfig: TokenizerTrainConfig = {
@@ -35,6 +36,7 @@ export const defaultTokenizerTrainConfig: TokenizerTrainConfig = {
   recon: 'l1', klWeight: 1e-4, perceptualWeight: 0, seed: 0, checkpointEvery: 250, keepCheckpoints: 2, statsImages: 5000,
 };
 
+/** A tokenizer run config with defaults filled and every field checked. */
 export function resolveTokenizerRunConfig(input: { tokenizer?: Partial<KLAutoencoderConfig>; data?: Partial<DataConfig>; train?: Partial<TokenizerTrainConfig> }): TokenizerRunConfig {
   for (const k of Object.keys(input.train ?? {})) {
     if (!(k in defaultTokenizerTrainConfig)) throw new ConfigError(`train.${k} is not a known tokenizer setting; known: ${Object.keys(defaultTokenizerTrainConfig).join(', ')}`);
@@ -69,6 +71,7 @@ export interface TokenizerState {
 
 export interface TokenizerStepLog { step: number; loss: number; recon: number; kl: number; lr: number }
 
+/** Trains the KL autoencoder tokenizer with resumable checkpoints. */
 export class TokenizerTrainer {
   readonly ae: KLAutoencoder;
   readonly optimizer: AdamW;
@@ -95,10 +98,12 @@ export class TokenizerTrainer {
     this.rngNoise = new Rng(t.seed * 2 + 2);
     this.release = acquireRunLock(runDir);
   }
+  /** A new tokenizer run in `runDir`. */
   static create(config: TokenizerRunConfig, runDir: string, opts: { data?: ImageDataset; features?: FeatureNet; backendName?: string; warn?: (m: string) => void } = {}): TokenizerTrainer {
     return new TokenizerTrainer(config, runDir, opts);
   }
 
+  /** Continues the tokenizer run in `runDir` from its latest checkpoint. */
   static resume(runDir: string, opts: { data?: ImageDataset; features?: FeatureNet; backendName?: string; steps?: number } = {}): TokenizerTrainer {
     const { dir, state, tensors } = readCheckpointFiles<TokenizerState, 'model' | 'optimizer'>(runDir, TOKENIZER_FORMAT, ['model', 'optimizer']);
     const config = resolveTokenizerRunConfig({ ...state.config, train: { ...state.config.train, ...(opts.steps ? { steps: opts.steps } : {}) } });
@@ -127,6 +132,7 @@ export class TokenizerTrainer {
     return tf.tensor4d(buf, [B, S, S, C]);
   }
 
+  /** One optimiser step. */
   trainStep(): TokenizerStepLog {
     const t = this.config.train;
     const x = this.nextBatch();
@@ -164,6 +170,7 @@ export class TokenizerTrainer {
   }
   private statsAt?: { step: number; stats: LatentStats };
 
+  /** Writes a checkpoint atomically and returns its folder. */
   saveCheckpoint(): string {
     const stats = this.latentStats();
     const cursor = this.cursor.state();
@@ -175,6 +182,7 @@ export class TokenizerTrainer {
     return saveCheckpoint(this.runDir, state, { model: exportVariables(this.ae.params.vars), optimizer: opt }, this.config.train.keepCheckpoints);
   }
 
+  /** Trains to the configured steps, checkpointing on schedule. */
   async run(onStep?: (l: TokenizerStepLog) => void): Promise<void> {
     const t = this.config.train;
     while (this.step < t.steps) {
@@ -183,6 +191,7 @@ export class TokenizerTrainer {
     }
   }
 
+  /** Frees the autoencoder and optimiser state. */
   dispose(): void {
     this.release();
     this.optimizer.dispose();

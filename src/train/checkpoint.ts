@@ -110,6 +110,7 @@ export function readCheckpointFiles<S extends { format: string }, K extends stri
   return { dir, state, tensors };
 }
 
+/** Reads a full checkpoint (a checkpoint folder, or a run folder for its latest). */
 export function loadCheckpoint(path: string): { dir: string; state: CheckpointState; tensors: CheckpointTensors } {
   const r = readCheckpointFiles<CheckpointState, 'model' | 'ema' | 'optimizer'>(path, CHECKPOINT_FORMAT, ['model', 'ema', 'optimizer']);
   const tok = join(r.dir, 'tokenizer.safetensors');

@@ -6,6 +6,7 @@ import type { TimeSampling } from '../flow/flowMatching.js';
 import { readTokenizerConfig } from '../tokenizer/checkpointInfo.js';
 import { resolveCoordConfig, usesNoise, type CoordConfig } from '../model/coord.js';
 
+/** Which images a run trains on and at what size and channels. */
 export interface DataConfig {
   /** 'mnist' or a path to an image folder. */
   source: string;
@@ -15,6 +16,7 @@ export interface DataConfig {
   limit?: number;
 }
 
+/** Optimiser, schedule, batch, EMA and checkpoint settings of a training run. */
 export interface TrainConfig {
   steps: number;
   batchSize: number;
@@ -47,6 +49,7 @@ export type TokenizerConfig =
     cache?: string;
   };
 
+/** A run's whole config (model, data, tokenizer, train, coordination), saved next to every checkpoint. */
 export interface RunConfig {
   model: ModelConfig;
   data: DataConfig;
@@ -56,6 +59,7 @@ export interface RunConfig {
   coord: CoordConfig;
 }
 
+/** Training settings a config file may leave out. */
 export const defaultTrainConfig: TrainConfig = {
   steps: 2000, batchSize: 64, lr: 1e-3, warmupSteps: 100, minLrRatio: 0.05, weightDecay: 0.02, beta1: 0.9, beta2: 0.95,
   gradClip: 1.0, emaDecay: 0.999, classDropProb: 0.1, headRepeats: 4, timeSampling: 'uniform', seed: 0,

@@ -24,6 +24,7 @@ import { resolveRunConfig } from './config.js';
 import { checkpointModelSettings } from '../model/config.js';
 import { coordStepAt } from '../model/coord.js';
 
+/** One training step: loss (total and per module), learning rate, gradient norm, and whether it was skipped. */
 export interface StepLog { step: number; loss: number; perModule: number[]; lr: number; gradNorm: number; skipped: boolean }
 
 export interface TrainerOptions {
@@ -39,6 +40,7 @@ export interface TrainerOptions {
 /** Consecutive non-finite losses after which training stops rather than loop on garbage. */
 const MAX_BAD_STEPS = 20;
 
+/** Trains a generator with AdamW and EMA, writing crash-safe resumable checkpoints. */
 export class Trainer {
   readonly model: Generator;
   readonly tokenizer: Tokenizer;
@@ -87,6 +89,7 @@ export class Trainer {
     this.releaseLock = acquireRunLock(opts.runDir);
   }
 
+  /** A new run writing its checkpoints to `opts.runDir`. */
   static create(config: RunConfig, opts: TrainerOptions): Trainer {
     return new Trainer(config, opts);
   }
@@ -172,6 +175,7 @@ export class Trainer {
     return { step: this.step, loss, perModule: perModuleVals, lr, gradNorm, skipped };
   }
 
+  /** The JSON half of a checkpoint: config, step, optimiser scalars and RNG states. */
   checkpointState(): CheckpointState {
     const tc = this.config.train, cursor = this.cursor.state();
     return {
@@ -182,6 +186,7 @@ export class Trainer {
     };
   }
 
+  /** Writes a checkpoint atomically and returns its folder. */
   saveCheckpoint(): string {
     const opt = this.optimizer.exportMoments();
     const tok = this.tokenizer instanceof LatentTokenizer ? this.tokenizer : null;
@@ -218,6 +223,7 @@ export class Trainer {
     }
   }
 
+  /** Frees the model, optimiser and EMA variables and releases the run lock. */
   dispose(): void {
     this.releaseLock();
     this.optimizer.dispose();

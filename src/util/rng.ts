@@ -13,6 +13,7 @@ function splitmix32(seed: number): () => number {
   };
 }
 
+/** A seeded random generator (xoshiro128**) whose state a checkpoint saves and restores. */
 export class Rng {
   private s: RngState;
   constructor(seed: number | RngState) {
@@ -52,6 +53,7 @@ export class Rng {
     const u = 1 - this.next(), v = this.next();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
+  /** The generator's state, to restore it later. */
   state(): RngState {
     return [...this.s] as RngState;
   }

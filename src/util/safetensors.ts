@@ -4,6 +4,7 @@
 // --fp16`); both read back as Float32Array. Readable by the Python `safetensors` package.
 // The reader treats its input as hostile: every failure is a SafetensorsError, checked before any
 // allocation sized by the file's claims.
+/** A tensor's shape and float32 data, as safetensors files hold them. */
 export interface NamedArray { shape: number[]; data: Float32Array }
 
 export class SafetensorsError extends Error {}
@@ -14,6 +15,7 @@ const MAX_HEADER = 100_000_000;
 export type StorageDtype = 'F32' | 'F16';
 const BYTES: Record<StorageDtype, number> = { F32: 4, F16: 2 };
 
+/** Named arrays as a safetensors file (F32 or F16 storage). */
 export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?: Record<string, string>, dtype: StorageDtype = 'F32'): Uint8Array {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
@@ -84,6 +86,7 @@ export function f16ToF32(h: number): number {
 
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
+/** Parses and checks a safetensors file (F32 or F16) into float32 arrays; `source` names it in errors. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: Record<string, NamedArray>; metadata: Record<string, string> } {
   const fail = (why: string): never => { throw new SafetensorsError(`${source}: ${why}`); };
   if (bytes.length < 8) fail(`file too short to be safetensors (${bytes.length} bytes)`);

@@ -16,14 +16,29 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.svg': 'image/svg+xml', '.safetensors': 'application/octet-stream',
 };
 
-/** Builds web/ into web/dist with Vite; returns the dist folder. */
+/**
+ * Builds web/ into web/dist with Vite; returns the dist folder. The package ships web/dist prebuilt, so only a
+ * checkout (where Vite is a development dependency) or `nestar web --rebuild` needs this.
+ */
 export async function buildWeb(): Promise<string> {
-  const { build } = await import('vite');
+  let build: typeof import('vite').build;
+  try {
+    ({ build } = await import('vite'));
+  } catch {
+    throw new Error(`the browser page is not built (${join(WEB_ROOT, 'dist')} has no index.html) and Vite, which builds it, is not installed; run \`npm install vite\` in ${dirname(WEB_ROOT)} or reinstall nestar`);
+  }
   await build({ configFile: join(WEB_ROOT, 'vite.config.ts'), root: WEB_ROOT, logLevel: 'warn' });
   return join(WEB_ROOT, 'dist');
 }
 
-export interface WebServer { url: string; server: Server; close: () => Promise<void> }
+/** A running `nestar web` server. */
+export interface WebServer {
+  /** The page's address. */
+  url: string;
+  server: Server;
+  /** Stops the server, dropping open connections. */
+  close: () => Promise<void>;
+}
 
 /**
  * Serves `dist` plus /checkpoints/index.json, /checkpoints/<method>/{state.json,ema.safetensors} (each

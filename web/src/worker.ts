@@ -5,11 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { NestARPipeline } from '../../src/pipelineCore.js';
-import { decodeSafetensors } from '../../src/util/safetensors.js';
-import { rowColToMorton } from '../../src/model/zorder.js';
-import { NestAR } from '../../src/model/nestar.js';
-import type { Method } from '../../src/model/generator.js';
+import { fetchPipeline, type Method, type NestARPipeline } from '../../src/browser.js';
 import { FORMULAS, type FromWorker, type GenerateRequest, type ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -81,21 +77,9 @@ async function load(backend: string | null): Promise<void> {
   }
   if (!index.methods?.length) throw new Error('the server offers no checkpoints; pass nestar web --checkpoint PATH');
   for (const m of index.methods) {
-    const base = `/checkpoints/${m}`;
-    let state: Parameters<typeof NestARPipeline.fromParts>[0];
-    try {
-      state = await (await fetchOk(`${base}/state.json`)).json();
-    } catch (e) {
-      throw new Error(`checkpoint ${base}/state.json could not be read: ${(e as Error).message}`);
-    }
-    const bytes = new Uint8Array(await (await fetchOk(`${base}/ema.safetensors`)).arrayBuffer());
-    const { tensors } = decodeSafetensors(bytes, `${base}/ema.safetensors`);
-    // A latent-space model carries its tokenizer's decoder in tokenizer.safetensors.
-    const tokenizerWeights = state.tokenizer
-      ? decodeSafetensors(new Uint8Array(await (await fetchOk(`${base}/tokenizer.safetensors`)).arrayBuffer()), `${base}/tokenizer.safetensors`).tensors
-      : undefined;
+    const p = await fetchPipeline(`/checkpoints/${m}`, { method: m });
     pipelines.get(m)?.dispose();
-    pipelines.set(m, NestARPipeline.fromParts(state, tensors, base, { method: m, tokenizerWeights }));
+    pipelines.set(m, p);
   }
   post({
     type: 'ready', backend: name, tried, models: [...pipelines.values()].map((p) => ({
@@ -103,18 +87,6 @@ async function load(backend: string | null): Promise<void> {
       step: p.step, numClasses: p.config.model.numClasses, imageSize: p.config.data.imageSize, channels: p.config.data.channels,
     })),
   });
-}
-
-/** Which pixels of an image are made once `tokensSoFar` tokens exist (1 = made), for the method's order. */
-function madeMask(p: NestARPipeline, tokensSoFar: number): Uint8Array {
-  const g = p.tokenizer.gridSize, S = p.tokenizer.imageSize, patch = S / g; // pixels per token side
-  const made = new Uint8Array(g * g);
-  if (p.model.method === 'nextscale') made.fill(1); // every scale covers the whole canvas
-  else if (p.model instanceof NestAR) for (let i = 0; i < tokensSoFar; i++) made[p.model.seqToMorton[i]!] = 1; // its token order
-  else for (let r = 0; r < tokensSoFar; r++) made[rowColToMorton(Math.floor(r / g), r % g)] = 1;
-  const px = new Uint8Array(S * S);
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) px[y * S + x] = made[rowColToMorton(Math.floor(y / patch), Math.floor(x / patch))]!;
-  return px;
 }
 
 async function generate(req: GenerateRequest): Promise<void> {
@@ -125,7 +97,7 @@ async function generate(req: GenerateRequest): Promise<void> {
     count: req.count, classes: req.classes, cfg: req.cfg, temperature: req.temperature, odeSteps: req.odeSteps, seed: req.seed,
     onStep: async (s) => {
       const images = s.images().data;
-      post({ type: 'step', id: req.id, calls: s.calls, totalCalls: s.totalCalls, module: s.module, patch: s.patch, elapsedMs: performance.now() - t0, images, made: madeMask(p, s.tokensSoFar) }, [images.buffer]);
+      post({ type: 'step', id: req.id, calls: s.calls, totalCalls: s.totalCalls, module: s.module, patch: s.patch, elapsedMs: performance.now() - t0, images, made: p.madeMask(s.tokensSoFar) }, [images.buffer]);
       // Let a Cancel message in between steps.
       await new Promise((r) => setTimeout(r, 0));
       if (cancelled === req.id) throw new Cancelled();
