@@ -60,6 +60,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     npm: execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim(),
     tarballMB: mb(r.tarballBytes), unpackedMB: mb(r.unpackedBytes), entryCount: r.entryCount,
     installedNodeModulesMB: mb(r.nodeModulesBytes), installedNestarMB: mb(r.nestarBytes),
+    // The development install (npm ci in the checkout: Vite, TypeScript, TypeDoc, Playwright, the browser backends).
+    checkoutNodeModulesMB: mb(treeBytes(join(ROOT, 'node_modules'))),
     packSeconds: +r.packSeconds.toFixed(1), installSeconds: +r.installSeconds.toFixed(1),
     limits: { tarballMB: mb(LIMITS.tarballBytes), nodeModulesMB: mb(LIMITS.nodeModulesBytes) },
     note: 'install from npm\'s cache (--prefer-offline) after npm ci in the checkout; includes building the native kernel pack',

@@ -8,7 +8,7 @@ import { setup } from './helpers.js';
 import { FeatureNet, defaultFeatureNetConfig, FEATURE_DIM } from '../src/eval/featureNet.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
-import { ensureFeatureNet } from '../src/cli/evalCommands.js';
+import { ensureFeatureNet } from '../src/eval/featureNets.js';
 import { checkComparable, type Report } from '../src/eval/evaluate.js';
 import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -18,7 +18,7 @@ let featureDir = '';
 before(async () => {
   await setup();
   featureDir = mkdtempSync(join(tmpdir(), 'nestar-features-'));
-  net = ensureFeatureNet(featureDir, { epochs: 1, limit: 1280 }).net;
+  net = ensureFeatureNet(featureDir, undefined, { epochs: 1, limit: 1280 }).net;
 });
 
 test('feature-net training is deterministic for a seed (same weight hash twice)', () => {

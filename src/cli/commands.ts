@@ -80,7 +80,7 @@ async function runTraining(trainer: Trainer, runDir: string, after?: (t: Trainer
 }
 
 export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
-  [--data mnist|FOLDER] [--limit N] [--patch P] [--tokenizer DIR [--latents FILE]] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
+  [--data mnist|emoji|FOLDER] [--image-size 32] [--channels 1|3] [--holdout 0.1] [--background #ffffff] [--limit N] [--patch P] [--tokenizer DIR [--latents FILE]] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
   [--head token|patch] [--head-width W] [--head-depth D] [--head-heads H] [--order zorder|interleaved]
   [--coord none|noisy-context|generated-prefix|both] [--noise-max S] [--noise-zero-prob P] [--prefix-prob P] [--prefix-ramp STEPS]
   [--module-weights tokens|modules|W1,W2,...] [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
@@ -103,7 +103,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
     coord: { type: 'string' }, 'noise-max': { type: 'string' }, 'noise-zero-prob': { type: 'string' }, 'prefix-prob': { type: 'string' },
     'prefix-ramp': { type: 'string' }, 'module-weights': { type: 'string' }, tokenizer: { type: 'string' }, latents: { type: 'string' },
-    head: { type: 'string' }, 'head-width': { type: 'string' }, 'head-depth': { type: 'string' }, 'head-heads': { type: 'string' }, order: { type: 'string' } });
+    head: { type: 'string' }, 'head-width': { type: 'string' }, 'head-depth': { type: 'string' }, 'head-heads': { type: 'string' }, order: { type: 'string' },
+    'image-size': { type: 'string' }, channels: { type: 'string' }, holdout: { type: 'string' }, background: { type: 'string' } });
   if (a.help) return void console.log(TRAIN_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/train');
   const name = await backend(a.backend);
@@ -121,6 +122,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
   set(train, 'sampleEvery', num(a['sample-every'], 'sample-every', { int: true, min: 1 }));
   set(data, 'source', typeof a.data === 'string' ? a.data : undefined);
   set(data, 'limit', num(a.limit, 'limit', { int: true, min: 1 }));
+  set(data, 'imageSize', num(a['image-size'], 'image-size', { int: true, min: 1 }));
+  // Emoji and folders are colour unless told otherwise; MNIST is grayscale.
+  set(data, 'channels', num(a.channels, 'channels', { int: true, min: 1, max: 3 }) ?? (data.channels === undefined && data.source !== undefined && data.source !== 'mnist' ? 3 : undefined));
+  set(data, 'holdout', num(a.holdout, 'holdout', { min: 0, max: 0.99 }));
+  set(data, 'background', typeof a.background === 'string' ? a.background : undefined);
   set(tokenizer, 'patch', num(a.patch, 'patch', { int: true, min: 1 }));
   if (typeof a.tokenizer === 'string') {
     // Latent tokens: --patch then counts latent cells per token side (default 1); data geometry comes from the tokenizer.

@@ -1,8 +1,7 @@
 // `nestar diagnose`: the exposure gap of a checkpoint, per module, as a table and JSON (issue #11).
 import { resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
-import { loadMnist } from '../data/mnist.js';
-import { loadTrainingData } from '../data/load.js';
+import { loadSplit } from '../data/load.js';
 import { loadPipeline } from '../pipeline.js';
 import { exposureGapTable, measureExposureGap } from '../eval/exposureGap.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
@@ -29,9 +28,8 @@ export async function diagnoseCommand(argv: string[]): Promise<void> {
   console.error(describeBackend(info));
   const pipe = loadPipeline(a.checkpoint, { weights });
   const dc = pipe.config.data;
-  // Held-out images: MNIST's test split; an image folder has no split, so its (first n) training images.
-  const ds = dc.source === 'mnist' ? loadMnist({ split: 'test', limit: n, padTo: dc.imageSize }) : loadTrainingData({ ...dc, limit: n });
-  if (dc.source !== 'mnist') console.error(`note: ${dc.source} has no test split; measuring on its first ${ds.count} images`);
+  // Held-out images: MNIST's test split, or the held-out split of emoji or a folder (what training never saw).
+  const ds = loadSplit(dc, 'heldout', { limit: n });
   const count = Math.min(n, ds.count);
   const t0 = performance.now();
   const r = measureExposureGap(pipe.model, pipe.tokenizer.encode(ds).subarray(0, count * pipe.model.numTokens * pipe.tokenizer.tokenDim),

@@ -2,9 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
-import { loadMnist } from '../data/mnist.js';
+import { datasetName, loadSplit } from '../data/load.js';
 import { loadImageFolder } from '../data/imageFolder.js';
-import { defaultFeatureNetConfig, FeatureNet } from '../eval/featureNet.js';
+import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
+import { backgroundRgb, resolveRunConfig, type DataConfig } from '../train/config.js';
 import { checkComparable, checkpointHash, embed, reportMarkdown, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
 import { nearestDistances } from '../eval/metrics.js';
 import { tfDistanceRows } from '../eval/tfDistance.js';
@@ -14,42 +15,34 @@ import { atomicWriteFile } from '../util/atomicWrite.js';
 import { writeImageGrid } from '../util/png.js';
 import { lineChartSvg } from '../util/svgPlot.js';
 import { ProgressBar } from './progress.js';
-import { defaultFeatureDir } from './paths.js';
 import { readSamplingFlags, SAMPLING_FLAGS, SAMPLING_USAGE } from './samplingFlags.js';
 import { choice, num, parse, UsageError } from './args.js';
 
-export const FEATURES_HELP = 'nestar train-features [--data mnist] [--out runs/features/mnist] [--epochs 3] [--limit N] [--seed 0] [--backend B]';
+export const FEATURES_HELP = `nestar train-features [--data mnist|emoji|FOLDER] [--image-size 32] [--channels 1|3] [--out DIR] [--epochs 3] [--limit N] [--seed 0] [--backend B]
+  train the evaluation feature net of a labelled dataset on its training split (default --out: runs/features/<dataset>)`;
 
-/** Loads the feature net in `dir`, or trains it there (printing its test accuracy) when absent. */
-export function ensureFeatureNet(dir: string, opts: { epochs?: number; limit?: number; seed?: number } = {}): { net: FeatureNet; accuracy?: number; trained: boolean } {
-  if (existsSync(join(dir, 'feature-net.safetensors'))) {
-    const net = FeatureNet.load(dir);
-    const meta = JSON.parse(readFileSync(join(dir, 'feature-net.json'), 'utf8')) as { sha256: string; testAccuracy?: number };
-    if (meta.sha256 !== net.hash()) throw new Error(`${dir}/feature-net.json records sha256 ${meta.sha256.slice(0, 12)}… but the weights hash to ${net.hash().slice(0, 12)}…`);
-    return { net, accuracy: meta.testAccuracy, trained: false };
+/** The data section named by --data/--image-size/--channels (MNIST: 1 channel; other sources: 3 unless given). */
+export function dataFromFlags(a: Record<string, string | boolean | undefined>, fallback?: DataConfig): DataConfig {
+  if (a.data === undefined && fallback) {
+    if (a['image-size'] !== undefined || a.channels !== undefined) throw new UsageError('--image-size and --channels go with --data; without --data the checkpoint\'s data settings are used');
+    return fallback;
   }
-  const net = new FeatureNet({ ...defaultFeatureNetConfig, epochs: opts.epochs ?? defaultFeatureNetConfig.epochs, seed: opts.seed ?? 0 });
-  const train = loadMnist({ split: 'train', limit: opts.limit });
-  console.error(`training the feature net (LeNet-like CNN, seed ${net.config.seed}, ${net.config.epochs} epochs on ${train.count} MNIST images)…`);
-  const bar = new ProgressBar(Math.floor(train.count / net.config.batchSize) * net.config.epochs, 'features');
-  net.train(train, (s, _t, loss) => bar.update(s, { loss: loss.toFixed(4) }));
-  const accuracy = net.accuracy(loadMnist({ split: 'test' }));
-  const sha = net.save(dir);
-  atomicWriteFile(join(dir, 'feature-net.json'), JSON.stringify({ config: net.config, sha256: sha, testAccuracy: accuracy }, null, 1) + '\n');
-  console.log(`feature net: MNIST test accuracy ${(100 * accuracy).toFixed(2)} % (required >= 99 %), sha256 ${sha}, saved in ${dir}`);
-  return { net, accuracy, trained: true };
+  const source = typeof a.data === 'string' ? a.data : 'mnist';
+  const channels = num(a.channels, 'channels', { int: true, min: 1, max: 3 }) ?? (source === 'mnist' ? 1 : 3);
+  if (channels !== 1 && channels !== 3) throw new UsageError(`--channels must be 1 or 3, got ${channels}`);
+  return resolveRunConfig({ data: { source, imageSize: num(a['image-size'], 'image-size', { int: true, min: 4 }) ?? 32, channels } }).data;
 }
 
 export async function trainFeaturesCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { data: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, limit: { type: 'string' },
+  const a = parse(argv, { data: { type: 'string' }, 'image-size': { type: 'string' }, channels: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, limit: { type: 'string' },
     seed: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(FEATURES_HELP);
-  if (a.data !== undefined && a.data !== 'mnist') throw new UsageError(`--data: only 'mnist' has a feature net so far, got '${String(a.data)}'`);
-  const dir = resolve(typeof a.out === 'string' ? a.out : 'runs/features/mnist');
+  const data = dataFromFlags(a);
+  const dir = typeof a.out === 'string' ? resolve(a.out) : defaultFeatureDir(data);
   if (existsSync(join(dir, 'feature-net.safetensors'))) throw new UsageError(`--out ${dir} already holds a feature net; choose another --out or delete it`);
   console.error(describeBackend(await initBackend(typeof a.backend === 'string' ? parseBackendName(a.backend, '--backend') : undefined)));
-  const { net, accuracy } = ensureFeatureNet(dir, { epochs: num(a.epochs, 'epochs', { int: true, min: 1 }), limit: num(a.limit, 'limit', { int: true, min: 100 }), seed: num(a.seed, 'seed', { int: true, min: 0 }) });
-  if (accuracy !== undefined && accuracy < 0.99) console.error(`warning: accuracy ${(100 * accuracy).toFixed(2)} % is below the 99 % the protocol asks for; train longer (--epochs)`);
+  const { net, accuracy } = ensureFeatureNet(dir, data, { epochs: num(a.epochs, 'epochs', { int: true, min: 1 }), limit: num(a.limit, 'limit', { int: true, min: 100 }), seed: num(a.seed, 'seed', { int: true, min: 0 }) });
+  if (data.source === 'mnist' && accuracy !== undefined && accuracy < 0.99) console.error(`warning: accuracy ${(100 * accuracy).toFixed(2)} % is below the 99 % the protocol asks for; train longer (--epochs)`);
   net.dispose();
 }
 
@@ -71,13 +64,15 @@ function readReportFile(path: string): Report {
 
 export const EVAL_HELP = `nestar eval (--checkpoint PATH | --samples DIR) [--n 10000] [--cfg 1,1.5,2,3]
   ${SAMPLING_USAGE}
-  [--batch 250] [--features runs/features/mnist]
+  [--data mnist|emoji|FOLDER [--image-size 32] [--channels 1|3]] (default: the checkpoint's data; mnist for --samples)
+  [--batch 250] [--features DIR] (default: the dataset's feature net, trained on its training split when missing)
   [--out DIR] [--test-limit N] [--train-limit N] [--compare REPORT.json] [--method M]`;
 
 export async function evalCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...SAMPLING_FLAGS, checkpoint: { type: 'string' }, samples: { type: 'string' }, n: { type: 'string' }, cfg: { type: 'string' },
     batch: { type: 'string' }, features: { type: 'string' }, out: { type: 'string' }, 'test-limit': { type: 'string' },
-    'train-limit': { type: 'string' }, compare: { type: 'string' }, method: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+    'train-limit': { type: 'string' }, compare: { type: 'string' }, method: { type: 'string' }, backend: { type: 'string' },
+    data: { type: 'string' }, 'image-size': { type: 'string' }, channels: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(EVAL_HELP);
   if ((typeof a.checkpoint === 'string') === (typeof a.samples === 'string')) throw new UsageError('give exactly one of --checkpoint PATH or --samples DIR');
   const n = num(a.n, 'n', { int: true, min: 10 }) ?? 10000;
@@ -91,12 +86,19 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const compareReport = compare ? readReportFile(compare) : undefined;
   console.error(describeBackend(await initBackend(typeof a.backend === 'string' ? parseBackendName(a.backend, '--backend') : undefined)));
 
-  const featureDir = typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir();
-  const { net, accuracy } = ensureFeatureNet(featureDir);
+  // The checkpoint is opened first: its data section says what to score against (unless --data says otherwise).
+  const pipe = typeof a.checkpoint === 'string' ? loadPipeline(a.checkpoint, { method: choice(a.method, 'method', METHODS) }) : undefined;
+  const data = dataFromFlags(a, pipe ? { ...pipe.config.data, limit: undefined } : undefined);
+  if (pipe && (data.imageSize !== pipe.config.data.imageSize || data.channels !== pipe.config.data.channels)) {
+    throw new UsageError(`--data ${data.source} at ${data.imageSize}x${data.imageSize}x${data.channels} does not match checkpoint ${pipe.source} (${pipe.config.data.imageSize}x${pipe.config.data.imageSize}x${pipe.config.data.channels})`);
+  }
+  const featureDir = typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir(data);
+  const { net, accuracy, dataset: netData } = ensureFeatureNet(featureDir, data, { allowOther: typeof a.features === 'string' });
   const rows = tfDistanceRows();
-  const test = loadMnist({ split: 'test', limit: testLimit });
-  const train = loadMnist({ split: 'train', limit: trainLimit });
-  console.error(`embedding ${test.count} test and ${train.count} training images…`);
+  const test = loadSplit(data, 'heldout', { limit: testLimit });
+  const train = loadSplit(data, 'train', { limit: trainLimit });
+  const splitName = data.source === 'mnist' ? 'test' : `held-out (${data.holdout} of each class, seed ${data.splitSeed})`;
+  console.error(`embedding ${test.count} ${splitName} and ${train.count} training images of ${datasetName(data)}…`);
   const real = embed(net, test, test.labels), trainE = embed(net, train, train.labels);
   const testToTrain = nearestDistances(real.features, trainE.features, rows);
   const memo = { train: trainE.features, testToTrain };
@@ -110,14 +112,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const rowsOut: MetricRow[] = [];
   let source: Report['source'];
   if (typeof a.samples === 'string') {
-    const ds = loadImageFolder(a.samples, { size: net.config.imageSize, channels: 1 });
+    const ds = loadImageFolder(a.samples, { size: data.imageSize, channels: data.channels, background: backgroundRgb(data) });
     const e = embed(net, ds, ds.labels);
     rowsOut.push(scoreSet(`samples ${a.samples}`, real, e, rows, memo));
     writeImageGrid(join(out, 'samples.png'), { ...ds, count: Math.min(100, ds.count) }, 10);
     source = { samplesDir: resolve(a.samples) };
   } else {
-    const pipe = loadPipeline(a.checkpoint as string, { method: choice(a.method, 'method', METHODS) });
-    if (pipe.config.data.source !== 'mnist') throw new Error(`eval: checkpoint ${pipe.source} was trained on ${pipe.config.data.source}; only MNIST has a reference set so far`);
+    if (!pipe) throw new Error('unreachable: --checkpoint without a pipeline');
     const K = pipe.config.model.numClasses;
     const S = pipe.config.data.imageSize, pixels = S * S * pipe.config.data.channels;
     const shape = { height: S, width: S, channels: pipe.config.data.channels };
@@ -143,8 +144,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
     pipe.dispose();
   }
   const report: Report = {
-    format: 'nestar-eval-v1', command: `nestar eval ${argv.join(' ')}`, dataset: 'mnist', split: 'test', referenceN: test.count,
-    featureNet: { sha256: net.hash(), testAccuracy: accuracy, layer: 'penultimate fully connected layer (128, after ReLU)' },
+    format: 'nestar-eval-v1', command: `nestar eval ${argv.join(' ')}`, dataset: datasetName(data), split: splitName, referenceN: test.count,
+    featureNet: { sha256: net.hash(), testAccuracy: accuracy, layer: 'penultimate fully connected layer (128, after ReLU)', dataset: netData.name },
     source, settings: { n, seed: settings.seed, ...(source.checkpoint ? { solver: settings.solver, odeSteps: settings.odeSteps, cfg: cfgs, cfgSchedule: settings.cfgSchedule, temperature: settings.temperature, batch,
       ...(settings.cfgInterval ? { cfgInterval: settings.cfgInterval } : {}), ...(settings.timeShift !== undefined ? { timeShift: settings.timeShift } : {}), ...(settings.sdeNoise !== undefined ? { sdeNoise: settings.sdeNoise } : {}) } : {}) },
     rows: rowsOut, realData, date: new Date().toISOString(),

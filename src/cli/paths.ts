@@ -1,5 +1,4 @@
 // Where the package keeps what it ships: trained checkpoints and the evaluation feature net.
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -7,9 +6,3 @@ import { fileURLToPath } from 'node:url';
 export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'checkpoints');
 /** The best NestAR measured so far (patch flow head, interleaved order; results/RESULTS.md). */
 export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'heads', 'phead-interleaved');
-const SHIPPED_FEATURES = join(SHIPPED_DIR, 'features', 'mnist');
-
-/** The feature net every evaluation uses by default: the shipped one (so everyone's numbers compare), else runs/features/mnist. */
-export function defaultFeatureDir(): string {
-  return existsSync(join(SHIPPED_FEATURES, 'feature-net.safetensors')) ? SHIPPED_FEATURES : resolve('runs/features/mnist');
-}

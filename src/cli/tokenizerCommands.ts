@@ -2,8 +2,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
-import { loadMnist } from '../data/mnist.js';
-import { loadTrainingData } from '../data/load.js';
+import { loadSplit, loadTrainingData } from '../data/load.js';
 import { readTokenizerRunConfig } from '../tokenizer/checkpointInfo.js';
 import { resolveTokenizerRunConfig, TokenizerTrainer, loadLatentTokenizer, type TokenizerRunConfig } from '../tokenizer/trainTokenizer.js';
 import { tokenizerReport, writeReconstructionGrid } from '../tokenizer/report.js';
@@ -12,9 +11,8 @@ import type { LatentTokenizer } from '../tokenizer/latentTokenizer.js';
 import { FeatureNet } from '../eval/featureNet.js';
 import type { DataConfig } from '../train/config.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
-import { ensureFeatureNet } from './evalCommands.js';
+import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
 import { ProgressBar } from './progress.js';
-import { defaultFeatureDir } from './paths.js';
 import { choice, num, parse, UsageError } from './args.js';
 
 export const TRAIN_TOKENIZER_HELP = `nestar train-tokenizer [--data mnist|FOLDER] [--image-size 32] [--channels 1|3] [--limit N] [--out runs/tokenizer]
@@ -29,18 +27,26 @@ async function backend(v: string | boolean | undefined): Promise<string> {
   return info.name;
 }
 
-/** Held-out images for a report: MNIST's test split, or the first n images of a folder (which has no split). */
+/** Held-out images for a report: MNIST's test split, or the held-out split of emoji or a folder. */
 function heldOut(data: DataConfig, n: number) {
-  return data.source === 'mnist' ? loadMnist({ split: 'test', limit: n, padTo: data.imageSize }) : loadTrainingData({ ...data, limit: n });
+  return loadSplit(data, 'heldout', { limit: n });
 }
 
-/** The feature net for FD, only where it applies (32×32 grayscale, the MNIST protocol). */
-function featureNetFor(data: DataConfig, dir: string): FeatureNet | null {
-  if (data.channels !== 1 || data.imageSize !== 32) return null;
-  return existsSync(join(dir, 'feature-net.safetensors')) || data.source === 'mnist' ? ensureFeatureNet(dir).net : null;
+/**
+ * The dataset's feature net for FD (trained on its training split when missing; `dir` given = --features), or
+ * null with a note for an unlabelled folder without one: the report then has PSNR only.
+ */
+function featureNetFor(data: DataConfig, dir: string | undefined): FeatureNet | null {
+  try {
+    return ensureFeatureNet(dir ?? defaultFeatureDir(data), data, { allowOther: dir !== undefined }).net;
+  } catch (e) {
+    if (!/no class sub-folders/.test((e as Error).message)) throw e;
+    console.error(`note: no feature net for ${data.source} (${(e as Error).message.split(';')[0]}); the report has PSNR only`);
+    return null;
+  }
 }
 
-function writeReport(tok: LatentTokenizer, data: DataConfig, n: number, featuresDir: string, outDir: string, extra: Record<string, unknown>): void {
+function writeReport(tok: LatentTokenizer, data: DataConfig, n: number, featuresDir: string | undefined, outDir: string, extra: Record<string, unknown>): void {
   const images = heldOut(data, n);
   const net = featureNetFor(data, featuresDir);
   const { report, recon } = tokenizerReport(tok, images, net);
@@ -65,12 +71,13 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
   if (a.help) return void console.log(TRAIN_TOKENIZER_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/tokenizer');
   const name = await backend(a.backend);
-  const featuresDir = (typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir());
+  const featuresDir = typeof a.features === 'string' ? resolve(a.features) : undefined;
   const steps = num(a.steps, 'steps', { int: true, min: 1 });
   let trainer: TokenizerTrainer;
   if (a.resume) {
-    const perceptual = readTokenizerRunConfig(runDir).train.perceptualWeight > 0;
-    trainer = TokenizerTrainer.resume(runDir, { backendName: name, steps, features: perceptual ? FeatureNet.load(featuresDir) : undefined });
+    const prev = readTokenizerRunConfig(runDir);
+    const perceptual = prev.train.perceptualWeight > 0;
+    trainer = TokenizerTrainer.resume(runDir, { backendName: name, steps, features: perceptual ? FeatureNet.load(featuresDir ?? defaultFeatureDir(prev.data)) : undefined });
     console.error(`resuming ${runDir} at step ${trainer.step}`);
   } else {
     if (existsSync(join(runDir, 'latest.json'))) throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
@@ -92,7 +99,7 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
     set(train, 'checkpointEvery', num(a['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }));
     set(train, 'seed', num(a.seed, 'seed', { int: true, min: 0 }));
     const config: TokenizerRunConfig = resolveTokenizerRunConfig({ data: data as Partial<DataConfig>, tokenizer, train });
-    const features = config.train.perceptualWeight > 0 ? ensureFeatureNet(featuresDir).net : undefined;
+    const features = config.train.perceptualWeight > 0 ? ensureFeatureNet(featuresDir ?? defaultFeatureDir(config.data), config.data, { allowOther: featuresDir !== undefined }).net : undefined;
     trainer = TokenizerTrainer.create(config, runDir, { backendName: name, features });
   }
   const c = trainer.config;
@@ -113,7 +120,7 @@ export async function evalTokenizerCommand(argv: string[]): Promise<void> {
   const name = await backend(a.backend);
   const tok = loadLatentTokenizer(a.tokenizer);
   const data = readTokenizerRunConfig(a.tokenizer).data;
-  writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, (typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir()),
+  writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, typeof a.features === 'string' ? resolve(a.features) : undefined,
     resolve(typeof a.out === 'string' ? a.out : join(a.tokenizer, 'report')), { tokenizer: resolve(a.tokenizer), backend: name });
   tok.dispose();
 }

@@ -10,10 +10,13 @@ import { availableParallelism } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { atomicWriteFile } from '../util/atomicWrite.js';
-import { decodeFiles, type DecodedFiles } from './imageDecode.js';
+import { decodeFiles, type DecodedFiles, type DecodeTarget } from './imageDecode.js';
 import type { ImageDataset } from './dataset.js';
 
-export { cropResize } from './imageDecode.js';
+export { cropResize, type DecodeTarget } from './imageDecode.js';
+
+/** What transparent pixels are composited on unless a run says otherwise (data.background): white, as a page shows them. */
+export const DEFAULT_BACKGROUND: readonly [number, number, number] = [255, 255, 255];
 
 const EXTS = new Set(['.png', '.jpg', '.jpeg']);
 const CACHE_MAGIC = 'NESTARIMG1';
@@ -21,6 +24,8 @@ const CACHE_MAGIC = 'NESTARIMG1';
 export interface ImageFolderOptions {
   size: number;
   channels: 1 | 3;
+  /** RGB that transparent pixels are composited on (default DEFAULT_BACKGROUND). */
+  background?: readonly [number, number, number];
   warn?: (msg: string) => void;
   /** Read and write the pre-processing cache (default true). */
   cache?: boolean;
@@ -66,7 +71,7 @@ function listFolder(dir: string, warn: (m: string) => void): Listed {
 }
 
 /** Decodes `paths` on two threads at once, synchronously: a worker takes the second half while this thread does the first. */
-function decodeParallel(paths: string[], size: number, channels: 1 | 3, warn: (m: string) => void): DecodedFiles {
+function decodeParallel(paths: string[], target: DecodeTarget, warn: (m: string) => void): DecodedFiles {
   const half = Math.ceil(paths.length / 2);
   const { port1, port2 } = new MessageChannel();
   const signal = new Int32Array(new SharedArrayBuffer(8)); // [0]: 1 = started, 2 = failed to start; [1]: 1 = done
@@ -78,13 +83,13 @@ function decodeParallel(paths: string[], size: number, channels: 1 | 3, warn: (m
     (${fromSource ? `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })` : `import(${JSON.stringify(url)})`}).catch(fail);`;
   let worker: Worker | null = null;
   try {
-    worker = new Worker(boot, { eval: true, workerData: { paths: paths.slice(half), size, channels, port: port2, signal }, transferList: [port2] });
+    worker = new Worker(boot, { eval: true, workerData: { paths: paths.slice(half), target, port: port2, signal }, transferList: [port2] });
     worker.on('error', () => { /* reported through the signal; the main thread decodes that half itself */ });
   } catch (e) {
     warn(`warning: no decode worker (${(e as Error).message}); decoding on one thread`);
-    return decodeFiles(paths, size, channels);
+    return decodeFiles(paths, target);
   }
-  const mine = decodeFiles(paths.slice(0, half), size, channels);
+  const mine = decodeFiles(paths.slice(0, half), target);
   // The main thread's event loop is blocked here, so the worker reports through shared memory and a port read synchronously.
   if (Atomics.load(signal, 0) === 0) Atomics.wait(signal, 0, 0, 10_000);
   let theirs: DecodedFiles | undefined;
@@ -96,16 +101,17 @@ function decodeParallel(paths: string[], size: number, channels: 1 | 3, warn: (m
   port1.close();
   if (!theirs) {
     warn('warning: the decode worker did not start or failed; decoding its half on this thread');
-    theirs = decodeFiles(paths.slice(half), size, channels);
+    theirs = decodeFiles(paths.slice(half), target);
   }
-  const per = size * size * channels, pixels = new Uint8Array(paths.length * per);
+  const per = target.size * target.size * target.channels, pixels = new Uint8Array(paths.length * per);
   pixels.set(mine.pixels, 0);
   pixels.set(new Uint8Array(theirs.pixels.buffer, theirs.pixels.byteOffset, theirs.pixels.length), half * per);
   return { pixels, ok: [...mine.ok, ...theirs.ok], errors: [...mine.errors, ...theirs.errors] };
 }
 
-function cacheKey(dir: string, listed: Listed, size: number, channels: number): string {
-  const h = createHash('sha256').update(`${CACHE_MAGIC} ${size} ${channels}\n`);
+function cacheKey(dir: string, listed: Listed, target: DecodeTarget): string {
+  // The background is in the key: caches written before transparency was composited get a new name and are ignored.
+  const h = createHash('sha256').update(`${CACHE_MAGIC} ${target.size} ${target.channels} bg ${target.background.join(',')}\n`);
   for (const f of listed.files) {
     const st = statOrNull(f.path);
     h.update(`${relative(dir, f.path)}\t${f.label}\t${st?.size ?? -1}\t${st?.mtimeMs ?? -1}\n`);
@@ -147,7 +153,8 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDat
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   const listed = listFolder(dir, warn);
   const { size, channels } = opts, per = size * size * channels;
-  const cachePath = join(dir, '.nestar-cache', `${size}x${size}x${channels}-${cacheKey(dir, listed, size, channels)}.bin`);
+  const target: DecodeTarget = { size, channels, background: opts.background ?? DEFAULT_BACKGROUND };
+  const cachePath = join(dir, '.nestar-cache', `${size}x${size}x${channels}-${cacheKey(dir, listed, target)}.bin`);
   let header: CacheHeader, pixels: Uint8Array;
   const cached = opts.cache === false ? null : readCache(cachePath, per, listed.files.length, warn);
   if (cached) {
@@ -155,7 +162,7 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDat
   } else {
     const paths = listed.files.map((f) => f.path);
     const from = opts.parallelFrom ?? 128;
-    const d = from > 0 && paths.length >= from && availableParallelism() > 1 ? decodeParallel(paths, size, channels, warn) : decodeFiles(paths, size, channels);
+    const d = from > 0 && paths.length >= from && availableParallelism() > 1 ? decodeParallel(paths, target, warn) : decodeFiles(paths, target);
     const keep = d.ok.flatMap((ok, i) => (ok ? [i] : []));
     pixels = new Uint8Array(keep.length * per);
     keep.forEach((i, j) => pixels.set(d.pixels.subarray(i * per, (i + 1) * per), j * per));

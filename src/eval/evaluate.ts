@@ -83,7 +83,7 @@ export interface Report {
   format: 'nestar-eval-v1';
   command: string;
   dataset: string; split: string; referenceN: number;
-  featureNet: { sha256: string; testAccuracy?: number; layer: string };
+  featureNet: { sha256: string; testAccuracy?: number; layer: string; dataset?: string };
   source: { checkpoint?: string; checkpointSha256?: string; method?: string; step?: number; params?: number; sequentialCalls?: number; samplesDir?: string };
   settings: { n: number; seed: number; solver?: string; odeSteps?: number; cfg?: number[]; cfgSchedule?: string; temperature?: number; batch?: number;
     cfgInterval?: [number, number]; timeShift?: number; sdeNoise?: number };

@@ -8,12 +8,33 @@ import { resolveCoordConfig, usesNoise, type CoordConfig } from '../model/coord.
 
 /** Which images a run trains on and at what size and channels. */
 export interface DataConfig {
-  /** 'mnist' or a path to an image folder. */
+  /** 'mnist', 'emoji' (the emoji-datasource-google package) or a path to an image folder. */
   source: string;
   imageSize: number;
   channels: 1 | 3;
   /** Use only the first `limit` training images (tests, smoke runs). */
   limit?: number;
+  /**
+   * Fraction of each class held out for evaluation, for sources without a test split of their own (emoji,
+   * folders; MNIST uses its test set). Training never sees these images. Default 0.1.
+   */
+  holdout?: number;
+  /** Seed of the held-out split (default 0). */
+  splitSeed?: number;
+  /** Colour transparent pixels are composited on, '#rrggbb' (default '#ffffff', white). */
+  background?: string;
+}
+
+/** Fraction of each class that sources without a test split hold out for evaluation. */
+export const DEFAULT_HOLDOUT = 0.1;
+
+/** data.background as RGB, or a ConfigError naming the field. */
+export function backgroundRgb(data: Pick<DataConfig, 'background'>): [number, number, number] {
+  const bg = data.background ?? '#ffffff';
+  const m = typeof bg === 'string' ? /^#([0-9a-fA-F]{6})$/.exec(bg) : null;
+  if (!m) throw new ConfigError(`data.background must be a colour '#rrggbb', got ${JSON.stringify(bg)}`);
+  const v = parseInt(m[1]!, 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
 /** Optimiser, schedule, batch, EMA and checkpoint settings of a training run. */
@@ -128,16 +149,21 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   }
   rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1, coord: 1 });
   rejectUnknown('train', input.train, defaultTrainConfig);
-  rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1 });
+  rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1, holdout: 1, splitSeed: 1, background: 1 });
   rejectUnknown('tokenizer', input.tokenizer, { kind: 1, patch: 1, checkpoint: 1, factor: 1, latentChannels: 1, cache: 1 });
   const data: DataConfig = { source: 'mnist', imageSize: 32, channels: 1, ...input.data };
+  // Recorded in the run, so evaluation holds out exactly what training did not see.
+  if (data.source !== 'mnist') Object.assign(data, { holdout: data.holdout ?? DEFAULT_HOLDOUT, splitSeed: data.splitSeed ?? 0, background: data.background ?? '#ffffff' });
   const tokenizer = resolveTokenizerConfig(input.tokenizer ?? {}, data);
   const train: TrainConfig = { ...defaultTrainConfig, ...input.train };
   const d = data as unknown as Record<string, unknown>, t = train as unknown as Record<string, unknown>;
   checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1 && x <= 4096, 'an integer from 1 to 4096');
-  if (typeof data.source !== 'string' || data.source === '') throw new ConfigError(`data.source must be 'mnist' or an image folder path, got ${JSON.stringify(data.source)}`);
+  if (typeof data.source !== 'string' || data.source === '') throw new ConfigError(`data.source must be 'mnist', 'emoji' or an image folder path, got ${JSON.stringify(data.source)}`);
   if (data.channels !== 1 && data.channels !== 3) throw new ConfigError(`data.channels must be 1 or 3, got ${JSON.stringify(data.channels)}`);
   if (data.limit !== undefined) checkNumber('data', d, 'limit', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  if (data.holdout !== undefined) checkNumber('data', d, 'holdout', (x) => x >= 0 && x < 1, 'a fraction in [0, 1)');
+  if (data.splitSeed !== undefined) checkNumber('data', d, 'splitSeed', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+  backgroundRgb(data);
   for (const f of ['steps', 'batchSize', 'checkpointEvery', 'sampleEvery', 'keepCheckpoints', 'headRepeats'] as const) {
     const max = TRAIN_LIMITS[f];
     checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1 && x <= max, `an integer from 1 to ${max}`);

@@ -1,0 +1,194 @@
+// Any dataset, in colour (issue #20): the held-out split of folders and emoji, alpha compositing, the emoji
+// loader, evaluation of a run trained on a labelled folder end to end, and each shipped feature net's fitness
+// (FD grows with blur and with noise).
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setup } from './helpers.js';
+import { holdoutSplit } from '../src/data/split.js';
+import { loadSplit, loadTrainingData } from '../src/data/load.js';
+import { loadImageFolder } from '../src/data/imageFolder.js';
+import { listEmoji, loadEmoji, emojiPackageDir } from '../src/data/emoji.js';
+import { encodePng } from '../src/util/png.js';
+import { resolveRunConfig, type DataConfig } from '../src/train/config.js';
+import { Trainer } from '../src/train/trainer.js';
+import { FeatureNet, FEATURE_DIM } from '../src/eval/featureNet.js';
+import { defaultFeatureDir } from '../src/eval/featureNets.js';
+import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
+import type { Report } from '../src/eval/evaluate.js';
+import type { ImageDataset } from '../src/data/dataset.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
+
+before(async () => { await setup(); });
+
+/** A folder of `perClass` 16×16 colour PNGs in each class sub-folder: blue bars and red discs, jittered, each background a distinct shade. */
+function shapesFolder(perClass: number, classes = ['bars', 'discs']): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nestar-shapes-'));
+  classes.forEach((name, c) => {
+    mkdirSync(join(dir, name));
+    for (let i = 0; i < perClass; i++) {
+      const rgba = new Uint8Array(16 * 16 * 4);
+      const cx = 6 + (i % 5), cy = 6 + ((i * 3) % 5);
+      for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+        const on = c === 0 ? Math.abs(x - cx) <= 1 : (x - cx) ** 2 + (y - cy) ** 2 <= 9;
+        const p = (y * 16 + x) * 4;
+        rgba.set(on ? (c === 0 ? [30, 60, 220] : [220, 40, 30]) : [250 - i, 240, 230], p);
+        rgba[p + 3] = 255;
+      }
+      writeFileSync(join(dir, name, `${String(i).padStart(3, '0')}.png`), encodePng(16, 16, rgba));
+    }
+  });
+  return dir;
+}
+
+test('the held-out split is deterministic, disjoint, covering and stratified, and one class never moves another', () => {
+  const labels = Int32Array.from([...Array(50).fill(0), ...Array(30).fill(1), ...Array(1).fill(2), ...Array(20).fill(-1)]);
+  const a = holdoutSplit(labels, 0.1, 0), b = holdoutSplit(labels, 0.1, 0);
+  assert.deepEqual(a, b);
+  const all = [...a.train, ...a.heldOut].sort((x, y) => x - y);
+  assert.deepEqual(all, Array.from({ length: labels.length }, (_, i) => i), 'disjoint and covering');
+  const heldPer = (s: Int32Array, l: number) => [...s].filter((i) => labels[i] === l).length;
+  assert.deepEqual([0, 1, 2, -1].map((l) => heldPer(a.heldOut, l)), [5, 3, 0, 2], 'round(0.1 x count) per class, none from a class of one');
+  assert.notDeepEqual(holdoutSplit(labels, 0.1, 1).heldOut, a.heldOut, 'another seed, another split');
+  // More images of class 1 leave class 0's held-out images where they were.
+  const grown = Int32Array.from([...labels, ...Array(40).fill(1)]);
+  assert.deepEqual([...holdoutSplit(grown, 0.1, 0).heldOut].filter((i) => grown[i] === 0), [...a.heldOut].filter((i) => labels[i] === 0));
+  assert.throws(() => holdoutSplit(labels, 1, 0), /fraction must be in \[0, 1\)/);
+});
+
+test('a folder run trains only on its training split and records the split; held-out images are never trained on', () => {
+  const dir = shapesFolder(20);
+  const cfg = resolveRunConfig({ data: { source: dir, imageSize: 16, channels: 3 }, tokenizer: { patch: 4 } });
+  assert.equal(cfg.data.holdout, 0.1);
+  assert.equal(cfg.data.splitSeed, 0);
+  assert.equal(cfg.data.background, '#ffffff');
+  const train = loadTrainingData(cfg.data), held = loadSplit(cfg.data, 'heldout');
+  assert.equal(train.count + held.count, 40);
+  assert.equal(held.count, 4);
+  assert.deepEqual([...held.labels].sort(), [0, 0, 1, 1]);
+  const key = (d: ImageDataset, i: number) => d.data.subarray(i * 768, (i + 1) * 768).join(',');
+  const trainKeys = new Set(Array.from({ length: train.count }, (_, i) => key(train, i)));
+  for (let i = 0; i < held.count; i++) assert.ok(!trainKeys.has(key(held, i)), 'a held-out image is not in the training split');
+  assert.throws(() => resolveRunConfig({ data: { source: dir, holdout: 1 } }), /data\.holdout must be a fraction in \[0, 1\)/);
+  assert.throws(() => resolveRunConfig({ data: { source: dir, background: 'white' } }), /data\.background must be a colour '#rrggbb'/);
+});
+
+test('transparent pixels are composited on the background colour, never their stored RGB', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestar-alpha-'));
+  // 4×4: left half fully transparent but storing pure red, right half opaque blue, one half-transparent green pixel.
+  const rgba = new Uint8Array(4 * 4 * 4);
+  for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) rgba.set(x < 2 ? [255, 0, 0, 0] : [0, 0, 255, 255], (y * 4 + x) * 4);
+  rgba.set([0, 255, 0, 128], (3 * 4 + 3) * 4);
+  writeFileSync(join(dir, 'icon.png'), encodePng(4, 4, rgba));
+  const px = (bg: [number, number, number] | undefined, x: number, y: number) => {
+    const d = loadImageFolder(dir, { size: 4, channels: 3, cache: false, background: bg }).data;
+    return [...d.subarray((y * 4 + x) * 3, (y * 4 + x) * 3 + 3)].map((v) => Math.round((v + 1) * 127.5));
+  };
+  assert.deepEqual(px(undefined, 0, 0), [255, 255, 255], 'default background: white');
+  assert.deepEqual(px([0, 0, 0], 0, 0), [0, 0, 0]);
+  assert.deepEqual(px([10, 200, 30], 1, 2), [10, 200, 30]);
+  assert.deepEqual(px(undefined, 3, 0), [0, 0, 255], 'opaque pixels unchanged');
+  assert.deepEqual(px([0, 0, 0], 3, 3), [0, 128, 0], 'half alpha: half the colour on black');
+});
+
+test('the emoji loader: categories as classes without Component, skin tones included, transparent corners white', () => {
+  const dir = emojiPackageDir();
+  const entries = JSON.parse(readFileSync(join(dir, 'emoji.json'), 'utf8')) as Array<{ image: string; category: string; has_img_google: boolean; skin_variations?: Record<string, { image: string; has_img_google: boolean }> }>;
+  const listed = listEmoji(dir);
+  assert.ok(!listed.classNames.includes('Component'));
+  assert.equal(listed.classNames.length, new Set(entries.map((e) => e.category).filter((c) => c !== 'Component')).size);
+  const withImage = entries.filter((e) => e.category !== 'Component' && e.has_img_google).length;
+  assert.ok(listed.files.length > withImage + 1000, `skin-tone variations are images too (${listed.files.length} files, ${withImage} base emoji)`);
+  // A handful of entries: their base image and every skin variation carry the entry's category.
+  for (const e of entries.filter((x) => x.skin_variations && x.has_img_google).slice(0, 5)) {
+    for (const img of [e.image, ...Object.values(e.skin_variations!).filter((v) => v.has_img_google).map((v) => v.image)]) {
+      const i = listed.files.findIndex((f) => f.endsWith(`/${img}`));
+      assert.ok(i >= 0, img);
+      assert.equal(listed.classNames[listed.labels[i]!], e.category, img);
+    }
+  }
+  const ds = loadEmoji({ size: 16, channels: 3, limit: 12 });
+  assert.equal(ds.count, 12);
+  assert.equal(ds.source, 'emoji');
+  assert.deepEqual([...ds.data.subarray(0, 3)], [1, 1, 1], 'the top-left corner of a Noto emoji is transparent: white');
+});
+
+test('train-features and eval on a labelled image folder: the report names the dataset, its held-out split and the feature net', () => {
+  const dir = shapesFolder(40);
+  const runDir = mkdtempSync(join(tmpdir(), 'nestar-folderrun-'));
+  const cfg = resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, data: { source: dir, imageSize: 16, channels: 3 },
+    tokenizer: { patch: 4 }, train: { steps: 2, batchSize: 8 } });
+  const t = Trainer.create(cfg, { runDir });
+  t.trainStep();
+  t.trainStep();
+  t.saveCheckpoint();
+  t.dispose();
+  const feat = join(runDir, 'features');
+  const f = cli(['train-features', '--data', dir, '--image-size', '16', '--channels', '3', '--epochs', '2', '--out', feat]);
+  assert.equal(f.status, 0, f.stderr);
+  const meta = JSON.parse(readFileSync(join(feat, 'feature-net.json'), 'utf8')) as { sha256: string; testAccuracy: number; dataset: { name: string; classNames: string[] } };
+  assert.equal(meta.dataset.name, `folder:${dir}`);
+  assert.deepEqual(meta.dataset.classNames, ['bars', 'discs']);
+  const out = join(runDir, 'eval');
+  const e = cli(['eval', '--checkpoint', runDir, '--n', '20', '--ode-steps', '2', '--batch', '10', '--features', feat, '--out', out]);
+  assert.equal(e.status, 0, e.stderr);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+  assert.equal(rep.dataset, `folder:${dir}`);
+  assert.match(rep.split, /held-out \(0\.1 of each class, seed 0\)/);
+  assert.equal(rep.referenceN, 8);
+  assert.equal(rep.featureNet.sha256, meta.sha256);
+  assert.equal(rep.featureNet.dataset, `folder:${dir}`);
+  assert.equal(rep.rows[0]!.n, 20);
+  assert.ok(Number.isFinite(rep.rows[0]!.fd) && rep.realData.fd < rep.rows[0]!.fd, `real ${rep.realData.fd} vs untrained ${rep.rows[0]!.fd}`);
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  assert.ok(md.includes(`dataset: folder:${dir} (held-out`) && md.includes(meta.sha256), md.slice(0, 400));
+  // Unlabelled folders have no classes to train a feature net on: a clear error, not a stack trace.
+  const flat = mkdtempSync(join(tmpdir(), 'nestar-flat-'));
+  for (let i = 0; i < 12; i++) writeFileSync(join(flat, `${i}.png`), readFileSync(join(dir, 'discs', `${String(i).padStart(3, '0')}.png`)));
+  const u = cli(['train-features', '--data', flat, '--image-size', '16', '--out', join(runDir, 'nope')]);
+  assert.equal(u.status, 1);
+  assert.match(u.stderr, /has no class sub-folders, so no classifier feature net can be trained on it; pass --features DIR/);
+});
+
+/** FD between held-out images and the same images noised or blurred, for increasing strength. */
+function degradationFds(net: FeatureNet, data: DataConfig, most: number): { noise: number[]; blur: number[] } {
+  const held = loadSplit(data, 'heldout', { limit: 2 * most });
+  const n = Math.floor(held.count / 2);
+  const S = held.height, C = held.channels, per = S * S * C;
+  const first = { ...held, count: n, data: held.data.slice(0, n * per) }, second = { ...held, count: n, data: held.data.slice(n * per, 2 * n * per) };
+  const ref = gaussianOf({ data: net.embed(first).features, count: n, dim: FEATURE_DIM });
+  const fdOf = (d: Float32Array) => frechetDistance(ref, gaussianOf({ data: net.embed({ ...second, data: d }).features, count: n, dim: FEATURE_DIM }));
+  let seed = 1;
+  const noise = (s: number) => second.data.map((v) => Math.max(-1, Math.min(1, v + s * Math.sin(seed++ * 12.9898) * 1.7)));
+  const blur = (r: number) => {
+    const out = new Float32Array(second.data.length);
+    for (let i = 0; i < n; i++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) {
+      let s = 0, k = 0;
+      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
+        const yy = y + dy, xx = x + dx;
+        if (yy >= 0 && yy < S && xx >= 0 && xx < S) { s += second.data[i * per + (yy * S + xx) * C + c]!; k++; }
+      }
+      out[i * per + (y * S + x) * C + c] = s / k;
+    }
+    return out;
+  };
+  return { noise: [0, 0.3, 0.6, 1.2].map((s) => fdOf(noise(s))), blur: [0, 1, 2, 3].map((r) => fdOf(blur(r))) };
+}
+
+for (const data of [{ source: 'mnist', imageSize: 32, channels: 1 }, { source: 'emoji', imageSize: 32, channels: 3 }] as DataConfig[]) {
+  test(`the shipped ${data.source} feature net is fit for the job: FD grows with noise and with blur`, () => {
+    const dir = defaultFeatureDir(data);
+    assert.ok(dir.includes(join('checkpoints', 'features')), `${data.source} has a shipped feature net (${dir})`);
+    const net = FeatureNet.load(dir);
+    const { noise, blur } = degradationFds(net, resolveRunConfig({ data }).data, 300);
+    for (const [name, fds] of [['noise', noise], ['blur', blur]] as const) {
+      for (let i = 1; i < fds.length; i++) assert.ok(fds[i]! > fds[i - 1]!, `${data.source} ${name} FDs ${fds.map((v) => v.toFixed(2))}`);
+    }
+    net.dispose();
+  });
+}
