@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { speedBench, formulas } from '../src/bench/speed.js';
@@ -23,5 +24,25 @@ test('the quick speed bench runs and writes well-formed JSON whose call counts e
     const svg = readFileSync(join(outDir, f), 'utf8');
     assert.match(svg, /^<svg[^>]*>[\s\S]*<\/svg>\n$/);
     assert.ok((svg.match(/<polyline/g) ?? []).length >= 3);
+  }
+});
+
+test('bench profile splits a training step and a sample into registered kernels and the time outside them', async () => {
+  const { profileBench } = await import('../src/bench/profile.js');
+  const dir = mkdtempSync(join(tmpdir(), 'nestar-profile-'));
+  const config = join(dir, 'tiny.json'), out = join(dir, 'profile.json');
+  writeFileSync(config, JSON.stringify({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1, headKind: 'patch', headHeads: 2 },
+    tokenizer: { patch: 8 }, train: { batchSize: 4 } }));
+  const log = console.log;
+  console.log = () => {};
+  try { await profileBench(['--config', config, '--steps', '1', '--out', out]); } finally { console.log = log; }
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { phases: Array<{ wallMs: number; kernelMs: number; outsideMs: number; kernelCalls: number; kernels: Array<{ kernel: string; calls: number; ms: number }> }> };
+  assert.equal(j.phases.length, 2);
+  for (const p of j.phases) {
+    assert.ok(p.wallMs > 0 && p.kernels.length > 3, JSON.stringify(p).slice(0, 200));
+    // Scope records of custom-gradient ops are not kernels: counting them would count their kernels twice.
+    for (const k of p.kernels) assert.ok(tf.getKernel(k.kernel, tf.getBackend()), `${k.kernel} is a registered kernel`);
+    assert.ok(Math.abs(p.kernels.reduce((s, k) => s + k.ms, 0) - p.kernelMs) < 1e-6);
+    assert.ok(p.kernels.some((k) => k.kernel === 'BatchMatMul' || k.kernel === '_FusedMatMul' || k.kernel === 'MatMul'));
   }
 });

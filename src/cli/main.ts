@@ -11,9 +11,10 @@ import { encodeCommand, ENCODE_HELP, evalTokenizerCommand, EVAL_TOKENIZER_HELP, 
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 import { VERBS } from './verbs.js';
 
-const BENCH_HELP = `nestar bench [speed|engine] [--quick]
+const BENCH_HELP = `nestar bench [speed|engine|profile] [--quick]
   speed   NestAR vs raster AR vs next-scale AR on token grids 4x4..32x32 (results/bench.json); --head token|patch, --order zorder|interleaved
-  engine  the reference transformer's training step on every engine path and in PyTorch CPU (results/engine.json)`;
+  engine  the reference transformer's training step on every engine path and in PyTorch CPU (results/engine.json)
+  profile per-kernel share of a training step and a batch-1 sample of the results config, and the time outside kernels (results/profile-<method>.json)`;
 
 const HELP = `nestar — Nested AutoRegressive image generation (arXiv 2510.23028) in TypeScript
 
@@ -65,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train-features': return trainFeaturesCommand(rest);
     case 'bench': {
       const [name = 'speed', ...args] = rest;
-      if (name === '--help' || name === '-h' || args.includes('--help') || args.includes('-h')) return void console.log(BENCH_HELP);
+      if (name === '--help' || name === '-h' || ((args.includes('--help') || args.includes('-h')) && name !== 'profile')) return void console.log(BENCH_HELP);
       const run = BENCHES[name];
       if (!run) throw new UsageError(`unknown benchmark '${name}'; expected one of: ${Object.keys(BENCHES).join(', ')}`);
       return void (await run(args));

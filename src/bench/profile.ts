@@ -1,0 +1,86 @@
+// `nestar bench profile`: where a training step and a batch-1 sample of the results config spend their time, per
+// tfjs kernel, and how much is neither kernel (tfjs dispatch, JavaScript between kernels, tensor bookkeeping). The
+// step is timed without profiling (median of a few steps), then profiled once with tf.profile, whose per-kernel
+// times come from the backend's timer; dispatch and JS = unprofiled wall time − the kernels' sum. Writes
+// results/profile.json and prints a table per phase. The engine work of issue #19 is chosen from this.
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describeBackend, initBackend } from '../engine/backend.js';
+import { loadMnist } from '../data/mnist.js';
+import { METHODS, type Method } from '../model/generator.js';
+import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
+import { Trainer } from '../train/trainer.js';
+import { packageRoot } from './child.js';
+
+export const PROFILE_HELP = `nestar bench profile [--config results/configs/mnist-patch-long.json] [--method nestar|raster|nextscale] [--steps 3] [--top 12] [--out results/profile-<method>.json]
+  per-kernel share of a training step and of one batch-1 sample (32 ODE steps, CFG 2), and the time outside kernels`;
+
+interface KernelRow { kernel: string; calls: number; ms: number; share: number }
+interface Phase { name: string; wallMs: number; kernelMs: number; outsideMs: number; outsideShare: number; kernelCalls: number; kernels: KernelRow[] }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function profilePhase(name: string, run: () => unknown | Promise<unknown>, repeats: number): Promise<Phase> {
+  const walls: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await run();
+    walls.push(performance.now() - t0);
+  }
+  const info = await tf.profile(async () => { await run(); return [] as tf.Tensor[]; });
+  const by = new Map<string, { calls: number; ms: number }>();
+  const backend = tf.getBackend();
+  // A custom-gradient op (tf.customGrad: Linear, LayerNorm, …) is recorded as well as the kernels it runs, under
+  // a scope name ('forward', 'unnamed scope'); only registered kernels are counted, so nothing is counted twice.
+  for (const k of info.kernels) {
+    if (!tf.getKernel(k.name, backend)) continue;
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const e = by.get(k.name) ?? { calls: 0, ms: 0 };
+    e.calls++; e.ms += ms;
+    by.set(k.name, e);
+  }
+  const wallMs = median(walls), kernelMs = [...by.values()].reduce((s, e) => s + e.ms, 0);
+  const kernels = [...by].map(([kernel, e]) => ({ kernel, calls: e.calls, ms: e.ms, share: e.ms / wallMs })).sort((a, b) => b.ms - a.ms);
+  const outsideMs = Math.max(0, wallMs - kernelMs);
+  return { name, wallMs, kernelMs, outsideMs, outsideShare: outsideMs / wallMs, kernelCalls: info.kernels.length, kernels };
+}
+
+function table(p: Phase, top: number): string {
+  const lines = [`${p.name}: ${p.wallMs.toFixed(0)} ms (median, unprofiled), ${p.kernelCalls} kernel calls`, '| kernel | calls | ms | share |', '|---|---|---|---|'];
+  for (const k of p.kernels.slice(0, top)) lines.push(`| ${k.kernel} | ${k.calls} | ${k.ms.toFixed(1)} | ${(100 * k.share).toFixed(1)} % |`);
+  const rest = p.kernels.slice(top);
+  if (rest.length) lines.push(`| ${rest.length} other kernels | ${rest.reduce((s, k) => s + k.calls, 0)} | ${rest.reduce((s, k) => s + k.ms, 0).toFixed(1)} | ${(100 * rest.reduce((s, k) => s + k.share, 0)).toFixed(1)} % |`);
+  lines.push(`| outside kernels (dispatch, JS, bookkeeping) | | ${p.outsideMs.toFixed(1)} | ${(100 * p.outsideShare).toFixed(1)} % |`);
+  return lines.join('\n');
+}
+
+export async function profileBench(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) return void console.log(PROFILE_HELP);
+  const flag = (n: string) => args.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : undefined);
+  const configPath = flag('config') ?? join(packageRoot(), 'results', 'configs', 'mnist-patch-long.json');
+  const method = (flag('method') ?? 'nestar') as Method;
+  if (!METHODS.includes(method)) throw new Error(`--method must be one of ${METHODS.join(', ')}, got '${method}'`);
+  const steps = Number(flag('steps') ?? 3), top = Number(flag('top') ?? 12);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got '${flag('steps')}'`);
+  const info = await initBackend();
+  console.error(describeBackend(info));
+  const input = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfigInput;
+  const cfg = resolveRunConfig({ ...input, model: { ...input.model, kind: method } as RunConfigInput['model'] });
+  const runDir = mkdtempSync(join(tmpdir(), 'nestar-profile-'));
+  try {
+    const t = Trainer.create(cfg, { runDir, data: loadMnist({ split: 'train', limit: 512, padTo: cfg.data.imageSize }), warn: () => {} });
+    t.trainStep(); // warm-up: kernels compiled, buffers allocated
+    const train = await profilePhase(`${method} training step (batch ${cfg.train.batchSize})`, () => t.trainStep(), steps);
+    const sample = await profilePhase(`${method} sample, batch 1, 32 ODE steps, CFG 2`, () => t.model.sample({ count: 1, classes: 3, cfg: 2, odeSteps: 32, seed: 0 }), Math.max(1, Math.min(steps, 3)));
+    t.dispose();
+    const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, config: configPath, method, phases: [train, sample] };
+    const out = flag('out') ?? join(packageRoot(), 'results', `profile-${method}.json`);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
+    console.log([table(train, top), '', table(sample, top), '', `wrote ${out}`].join('\n'));
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
