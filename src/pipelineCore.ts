@@ -25,13 +25,18 @@ export type GenerateOptions = Omit<SampleOptions, 'onStep'> & {
 
 /** A checkpoint loaded for generation: its model and tokenizer, producing images. */
 export class NestARPipeline {
-  constructor(readonly model: Generator, readonly tokenizer: Tokenizer, readonly config: RunConfig, readonly step: number, readonly source: string) {}
+  constructor(readonly model: Generator, readonly tokenizer: Tokenizer, readonly config: RunConfig, readonly step: number, readonly source: string,
+    /**
+     * The classes' names in label order when the checkpoint records them (emoji categories, folder names; empty for
+     * an unlabelled folder, whose model is sampled unconditionally), else digits 0..K-1.
+     */
+    readonly classNames: string[] = Array.from({ length: config.model.numClasses }, (_, c) => String(c))) {}
 
   /**
    * A pipeline from a checkpoint's state (parsed state.json) and one set of its weights. `source` names the
    * checkpoint in errors; with `method`, a checkpoint of another method is an error.
    */
-  static fromParts(state: { config: RunConfig; step: number; tokenizer?: LatentTokenizerState }, weights: Record<string, NamedArray>, source: string,
+  static fromParts(state: { config: RunConfig; step: number; tokenizer?: LatentTokenizerState; classNames?: string[] }, weights: Record<string, NamedArray>, source: string,
     opts: { method?: Method; weightsName?: string; tokenizerWeights?: Record<string, NamedArray> } = {}): NestARPipeline {
     const cfg = state?.config;
     const kind = cfg?.model?.kind as Method | undefined;
@@ -63,7 +68,9 @@ export class NestARPipeline {
       model.dispose();
       throw new Error(`checkpoint ${source}: the tokenizer gives a ${tokenizer.gridSize}x${tokenizer.gridSize} token grid, the model expects ${(cfg.model as { gridSize: number }).gridSize}`);
     }
-    return new NestARPipeline(model, tokenizer, cfg, state.step, source);
+    const K = cfg.model.numClasses;
+    const names = Array.isArray(state.classNames) && state.classNames.length <= K && state.classNames.every((n) => typeof n === 'string') ? state.classNames : undefined;
+    return new NestARPipeline(model, tokenizer, cfg, state.step, source, names);
   }
 
   /** Generates `opts.count` images; `onStep` sees each sequential call with the images so far. */

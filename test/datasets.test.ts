@@ -20,6 +20,7 @@ import { defaultFeatureDir } from '../src/eval/featureNets.js';
 import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
 import type { Report } from '../src/eval/evaluate.js';
 import type { ImageDataset } from '../src/data/dataset.js';
+import { loadPipeline } from '../src/pipeline.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
@@ -128,6 +129,10 @@ test('train-features and eval on a labelled image folder: the report names the d
   t.trainStep();
   t.saveCheckpoint();
   t.dispose();
+  // The checkpoint names its classes, so pages can show them (MNIST's digits are the default).
+  const pipe = loadPipeline(runDir);
+  assert.deepEqual(pipe.classNames, ['bars', 'discs']);
+  pipe.dispose();
   const feat = join(runDir, 'features');
   const f = cli(['train-features', '--data', dir, '--image-size', '16', '--channels', '3', '--epochs', '2', '--out', feat]);
   assert.equal(f.status, 0, f.stderr);

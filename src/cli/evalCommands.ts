@@ -119,7 +119,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     source = { samplesDir: resolve(a.samples) };
   } else {
     if (!pipe) throw new Error('unreachable: --checkpoint without a pipeline');
-    const K = pipe.config.model.numClasses;
+    const K = pipe.classNames.length;
     const S = pipe.config.data.imageSize, pixels = S * S * pipe.config.data.channels;
     const shape = { height: S, width: S, channels: pipe.config.data.channels };
     for (const cfg of cfgs) {
@@ -128,7 +128,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
       const t0 = performance.now();
       for (let i = 0; i < n; i += batch) {
         const b = Math.min(batch, n - i);
-        const classes = Array.from({ length: b }, (_, j) => (i + j) % K);
+        // Each class the model was trained on in turn; an unlabelled folder's model unconditionally (-1).
+        const classes = Array.from({ length: b }, (_, j) => (K ? (i + j) % K : -1));
         const res = await pipe.generate({ count: b, classes, cfg, ...settings, seed: settings.seed + i });
         images.set(res.images.data, i * pixels);
         labels.set(classes, i);

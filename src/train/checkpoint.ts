@@ -31,6 +31,8 @@ export interface CheckpointState {
   trainSeconds?: number;
   /** A latent tokenizer's config and statistics (its weights are tokenizer.safetensors), so the checkpoint stands alone. */
   tokenizer?: LatentTokenizerState;
+  /** Names of the classes, in label order, when the dataset has them (emoji categories, folder names). */
+  classNames?: string[];
 }
 
 export interface CheckpointTensors {

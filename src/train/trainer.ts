@@ -1,5 +1,6 @@
 // The training loop: AdamW + warm-up/cosine LR + global-norm clipping + EMA, teacher-forced flow-matching
 // loss, periodic atomic checkpoints and sample grids, exact resume (weights, moments, RNG, data cursor).
+import { ConfigError } from '../model/config.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { createGenerator } from '../model/factory.js';
@@ -59,10 +60,16 @@ export class Trainer {
   /** Wall-clock seconds of run() so far, over every invocation of a resumed run (saved with each checkpoint). */
   trainSeconds = 0;
   private readonly releaseLock: () => void;
+  /** The dataset's class names (none for MNIST's digits; empty for an unlabelled folder), saved so samplers and pages know the classes. */
+  readonly classNames: string[] | undefined;
 
   private constructor(readonly config: RunConfig, readonly opts: TrainerOptions) {
     const { model: mc, data: dc, tokenizer: tc, train } = config;
     const ds = opts.data ?? loadTrainingData(dc, opts.warn);
+    this.classNames = dc.source === 'mnist' ? undefined : ds.classNames ?? [];
+    if (this.classNames && this.classNames.length > config.model.numClasses) {
+      throw new ConfigError(`model.numClasses is ${config.model.numClasses} but ${dc.source} has ${this.classNames.length} classes; set model.numClasses to at least ${this.classNames.length}`);
+    }
     if (tc.kind === 'patch') {
       this.tokenizer = new PatchTokenizer(dc.imageSize, dc.channels, tc.patch);
       this.tokens = this.tokenizer.encode(ds);
@@ -183,6 +190,7 @@ export class Trainer {
       optimizer: { t: this.optimizer.t, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weightDecay },
       rng: { ...cursor.rng, noise: this.rngNoise.state() }, data: cursor.data, losses: this.losses, skippedSteps: this.skippedSteps,
       backend: this.opts.backendName ?? tf.getBackend(), savedAt: new Date().toISOString(), trainSeconds: this.trainSeconds,
+      ...(this.classNames ? { classNames: this.classNames } : {}),
     };
   }
 

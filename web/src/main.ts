@@ -32,8 +32,9 @@ function showError(message: string): void {
 
 function fillClasses(info: ModelInfo): void {
   const keep = ui.cls.value;
-  ui.cls.innerHTML = '<option value="cycle">each class in turn</option><option value="-1">unconditional</option>' +
-    Array.from({ length: info.numClasses }, (_, c) => `<option value="${c}">${c}</option>`).join('');
+  // Class names come from the checkpoint (folder names, emoji categories): text, never markup.
+  ui.cls.replaceChildren(new Option('each class in turn', 'cycle'), new Option('unconditional', '-1'),
+    ...info.classNames.map((name, c) => new Option(name, String(c))));
   if ([...ui.cls.options].some((o) => o.value === keep)) ui.cls.value = keep;
 }
 
@@ -149,7 +150,8 @@ ui.form.onsubmit = (e) => {
   let req: GenerateRequest;
   try {
     const count = num(ui.count, 1, true);
-    const classes = ui.cls.value === 'cycle' ? Array.from({ length: count }, (_, i) => i % info.numClasses) : new Array(count).fill(Number(ui.cls.value));
+    const K = info.classNames.length; // 0: an unlabelled dataset, sampled unconditionally
+    const classes = ui.cls.value === 'cycle' ? Array.from({ length: count }, (_, i) => (K ? i % K : -1)) : new Array(count).fill(Number(ui.cls.value));
     req = { type: 'generate', id: nextId++, method: info.method, count, classes, cfg: num(ui.cfg, 0, false), temperature: num(ui.temperature, 0, false), odeSteps: num(ui.odeSteps, 1, true), seed: num(ui.seed, 0, true) };
   } catch (err) {
     return showError((err as Error).message);

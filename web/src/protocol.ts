@@ -8,6 +8,8 @@ export interface ModelInfo {
   params: number;
   step: number;
   numClasses: number;
+  /** Class names in label order (digits when the checkpoint records none). */
+  classNames: string[];
   imageSize: number;
   channels: number;
 }

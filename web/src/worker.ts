@@ -84,7 +84,7 @@ async function load(backend: string | null): Promise<void> {
   post({
     type: 'ready', backend: name, tried, models: [...pipelines.values()].map((p) => ({
       method: p.model.method, sequentialSteps: p.model.sequentialSteps, formula: FORMULAS[p.model.method], params: p.model.params.count(),
-      step: p.step, numClasses: p.config.model.numClasses, imageSize: p.config.data.imageSize, channels: p.config.data.channels,
+      step: p.step, numClasses: p.config.model.numClasses, classNames: p.classNames, imageSize: p.config.data.imageSize, channels: p.config.data.channels,
     })),
   });
 }
