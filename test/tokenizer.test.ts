@@ -2,7 +2,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -167,9 +167,21 @@ test('image folder: mixed PNG/JPEG, grayscale/RGB, odd sizes and one corrupt fil
   const r = px(7, 32, 32);
   assert.ok(r[0]! > 0.7 && r[1]! < -0.7 && r[2]! < -0.7, `a red JPEG stays red: ${r}`);
   // Parallel decoding (forced here for a small folder) writes the cache; the cached load returns the same data and warnings.
-  const parallel = loadImageFolder(dir, { size: 64, channels: 3, parallelFrom: 2, warn: (m) => warnings.push(m) });
+  const ps: { fromCache?: boolean; decodeThreads?: number } = {}, cs: typeof ps = {};
+  const parallel = loadImageFolder(dir, { size: 64, channels: 3, parallelFrom: 2, warn: (m) => warnings.push(m), stats: ps });
+  assert.deepEqual(ps, { fromCache: false, decodeThreads: 2 }, 'the worker thread decoded its half');
+  assert.ok(!warnings.some((w) => /decode worker/.test(w)), warnings.join('; '));
   assert.deepEqual(Array.from(parallel.data), Array.from(serial.data));
   assert.ok(existsSync(join(dir, '.nestar-cache')));
+  // The cache is what the next load reads: blank the pixels stored in it, and the next load returns blank images.
+  const [bin] = readdirSync(join(dir, '.nestar-cache')).map((f) => join(dir, '.nestar-cache', f));
+  const original = readFileSync(bin!), blanked = Buffer.from(original);
+  blanked.fill(0, 14 + blanked.readUInt32LE(10));
+  writeFileSync(bin!, blanked);
+  const fromBlank = loadImageFolder(dir, { size: 64, channels: 3, warn: () => {}, stats: cs });
+  assert.deepEqual(cs, { fromCache: true, decodeThreads: 0 });
+  assert.ok(fromBlank.data.every((v) => v === -1), 'the images came from the cache file');
+  writeFileSync(bin!, original);
   const cached = loadImageFolder(dir, { size: 64, channels: 3, warn: (m) => warnings.push(m) });
   assert.deepEqual(Array.from(cached.data), Array.from(serial.data));
   assert.equal(warnings.filter((w) => /corrupt\.jpg/.test(w)).length, 3, 'the skipped file is named on every load');

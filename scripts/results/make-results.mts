@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
 import { headsSection } from './heads-results.mts';
+import { longSection } from './long-results.mts';
 
 const CHECK = process.argv.includes('--check');
 const stale: string[] = [];
@@ -86,6 +87,7 @@ L();
 L('![FD vs recall](mnist-patch/fd-vs-recall.svg)');
 L();
 headsSection(ROOT, L);
+longSection(ROOT, L, emit);
 L('## Exposure gap (`nestar diagnose`, flow-matching loss on held-out images, ground-truth vs model-sampled prefixes)');
 L();
 L('| method | part | tokens | loss, ground-truth prefix | loss, sampled prefix | gap | gap % |');

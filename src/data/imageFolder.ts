@@ -31,6 +31,8 @@ export interface ImageFolderOptions {
   cache?: boolean;
   /** Decode with a worker thread as well as the main thread when there are at least this many files (default 128; 0 = never). */
   parallelFrom?: number;
+  /** Filled in with how the load went: from the cache, or decoded on how many threads (tests and diagnostics). */
+  stats?: { fromCache?: boolean; decodeThreads?: number };
 }
 
 interface Listed { files: Array<{ path: string; label: number }>; classNames: string[] }
@@ -71,7 +73,7 @@ function listFolder(dir: string, warn: (m: string) => void): Listed {
 }
 
 /** Decodes `paths` on two threads at once, synchronously: a worker takes the second half while this thread does the first. */
-function decodeParallel(paths: string[], target: DecodeTarget, warn: (m: string) => void): DecodedFiles {
+function decodeParallel(paths: string[], target: DecodeTarget, warn: (m: string) => void, stats?: ImageFolderOptions['stats']): DecodedFiles {
   const half = Math.ceil(paths.length / 2);
   const { port1, port2 } = new MessageChannel();
   const signal = new Int32Array(new SharedArrayBuffer(8)); // [0]: 1 = started, 2 = failed to start; [1]: 1 = done
@@ -102,7 +104,7 @@ function decodeParallel(paths: string[], target: DecodeTarget, warn: (m: string)
   if (!theirs) {
     warn('warning: the decode worker did not start or failed; decoding its half on this thread');
     theirs = decodeFiles(paths.slice(half), target);
-  }
+  } else if (stats) stats.decodeThreads = 2;
   const per = target.size * target.size * target.channels, pixels = new Uint8Array(paths.length * per);
   pixels.set(mine.pixels, 0);
   pixels.set(new Uint8Array(theirs.pixels.buffer, theirs.pixels.byteOffset, theirs.pixels.length), half * per);
@@ -157,12 +159,13 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions): ImageDat
   const cachePath = join(dir, '.nestar-cache', `${size}x${size}x${channels}-${cacheKey(dir, listed, target)}.bin`);
   let header: CacheHeader, pixels: Uint8Array;
   const cached = opts.cache === false ? null : readCache(cachePath, per, listed.files.length, warn);
+  if (opts.stats) { opts.stats.fromCache = !!cached; opts.stats.decodeThreads = cached ? 0 : 1; }
   if (cached) {
     ({ header, pixels } = cached);
   } else {
     const paths = listed.files.map((f) => f.path);
     const from = opts.parallelFrom ?? 128;
-    const d = from > 0 && paths.length >= from && availableParallelism() > 1 ? decodeParallel(paths, target, warn) : decodeFiles(paths, target);
+    const d = from > 0 && paths.length >= from && availableParallelism() > 1 ? decodeParallel(paths, target, warn, opts.stats) : decodeFiles(paths, target);
     const keep = d.ok.flatMap((ok, i) => (ok ? [i] : []));
     pixels = new Uint8Array(keep.length * per);
     keep.forEach((i, j) => pixels.set(d.pixels.subarray(i * per, (i + 1) * per), j * per));

@@ -1,0 +1,52 @@
+// The 3x-longer comparison of RESULTS.md (issue #17): FD against training steps for NestAR (patch head,
+// interleaved) and raster AR, from the reports scripts/results/long.sh writes; imported by make-results.mts.
+// Every number is read from a JSON file; checkpoints not evaluated yet are listed as such.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lineChartSvg } from '../../src/util/svgPlot.ts';
+
+interface Row { n: number; fd: number; recall: number; precision: number; coverage: number; cfg?: number; memorisation?: number | null }
+interface Report { rows: Row[]; realData: Row; source: { params?: number; step: number } }
+const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
+const f = (x: number, d = 2) => x.toFixed(d);
+
+export const LONG_METHODS = ['nestar', 'raster'] as const;
+export const LONG_STEPS = [1200, 2400, 3600] as const;
+
+export function longSection(root: string, L: (s?: string) => void, emit: (path: string, text: string) => void): void {
+  const dir = join(root, 'long');
+  const cfg = read<{ train: { steps: number; batchSize: number } }>('results/configs/mnist-patch-long.json');
+  const rep = (m: string, s: number) => read<Report>(join(dir, m, `step-${s}`, 'eval', 'report.json'));
+  const best = (r: Report) => r.rows.reduce((a, b) => (b.fd < a.fd ? b : a));
+  L('## Training 3× longer: FD against training steps (issue #17)');
+  L();
+  L(`NestAR (patch head, interleaved order) and raster AR from one config (\`results/configs/mnist-patch-long.json\`: ${cfg?.train.steps ?? '?'} steps × batch ${cfg?.train.batchSize ?? '?'},`);
+  L('cosine schedule over the whole run, the same data order and seed), checkpoints exported in F16 to `checkpoints/mnist-patch/long/<method>-<step>` and');
+  L('evaluated from there (`scripts/results/long.sh`, N = 2000 per CFG). Both jobs trained side by side on the two cores, one BLAS thread each.');
+  L();
+  const cfgs = [...new Set(LONG_METHODS.flatMap((m) => LONG_STEPS.flatMap((s) => rep(m, s)?.rows.map((r) => r.cfg!) ?? [])))].sort((a, b) => a - b);
+  L(`| method | step | parameters | ${cfgs.map((c) => `FD @ CFG ${c}`).join(' | ')} | best FD | recall | precision | coverage | memorisation |`);
+  L(`|---|---:|---:|${cfgs.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
+  const series: Array<{ name: string; points: Array<[number, number]> }> = [];
+  for (const m of LONG_METHODS) {
+    const points: Array<[number, number]> = [];
+    for (const s of LONG_STEPS) {
+      const r = rep(m, s);
+      if (!r) { L(`| ${m} | ${s} | | ${cfgs.map(() => '').join(' | ')} | not evaluated yet | | | | |`); continue; }
+      const b = best(r);
+      points.push([s, b.fd]);
+      const cell = (c: number) => { const x = r.rows.find((y) => y.cfg === c); return x ? f(x.fd) : '–'; };
+      L(`| ${m} | ${s} | ${r.source.params ? `${(r.source.params / 1e6).toFixed(2)}M` : 'n/a'} | ${cfgs.map(cell).join(' | ')} | **${f(b.fd)}** (${b.cfg}) | ${f(b.recall, 3)} | ${f(b.precision, 3)} | ${f(b.coverage, 3)} | ${b.memorisation == null ? 'n/a' : `${f(100 * b.memorisation, 1)} %`} |`);
+    }
+    if (points.length) series.push({ name: m, points });
+  }
+  L();
+  const ratios = LONG_STEPS.flatMap((s) => { const a = rep('nestar', s), b = rep('raster', s); return a && b ? [`${s} steps: ${f(best(a).fd / best(b).fd)} (recall ${f(best(a).recall / best(b).recall)}×)`] : []; });
+  L(ratios.length ? `NestAR / raster AR best FD at the same step: ${ratios.join('; ')}.` : 'No step has both methods evaluated yet.');
+  L();
+  if (series.length) {
+    emit(join(dir, 'fd-vs-steps.svg'), lineChartSvg({ title: 'Best FD (over CFG) vs training steps', xLabel: 'training steps', yLabel: 'FD (lower is better)', series }));
+    L('![FD vs training steps](mnist-patch/long/fd-vs-steps.svg)');
+    L();
+  }
+}
