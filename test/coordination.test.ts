@@ -121,12 +121,12 @@ test('generated prefix: module m sees the model\'s own estimate of its prefix, a
   model.dispose();
 });
 
-test('coordination for every method: the training step is deterministic for a seed and the config is recorded', () => {
+test('coordination for every method: the training step is deterministic for a seed, differs from an uncoordinated one, and the config is recorded', () => {
   const data = loadMnist({ split: 'train', limit: 32 });
   for (const kind of METHODS) {
-    const runs = [0, 1].map(() => {
+    const runs = (['both', 'both', 'none', 'generated-prefix'] as const).map((mode) => {
       const cfg = resolveRunConfig({ model: { kind, width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, tokenizer: { patch: 8 },
-        train: { steps: 3, batchSize: 8, seed: 4, checkpointEvery: 100, sampleEvery: 100 }, coord: { mode: 'both', prefixProb: 0.7 } });
+        train: { steps: 3, batchSize: 8, seed: 4, checkpointEvery: 100, sampleEvery: 100 }, coord: { mode, prefixProb: 0.7 } });
       const t = Trainer.create(cfg, { runDir: tmp(), data });
       const losses = [t.trainStep().loss, t.trainStep().loss, t.trainStep().loss];
       const weights = exportVariables(t.model.params.vars);
@@ -137,6 +137,9 @@ test('coordination for every method: the training step is deterministic for a se
     assert.deepEqual(runs[0]!.losses, runs[1]!.losses, kind);
     assert.ok(runs[0]!.losses.every(Number.isFinite), kind);
     for (const [k, v] of Object.entries(runs[0]!.weights)) assert.deepEqual(Array.from(v.data), Array.from(runs[1]!.weights[k]!.data), `${kind} ${k}`);
+    // A trainer that ignored `coord` would give the uncoordinated run's losses (generated prefixes leave the
+    // parameters as they are, so only the coordination itself can make the difference).
+    assert.notDeepEqual(runs[3]!.losses.slice(1), runs[2]!.losses.slice(1), `${kind}: generated-prefix coordination changes the training losses`);
     assert.equal(runs[0]!.state.config.coord.mode, 'both');
     assert.equal((runs[0]!.state.config.model as { contextNoise?: boolean }).contextNoise, true);
   }
