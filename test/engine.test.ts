@@ -144,3 +144,23 @@ test('training the reference transformer gives the same loss curve on the native
   assert.ok(ref.at(-1)! < 0.9 * ref[0]!, 'the loss moves, so the comparison means something');
   for (let i = 0; i < 20; i++) assert.ok(Math.abs(got[i]! - ref[i]!) / ref[i]! <= 1e-4, `step ${i}: native ${got[i]} vs wasm ${ref[i]}`);
 });
+
+test('WASM alias kernels: Identity and same-dtype Cast share the buffer (no copy), stay valid after the source is disposed, and other casts still convert', (t) => {
+  if (tf.getBackend() !== 'wasm') return void t.skip(`backend is ${tf.getBackend()}, not wasm`);
+  const x = tf.tensor2d([[1.5, -2.25], [3, 4.75]]);
+  const buffers = tf.memory().numDataBuffers;
+  const c = tf.clone(x), same = tf.cast(x, 'float32');
+  assert.equal(tf.memory().numDataBuffers, buffers, 'no data buffer allocated for the aliases');
+  assert.equal(c.dataId, x.dataId);
+  assert.equal(same.dataId, x.dataId);
+  x.dispose();
+  assert.deepEqual(c.arraySync(), [[1.5, -2.25], [3, 4.75]], 'the alias outlives its source (reference counted)');
+  const i = tf.cast(c, 'int32');
+  assert.notEqual(i.dataId, c.dataId);
+  assert.deepEqual(i.arraySync(), [[1, -2], [3, 4]]);
+  // Gradients through saved (cloned) tensors are what they are without aliasing: d/dx sum(x^2 * sin x).
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.square(v), tf.sin(v))))(c);
+  const want = [1.5, -2.25, 3, 4.75].map((v) => 2 * v * Math.sin(v) + v * v * Math.cos(v));
+  assert.ok(maxRelErr(g.dataSync(), want) < 1e-5);
+  tf.dispose([c, same, i, g]);
+});
