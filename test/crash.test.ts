@@ -58,3 +58,29 @@ test(`training survives ${KILLS} SIGKILLs at random moments and ends bit-identic
   for (const [name, t] of Object.entries(a.tensors.ema)) assert.deepEqual(b.tensors.ema[name]!.data, t.data, `EMA ${name} differs`);
   console.log(`# kill harness: ${kills} SIGKILLs over ${lives} process lives; final weights bit-identical`);
 });
+
+test('a kill half-way through writing a checkpoint leaves the previous one loadable, its leftovers are cleared, and resume is exact', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'nestar-kill-write-'));
+  const cfg = join(work, 'run.json');
+  writeFileSync(cfg, JSON.stringify({
+    model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, data: { limit: 32 }, tokenizer: { patch: 8 },
+    train: { steps: 9, batchSize: 8, checkpointEvery: 3, sampleEvery: 100000, warmupSteps: 2, seed: 5 },
+  }));
+  const train = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [...cli, 'train', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const ref = join(work, 'ref');
+  assert.equal(train(['--config', cfg, '--out', ref]).status, 0);
+  const run = join(work, 'run');
+  const killed = train(['--config', cfg, '--out', run], { NESTAR_TEST_KILL_IN_CHECKPOINT: '6' });
+  assert.equal(killed.signal, 'SIGKILL', 'the process died in the middle of writing checkpoint 6');
+  // The kill landed mid-write: a partial step-6 folder is on disk, and latest.json still names step 3.
+  const ckDir = join(run, 'checkpoints');
+  const partial = readdirSync(ckDir).filter((d) => /^\.step-0000006\.tmp-\d+$/.test(d));
+  assert.equal(partial.length, 1, `a partial checkpoint was left: ${readdirSync(ckDir).join(', ')}`);
+  assert.equal(loadCheckpoint(run).state.step, 3);
+  const resumed = train(['--out', run, '--resume']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.ok(!readdirSync(ckDir).some((d) => d.startsWith('.step-')), 'the partial checkpoint is cleared on the next write');
+  const a = loadCheckpoint(ref), b = loadCheckpoint(run);
+  assert.equal(b.state.step, 9);
+  for (const [name, t] of Object.entries(a.tensors.model)) assert.deepEqual(b.tensors.model[name]!.data, t.data, name);
+});

@@ -57,7 +57,11 @@ export function saveCheckpoint(runDir: string, state: { step: number }, tensors:
   try {
     mkdirSync(tmp);
     const meta = { format: (state as { format?: string }).format ?? CHECKPOINT_FORMAT, step: String(state.step) };
-    for (const [key, arrays] of Object.entries(tensors)) atomicWriteFile(join(tmp, `${key}.safetensors`), encodeSafetensors(arrays, meta));
+    for (const [key, arrays] of Object.entries(tensors)) {
+      atomicWriteFile(join(tmp, `${key}.safetensors`), encodeSafetensors(arrays, meta));
+      // Test hook (test/crash.test.ts): die here, half-way through writing this checkpoint, as a power cut would.
+      if (process.env.NESTAR_TEST_KILL_IN_CHECKPOINT === String(state.step)) process.kill(process.pid, 'SIGKILL');
+    }
     atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(state, null, 1) + '\n');
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
