@@ -13,6 +13,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { resolveCheckpointDir } from '../src/train/checkpoint.js';
 import { loadPipeline } from '../src/pipeline.js';
 import { buildWeb, serveWeb, type WebServer } from '../src/web/server.js';
+import { encodePng } from '../src/util/png.js';
 import type { NestARConfig } from '../src/model/config.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -153,4 +154,47 @@ test('a corrupt or missing checkpoint is an error on the page, not a blank canva
     assert.equal(await page.isDisabled('#generate'), true);
     await page.close();
   }
+});
+
+test('a colour checkpoint trained on a labelled folder: the page lists its class names and draws in colour, with Node\'s tokens', async () => {
+  // 16x16 colour images in two class folders, 'red <b>' (a name that must stay text) and 'blue'.
+  const folder = mkdtempSync(join(tmpdir(), 'nestar-web-colour-'));
+  for (const [name, rgb] of [['blue', [20, 40, 230]], ['red <b>', [230, 30, 20]]] as const) {
+    mkdirSync(join(folder, name));
+    for (let i = 0; i < 10; i++) {
+      const px = new Uint8Array(16 * 16 * 4);
+      for (let p = 0; p < 256; p++) px.set([...rgb.map((v) => Math.max(0, v - 3 * i - (p % 16))), 255], p * 4);
+      writeFileSync(join(folder, name, `${i}.png`), encodePng(16, 16, px));
+    }
+  }
+  const run = mkdtempSync(join(tmpdir(), 'nestar-web-colour-run-'));
+  const cfg = resolveRunConfig({ model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1, numClasses: 2 }, data: { source: folder, imageSize: 16, channels: 3 },
+    tokenizer: { patch: 4 }, train: { steps: 3, batchSize: 8 } });
+  const t = Trainer.create(cfg, { runDir: run });
+  for (let i = 0; i < 3; i++) t.trainStep();
+  t.saveCheckpoint();
+  t.dispose();
+  const web = await serveWeb({ dist, checkpoints: { nestar: run } });
+  servers.push(web);
+  const page = await browser.newPage();
+  await page.goto(`${web.url}?backend=wasm`);
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 });
+  const options = await page.$$eval('#class option', (os) => (os as HTMLOptionElement[]).map((o) => [o.value, o.textContent]));
+  assert.deepEqual(options, [['cycle', 'each class in turn'], ['-1', 'unconditional'], ['0', 'blue'], ['1', 'red <b>']]);
+  await generateOnPage(page, { count: 2, odeSteps: 3, seed: 2, cfg: 2 });
+  // Colour: some drawn pixel has channels that differ (a grey-only page would not).
+  const coloured = await page.evaluate(() => {
+    const c = document.getElementById('canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i]! - d[i + 1]!) > 10 || Math.abs(d[i + 1]! - d[i + 2]!) > 10) n++;
+    return n;
+  });
+  assert.ok(coloured > 50, `${coloured} coloured pixels`);
+  const browserResult = await page.evaluate(() => (window as unknown as { __nestarResult: { tokens: number[] } }).__nestarResult);
+  const pipe = loadPipeline(run);
+  const node = await pipe.generate({ count: 2, classes: [0, 1], cfg: 2, temperature: 1, odeSteps: 3, seed: 2 });
+  pipe.dispose();
+  assert.ok(maxRelErr(browserResult.tokens, node.tokens) < 1e-3);
+  await page.close();
 });
