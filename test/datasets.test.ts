@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup } from './helpers.js';
+import { setup, degradationFds } from './helpers.js';
 import { holdoutSplit } from '../src/data/split.js';
 import { loadSplit, loadTrainingData } from '../src/data/load.js';
 import { loadImageFolder } from '../src/data/imageFolder.js';
@@ -15,9 +15,8 @@ import { listEmoji, loadEmoji, emojiPackageDir } from '../src/data/emoji.js';
 import { encodePng } from '../src/util/png.js';
 import { resolveRunConfig, type DataConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
-import { FeatureNet, FEATURE_DIM } from '../src/eval/featureNet.js';
+import { FeatureNet } from '../src/eval/featureNet.js';
 import { defaultFeatureDir } from '../src/eval/featureNets.js';
-import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
 import type { Report } from '../src/eval/evaluate.js';
 import type { ImageDataset } from '../src/data/dataset.js';
 import { loadPipeline } from '../src/pipeline.js';
@@ -159,31 +158,6 @@ test('train-features and eval on a labelled image folder: the report names the d
   assert.equal(u.status, 1);
   assert.match(u.stderr, /has no class sub-folders, so no classifier feature net can be trained on it; pass --features DIR/);
 });
-
-/** FD between held-out images and the same images noised or blurred, for increasing strength. */
-function degradationFds(net: FeatureNet, data: DataConfig, most: number): { noise: number[]; blur: number[] } {
-  const held = loadSplit(data, 'heldout', { limit: 2 * most });
-  const n = Math.floor(held.count / 2);
-  const S = held.height, C = held.channels, per = S * S * C;
-  const first = { ...held, count: n, data: held.data.slice(0, n * per) }, second = { ...held, count: n, data: held.data.slice(n * per, 2 * n * per) };
-  const ref = gaussianOf({ data: net.embed(first).features, count: n, dim: FEATURE_DIM });
-  const fdOf = (d: Float32Array) => frechetDistance(ref, gaussianOf({ data: net.embed({ ...second, data: d }).features, count: n, dim: FEATURE_DIM }));
-  let seed = 1;
-  const noise = (s: number) => second.data.map((v) => Math.max(-1, Math.min(1, v + s * Math.sin(seed++ * 12.9898) * 1.7)));
-  const blur = (r: number) => {
-    const out = new Float32Array(second.data.length);
-    for (let i = 0; i < n; i++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) {
-      let s = 0, k = 0;
-      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
-        const yy = y + dy, xx = x + dx;
-        if (yy >= 0 && yy < S && xx >= 0 && xx < S) { s += second.data[i * per + (yy * S + xx) * C + c]!; k++; }
-      }
-      out[i * per + (y * S + x) * C + c] = s / k;
-    }
-    return out;
-  };
-  return { noise: [0, 0.3, 0.6, 1.2].map((s) => fdOf(noise(s))), blur: [0, 1, 2, 3].map((r) => fdOf(blur(r))) };
-}
 
 for (const data of [{ source: 'mnist', imageSize: 32, channels: 1 }, { source: 'emoji', imageSize: 32, channels: 3 }] as DataConfig[]) {
   test(`the shipped ${data.source} feature net is fit for the job: FD grows with noise and with blur`, () => {

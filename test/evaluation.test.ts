@@ -4,10 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup } from './helpers.js';
-import { FeatureNet, defaultFeatureNetConfig, FEATURE_DIM } from '../src/eval/featureNet.js';
+import { setup, degradationFds } from './helpers.js';
+import { FeatureNet, defaultFeatureNetConfig } from '../src/eval/featureNet.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
 import { ensureFeatureNet } from '../src/eval/featureNets.js';
 import { checkComparable, type Report } from '../src/eval/evaluate.js';
 import { resolveRunConfig } from '../src/train/config.js';
@@ -34,30 +33,11 @@ test('feature-net training is deterministic for a seed (same weight hash twice)'
   assert.match(hashes[0]!, /^[0-9a-f]{64}$/);
 });
 
-test('FD grows monotonically as test images are noised, and as they are blurred', () => {
-  const test = loadMnist({ split: 'test', limit: 600 });
-  const ref = gaussianOf({ data: net.embed(test).features, count: test.count, dim: FEATURE_DIM });
-  const other = loadMnist({ split: 'test', limit: 1200 });
-  const second = { ...other, count: 600, data: other.data.slice(600 * 1024) };
-  const fdOf = (data: Float32Array) => frechetDistance(ref, gaussianOf({ data: net.embed({ ...second, data }).features, count: 600, dim: FEATURE_DIM }));
-  let seed = 1;
-  const noise = (s: number) => second.data.map((v) => Math.max(-1, Math.min(1, v + s * Math.sin(seed++ * 12.9898) * 1.7)));
-  const noised = [0, 0.3, 0.6, 1.2].map((s) => fdOf(noise(s)));
-  for (let i = 1; i < noised.length; i++) assert.ok(noised[i]! > noised[i - 1]!, `noise FDs ${noised.map((v) => v.toFixed(2))}`);
-  const blur = (r: number) => {
-    const out = new Float32Array(second.data.length);
-    for (let n = 0; n < 600; n++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
-      let s = 0, c = 0;
-      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
-        const yy = y + dy, xx = x + dx;
-        if (yy >= 0 && yy < 32 && xx >= 0 && xx < 32) { s += second.data[n * 1024 + yy * 32 + xx]!; c++; }
-      }
-      out[n * 1024 + y * 32 + x] = s / c;
-    }
-    return out;
-  };
-  const blurred = [0, 1, 2, 3].map((r) => fdOf(blur(r)));
-  for (let i = 1; i < blurred.length; i++) assert.ok(blurred[i]! > blurred[i - 1]!, `blur FDs ${blurred.map((v) => v.toFixed(2))}`);
+test('FD grows monotonically as test images are noised, and as they are blurred (a briefly trained net)', () => {
+  const { noise, blur } = degradationFds(net, { source: 'mnist', imageSize: 32, channels: 1 }, 600);
+  for (const [name, fds] of [['noise', noise], ['blur', blur]] as const) {
+    for (let i = 1; i < fds.length; i++) assert.ok(fds[i]! > fds[i - 1]!, `${name} FDs ${fds.map((v) => v.toFixed(2))}`);
+  }
 });
 
 test('reports made with different feature nets are refused side by side', () => {

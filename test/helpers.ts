@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
+import { loadSplit } from '../src/data/load.js';
+import { FEATURE_DIM, type FeatureNet } from '../src/eval/featureNet.js';
+import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
+import type { DataConfig } from '../src/train/config.js';
 
 /** Every test file runs on the default backend (native when built, else WASM). */
 export async function setup(): Promise<string> {
@@ -17,3 +21,29 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export { tf };
+
+/** FD between held-out images and the same images noised or blurred, for increasing strength. */
+export function degradationFds(net: FeatureNet, data: DataConfig, most: number): { noise: number[]; blur: number[] } {
+  const held = loadSplit(data, 'heldout', { limit: 2 * most });
+  const n = Math.floor(held.count / 2);
+  const S = held.height, C = held.channels, per = S * S * C;
+  const first = { ...held, count: n, data: held.data.slice(0, n * per) }, second = { ...held, count: n, data: held.data.slice(n * per, 2 * n * per) };
+  const ref = gaussianOf({ data: net.embed(first).features, count: n, dim: FEATURE_DIM });
+  const fdOf = (d: Float32Array) => frechetDistance(ref, gaussianOf({ data: net.embed({ ...second, data: d }).features, count: n, dim: FEATURE_DIM }));
+  let seed = 1;
+  const noise = (s: number) => second.data.map((v) => Math.max(-1, Math.min(1, v + s * Math.sin(seed++ * 12.9898) * 1.7)));
+  const blur = (r: number) => {
+    const out = new Float32Array(second.data.length);
+    for (let i = 0; i < n; i++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) {
+      let s = 0, k = 0;
+      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
+        const yy = y + dy, xx = x + dx;
+        if (yy >= 0 && yy < S && xx >= 0 && xx < S) { s += second.data[i * per + (yy * S + xx) * C + c]!; k++; }
+      }
+      out[i * per + (y * S + x) * C + c] = s / k;
+    }
+    return out;
+  };
+  return { noise: [0, 0.3, 0.6, 1.2].map((s) => fdOf(noise(s))), blur: [0, 1, 2, 3].map((r) => fdOf(blur(r))) };
+}
+
