@@ -40,7 +40,11 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
     }
     if (points.length) series.push({ name: m, points });
   }
+  const real = LONG_METHODS.flatMap((m) => LONG_STEPS.map((st) => rep(m, st)?.realData)).find((x) => x);
+  if (real) L(`| real data (${real.n} train vs test) | | | ${cfgs.map(() => '').join(' | ')} | ${f(real.fd)} | ${f(real.recall, 3)} | ${f(real.precision, 3)} | ${f(real.coverage, 3)} | |`);
   L();
+  const shots = LONG_METHODS.flatMap((m) => LONG_STEPS.filter((st) => existsSync(join(dir, m, `step-${st}`, 'eval', 'samples.png'))).map((st) => `![${m} ${st}](mnist-patch/long/${m}/step-${st}/eval/samples.png)`));
+  if (shots.length) { L(`Samples (CFG ${cfgs[0]}, the first of each sweep), in table order: ${shots.join(' ')}`); L(); }
   const ratios = LONG_STEPS.flatMap((s) => { const a = rep('nestar', s), b = rep('raster', s); return a && b ? [`${s} steps: ${f(best(a).fd / best(b).fd)} (recall ${f(best(a).recall / best(b).recall)}×)`] : []; });
   L(ratios.length ? `NestAR / raster AR best FD at the same step: ${ratios.join('; ')}.` : 'No step has both methods evaluated yet.');
   L();
