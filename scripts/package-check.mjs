@@ -22,8 +22,17 @@ export function treeBytes(dir) {
   return total;
 }
 
+/**
+ * The environment for a nested npm/npx: without the npm_* variables of an npm that runs us (`npm test` sets its
+ * lifecycle and config there, and `npm exec -c` its --call, which a nested npx would take as its own).
+ */
+export function cleanEnv(extra = {}) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  return { ...env, ...extra };
+}
+
 const npm = (args, cwd, env = {}) => {
-  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', ...env } });
+  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', env: cleanEnv({ npm_config_audit: 'false', npm_config_fund: 'false', ...env }) });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} (in ${cwd}) failed with exit ${r.status}:\n${(r.stderr || r.stdout).slice(-2000)}`);
   return r.stdout;
 };

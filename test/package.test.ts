@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
 // @ts-expect-error: a plain .mjs script shared with `node scripts/package-check.mjs`
-import { LIMITS, ROOT, packAndInstall } from '../scripts/package-check.mjs';
+import { LIMITS, ROOT, cleanEnv, packAndInstall } from '../scripts/package-check.mjs';
 import { VERBS } from '../src/cli/verbs.js';
 
 interface Installed { work: string; app: string; files: string[]; tarballBytes: number; nodeModulesBytes: number }
@@ -29,7 +29,7 @@ after(async () => {
 
 /** Runs a command in the installed app; returns its output, failing the test with it on a non-zero exit. */
 function runInApp(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { cwd: pkg.app, encoding: 'utf8' });
+  const r = spawnSync(cmd, args, { cwd: pkg.app, encoding: 'utf8', env: cleanEnv() });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout + r.stderr;
 }
