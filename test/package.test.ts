@@ -47,7 +47,7 @@ test('the tarball is within its size bound and ships what demo, web and evaluati
   assert.ok(pkg.tarballBytes <= LIMITS.tarballBytes, `tarball ${(pkg.tarballBytes / 1e6).toFixed(1)} MB > ${LIMITS.tarballBytes / 1e6} MB`);
   assert.ok(pkg.nodeModulesBytes <= LIMITS.nodeModulesBytes, `installed node_modules ${(pkg.nodeModulesBytes / 1e6).toFixed(0)} MB > ${LIMITS.nodeModulesBytes / 1e6} MB`);
   for (const f of ['dist/index.js', 'dist/browser.js', 'dist/browser.d.ts', 'vendor/tfjs-gradients.js', 'web/dist/index.html',
-    'checkpoints/mnist-patch/heads/phead-interleaved/ema.safetensors', 'checkpoints/web/raster/ema.safetensors',
+    'checkpoints/mnist-patch/long/nestar-3600/ema.safetensors', 'checkpoints/web/raster/ema.safetensors',
     'checkpoints/web/nextscale/ema.safetensors', 'checkpoints/features/mnist/feature-net.safetensors']) {
     assert.ok(pkg.files.includes(f), `the tarball has ${f}`);
   }

@@ -6,8 +6,8 @@ import wasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { fetchPipeline, gridRgba } from 'nestar/browser';
-import state from 'nestar/checkpoints/mnist-patch/heads/phead-interleaved/state.json?url';
-import weights from 'nestar/checkpoints/mnist-patch/heads/phead-interleaved/ema.safetensors?url';
+import state from 'nestar/checkpoints/mnist-patch/long/nestar-3600/state.json?url';
+import weights from 'nestar/checkpoints/mnist-patch/long/nestar-3600/ema.safetensors?url';
 
 const $ = (id) => document.getElementById(id);
 setWasmPaths({ 'tfjs-backend-wasm.wasm': wasm, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
@@ -30,7 +30,7 @@ $('go').onclick = async () => {
   $('stages').replaceChildren();
   const t0 = performance.now();
   const res = await pipe.generate({
-    count: 1, classes: Number($('digit').value), cfg: 2, seed: seed++,
+    count: 1, classes: Number($('digit').value), cfg: 1.5, seed: seed++,
     onStep: async (s) => {
       $('stages').append(canvasOf(s.images()));
       $('status').textContent = `call ${s.calls} of ${s.totalCalls}`;

@@ -4,5 +4,5 @@ import { fileURLToPath } from 'node:url';
 
 /** The checkpoints folder that ships with the package. */
 export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'checkpoints');
-/** The best NestAR measured so far (patch flow head, interleaved order; results/RESULTS.md). */
-export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'heads', 'phead-interleaved');
+/** The best NestAR measured so far (patch flow head, interleaved order, 3600 steps; results/RESULTS.md). */
+export const SHIPPED_DEMO = join(SHIPPED_DIR, 'mnist-patch', 'long', 'nestar-3600');
