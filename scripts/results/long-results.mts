@@ -22,7 +22,12 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
   L();
   L(`NestAR (patch head, interleaved order) and raster AR from one config (\`results/configs/mnist-patch-long.json\`: ${cfg?.train.steps ?? '?'} steps × batch ${cfg?.train.batchSize ?? '?'},`);
   L('cosine schedule over the whole run, the same data order and seed), checkpoints exported in F16 to `checkpoints/mnist-patch/long/<method>-<step>` and');
-  L('evaluated from there (`scripts/results/long.sh`, N = 2000 per CFG). Both jobs trained side by side on the two cores, one BLAS thread each.');
+  const wall = LONG_METHODS.flatMap((m) => {
+    const p = join(dir, m, 'timing.log');
+    const sec = existsSync(p) ? /^\w+: (\d+) s training wall/.exec(readFileSync(p, 'utf8'))?.[1] : undefined;
+    return sec ? [`${m} ${f(Number(sec) / 60, 0)} min`] : [];
+  });
+  L(`evaluated from there (\`scripts/results/long.sh\`, N = 2000 per CFG). Both jobs trained side by side on the two cores, one BLAS thread each${wall.length ? ` (training wall-clock: ${wall.join(', ')}; \`timing.log\`)` : ''}.`);
   L();
   const cfgs = [...new Set(LONG_METHODS.flatMap((m) => LONG_STEPS.flatMap((s) => rep(m, s)?.rows.map((r) => r.cfg!) ?? [])))].sort((a, b) => a - b);
   L(`| method | step | parameters | ${cfgs.map((c) => `FD @ CFG ${c}`).join(' | ')} | best FD | recall | precision | coverage | memorisation |`);
