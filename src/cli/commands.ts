@@ -5,7 +5,7 @@ import { resolveCheckpointDir } from '../train/checkpoint.js';
 import { SHIPPED_DEMO } from './paths.js';
 import { dirname, join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
-import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
+import { defaultChannels, resolveRunConfig, type RunConfigInput } from '../train/config.js';
 import { Trainer, type StepLog } from '../train/trainer.js';
 import { loadPipeline } from '../pipeline.js';
 import { describeGenerator } from '../model/factory.js';
@@ -124,7 +124,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   set(data, 'limit', num(a.limit, 'limit', { int: true, min: 1 }));
   set(data, 'imageSize', num(a['image-size'], 'image-size', { int: true, min: 1 }));
   // Emoji and folders are colour unless told otherwise; MNIST is grayscale.
-  set(data, 'channels', num(a.channels, 'channels', { int: true, min: 1, max: 3 }) ?? (data.channels === undefined && data.source !== undefined && data.source !== 'mnist' ? 3 : undefined));
+  set(data, 'channels', num(a.channels, 'channels', { int: true, min: 1, max: 3 }) ?? (data.channels === undefined && data.source !== undefined ? defaultChannels(data.source) : undefined));
   set(data, 'holdout', num(a.holdout, 'holdout', { min: 0, max: 0.99 }));
   set(data, 'background', typeof a.background === 'string' ? a.background : undefined);
   set(tokenizer, 'patch', num(a.patch, 'patch', { int: true, min: 1 }));

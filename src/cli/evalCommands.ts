@@ -2,10 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
-import { datasetName, loadSplit } from '../data/load.js';
+import { datasetName, loadSplits } from '../data/load.js';
 import { loadImageFolder } from '../data/imageFolder.js';
 import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
-import { backgroundRgb, resolveRunConfig, type DataConfig } from '../train/config.js';
+import { backgroundRgb, defaultChannels, resolveRunConfig, type DataConfig } from '../train/config.js';
 import { checkComparable, checkpointHash, embed, reportMarkdown, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
 import { nearestDistances } from '../eval/metrics.js';
 import { tfDistanceRows } from '../eval/tfDistance.js';
@@ -28,7 +28,7 @@ export function dataFromFlags(a: Record<string, string | boolean | undefined>, f
     return fallback;
   }
   const source = typeof a.data === 'string' ? a.data : 'mnist';
-  const channels = num(a.channels, 'channels', { int: true, min: 1, max: 3 }) ?? (source === 'mnist' ? 1 : 3);
+  const channels = num(a.channels, 'channels', { int: true, min: 1, max: 3 }) ?? defaultChannels(source);
   if (channels !== 1 && channels !== 3) throw new UsageError(`--channels must be 1 or 3, got ${channels}`);
   return resolveRunConfig({ data: { source, imageSize: num(a['image-size'], 'image-size', { int: true, min: 4 }) ?? 32, channels } }).data;
 }
@@ -95,8 +95,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const featureDir = typeof a.features === 'string' ? resolve(a.features) : defaultFeatureDir(data);
   const { net, accuracy, dataset: netData } = ensureFeatureNet(featureDir, data, { allowOther: typeof a.features === 'string' });
   const rows = tfDistanceRows();
-  const test = loadSplit(data, 'heldout', { limit: testLimit });
-  const train = loadSplit(data, 'train', { limit: trainLimit });
+  const { heldout: test, train } = loadSplits(data, { limits: { heldout: testLimit, train: trainLimit } });
   const splitName = data.source === 'mnist' ? 'test' : `held-out (${data.holdout} of each class, seed ${data.splitSeed})`;
   console.error(`embedding ${test.count} ${splitName} and ${train.count} training images of ${datasetName(data)}…`);
   const real = embed(net, test, test.labels), trainE = embed(net, train, train.labels);

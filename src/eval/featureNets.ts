@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { datasetName, loadSplit } from '../data/load.js';
+import { datasetName, loadSplits } from '../data/load.js';
 import { DEFAULT_HOLDOUT, type DataConfig } from '../train/config.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
 import { SHIPPED_DIR } from '../cli/paths.js';
@@ -58,7 +58,7 @@ export function ensureFeatureNet(dir: string, data: DataConfig = { source: 'mnis
     }
     return { net, accuracy: meta.testAccuracy, trained: false, dataset };
   }
-  const train = loadSplit(data, 'train', { limit: opts.limit });
+  const { train, heldout } = loadSplits(data, { limits: { train: opts.limit } });
   if (train.classNames.length === 0 && data.source !== 'mnist') {
     throw new Error(`data ${data.source} has no class sub-folders, so no classifier feature net can be trained on it; pass --features DIR naming a feature net trained on labelled ${data.imageSize}x${data.imageSize}x${data.channels} images (nestar train-features --data FOLDER-WITH-CLASSES)`);
   }
@@ -68,7 +68,7 @@ export function ensureFeatureNet(dir: string, data: DataConfig = { source: 'mnis
   const steps = Math.floor(train.count / net.config.batchSize) * net.config.epochs;
   let last = -1;
   net.train(train, (s, _t, loss) => { if (s === steps || s - last >= Math.max(1, Math.floor(steps / 10))) { last = s; log(`  features step ${s}/${steps} loss ${loss.toFixed(4)}`); } });
-  const accuracy = net.accuracy(loadSplit(data, 'heldout'));
+  const accuracy = net.accuracy(heldout);
   const sha = net.save(dir);
   const dataset = describe(data, train.classNames);
   atomicWriteFile(join(dir, 'feature-net.json'), JSON.stringify({ config: net.config, sha256: sha, testAccuracy: accuracy, dataset }, null, 1) + '\n');

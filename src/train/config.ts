@@ -25,6 +25,11 @@ export interface DataConfig {
   background?: string;
 }
 
+/** Channels a source is read with unless told: MNIST is grayscale, emoji and image folders are colour. */
+export function defaultChannels(source: string): 1 | 3 {
+  return source === 'mnist' ? 1 : 3;
+}
+
 /** Fraction of each class that sources without a test split hold out for evaluation. */
 export const DEFAULT_HOLDOUT = 0.1;
 
