@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, tf } from './helpers.js';
+import { maxRelErr, setup, tf } from './helpers.js';
 import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -109,4 +109,38 @@ test('checkpoints carry the run\'s training wall-clock, summed over resumed invo
   resumed.dispose();
   const total = loadCheckpoint(dir).state.trainSeconds!;
   assert.ok(total > saved, `trainSeconds ${total} after resuming from ${saved}`);
+});
+
+test('train.microBatch accumulates the size-weighted chunk gradients (uneven last chunk) with a flat tensor count', () => {
+  const cfg = resolveRunConfig({ model: tinyModel, train: { steps: 4, batchSize: 10, microBatch: 4, warmupSteps: 1, checkpointEvery: 1000, sampleEvery: 1000, headRepeats: 2 } });
+  const t = Trainer.create(cfg, { runDir: tmp(), data: data() });
+  const inner = t as unknown as { rngNoise: Rng; batchGradients(x: tf.Tensor3D, l: Int32Array): { value: tf.Scalar; grads: Map<string, tf.Tensor>; perModule: tf.Scalar[] } };
+  const ds = loadMnist({ split: 'train', limit: 10 });
+  const x = tf.tensor3d(new PatchTokenizer(32, 1, 4).encode(ds), [10, t.model.numTokens, cfg.model.tokenDim]);
+  const before = inner.rngNoise.state();
+  const acc = inner.batchGradients(x, ds.labels);
+  // By hand, from the same noise stream: chunks of 4, 4 and 2 samples weighted 0.4, 0.4, 0.2.
+  const rng = new Rng(before);
+  const want = new Map<string, Float32Array>(); let loss = 0;
+  for (const [s, b] of [[0, 4], [4, 4], [8, 2]] as const) {
+    const xs = tf.slice(x, [s, 0, 0], [b, -1, -1]);
+    const { value, grads } = t.model.params.grads(() => t.model.loss(xs, ds.labels.subarray(s, s + b), rng, { headRepeats: 2, time: 'uniform' }).total);
+    loss += value.dataSync()[0]! * b / 10;
+    for (const [k, g] of grads) {
+      const v = g.dataSync() as Float32Array, w = want.get(k) ?? new Float32Array(v.length);
+      for (let i = 0; i < v.length; i++) w[i] += v[i]! * b / 10;
+      want.set(k, w);
+    }
+    tf.dispose([xs, value, ...grads.values()]);
+  }
+  assert.ok(Math.abs(acc.value.dataSync()[0]! - loss) < 1e-5 * Math.abs(loss), `loss ${acc.value.dataSync()[0]} vs ${loss}`);
+  assert.equal(acc.grads.size, want.size);
+  for (const [k, w] of want) assert.ok(maxRelErr(acc.grads.get(k)!.dataSync(), w) < 1e-4, `${k}: rel err ${maxRelErr(acc.grads.get(k)!.dataSync(), w)}`);
+  const modules = acc.perModule.reduce((s, p) => s + p.dataSync()[0]!, 0);
+  assert.ok(modules > 0 && Number.isFinite(modules));
+  tf.dispose([x, acc.value, ...acc.grads.values(), ...acc.perModule]);
+  const counts: number[] = [];
+  for (let i = 0; i < 4; i++) { t.trainStep(); counts.push(tf.memory().numTensors); }
+  assert.equal(counts[1], counts[3], `tensor count grew: ${counts.join(', ')}`);
+  t.dispose();
 });

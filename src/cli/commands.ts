@@ -79,7 +79,7 @@ async function runTraining(trainer: Trainer, runDir: string, after?: (t: Trainer
   }
 }
 
-export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--lr X]
+export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--config FILE.json] [--out DIR] [--resume] [--steps N] [--batch-size N] [--micro-batch N] [--lr X]
   [--data mnist|emoji|FOLDER] [--image-size 32] [--channels 1|3] [--holdout 0.1] [--background #ffffff] [--limit N] [--patch P] [--tokenizer DIR [--latents FILE]] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
   [--head token|patch] [--head-width W] [--head-depth D] [--head-heads H] [--order zorder|interleaved]
   [--coord none|noisy-context|generated-prefix|both] [--noise-max S] [--noise-zero-prob P] [--prefix-prob P] [--prefix-ramp STEPS]
@@ -98,7 +98,7 @@ function moduleWeights(v: string | boolean | undefined): ModuleWeights | undefin
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { ...common, config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
-    steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' },
+    steps: { type: 'string' }, 'batch-size': { type: 'string' }, 'micro-batch': { type: 'string' }, lr: { type: 'string' }, data: { type: 'string' },
     limit: { type: 'string' }, patch: { type: 'string' }, method: { type: 'string' }, k: { type: 'string' }, n1: { type: 'string' }, width: { type: 'string' },
     depth: { type: 'string' }, heads: { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
     coord: { type: 'string' }, 'noise-max': { type: 'string' }, 'noise-zero-prob': { type: 'string' }, 'prefix-prob': { type: 'string' },
@@ -116,6 +116,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const set = <T extends object>(o: T, k: keyof T, v: number | string | undefined) => { if (v !== undefined) (o as Record<string, unknown>)[k as string] = v; };
   set(train, 'steps', num(a.steps, 'steps', { int: true, min: 1 }));
   set(train, 'batchSize', num(a['batch-size'], 'batch-size', { int: true, min: 1 }));
+  set(train, 'microBatch', num(a['micro-batch'], 'micro-batch', { int: true, min: 0 }));
   set(train, 'lr', num(a.lr, 'lr', { min: 0 }));
   set(train, 'seed', num(a.seed, 'seed', { int: true, min: 0 }));
   set(train, 'checkpointEvery', num(a['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }));

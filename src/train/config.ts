@@ -57,6 +57,8 @@ export interface TrainConfig {
   /** Probability of replacing the class by the null class (classifier-free guidance training). */
   classDropProb: number;
   headRepeats: number;
+  /** Gradient accumulation: the batch is run in chunks of this many samples (0 = all at once). Same gradient, less memory. */
+  microBatch: number;
   timeSampling: TimeSampling;
   seed: number;
   checkpointEvery: number;
@@ -88,7 +90,7 @@ export interface RunConfig {
 /** Training settings a config file may leave out. */
 export const defaultTrainConfig: TrainConfig = {
   steps: 2000, batchSize: 64, lr: 1e-3, warmupSteps: 100, minLrRatio: 0.05, weightDecay: 0.02, beta1: 0.9, beta2: 0.95,
-  gradClip: 1.0, emaDecay: 0.999, classDropProb: 0.1, headRepeats: 4, timeSampling: 'uniform', seed: 0,
+  gradClip: 1.0, emaDecay: 0.999, classDropProb: 0.1, headRepeats: 4, microBatch: 0, timeSampling: 'uniform', seed: 0,
   checkpointEvery: 250, sampleEvery: 500, keepCheckpoints: 2,
 };
 
@@ -173,6 +175,7 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
     const max = TRAIN_LIMITS[f];
     checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1 && x <= max, `an integer from 1 to ${max}`);
   }
+  checkNumber('train', t, 'microBatch', (x) => Number.isInteger(x) && x >= 0 && x <= train.batchSize, `an integer from 0 (the whole batch) to train.batchSize (${train.batchSize})`);
   checkNumber('train', t, 'warmupSteps', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   checkNumber('train', t, 'seed', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   checkNumber('train', t, 'lr', (x) => x > 0, 'a positive number');

@@ -152,17 +152,41 @@ export class Trainer {
     return tf.tensor3d(buf, [idx.length, n, D]);
   }
 
+  /**
+   * Loss and gradients of the batch. With train.microBatch the batch runs in chunks whose size-weighted
+   * losses and gradients are summed: the gradient of the batch mean, with the memory of one chunk (the
+   * noise draws differ from a whole-batch step, so the two agree in expectation, not bit for bit).
+   */
+  private batchGradients(x: tf.Tensor3D, labels: Int32Array): { value: tf.Scalar; grads: Map<string, tf.Tensor>; perModule: tf.Scalar[] } {
+    const tc = this.config.train, B = labels.length;
+    const chunk = tc.microBatch > 0 ? tc.microBatch : B;
+    const opts = { headRepeats: tc.headRepeats, time: tc.timeSampling, coord: coordStepAt(this.config.coord, this.step) };
+    let value: tf.Scalar | undefined, grads: Map<string, tf.Tensor> | undefined, perModule: tf.Scalar[] = [];
+    for (let start = 0; start < B; start += chunk) {
+      const b = Math.min(chunk, B - start), w = b / B;
+      const xs = b === B ? x : tf.slice(x, [start, 0, 0], [b, -1, -1]);
+      let pm: tf.Scalar[] = [];
+      const r = this.model.params.grads(() => {
+        const l = this.model.loss(xs, labels.subarray(start, start + b), this.rngNoise, opts);
+        pm = l.perModule.map((t) => tf.keep(b === B ? t : tf.mul(t, w) as tf.Scalar));
+        return b === B ? l.total : tf.mul(l.total, w) as tf.Scalar;
+      });
+      if (xs !== x) xs.dispose();
+      if (!value || !grads) { value = r.value; grads = r.grads; perModule = pm; continue; }
+      const sum = (a: tf.Tensor, c: tf.Tensor) => { const s = tf.add(a, c); a.dispose(); c.dispose(); return s; };
+      value = sum(value, r.value) as tf.Scalar;
+      for (const [k, g] of r.grads) grads.set(k, sum(grads.get(k)!, g));
+      perModule = perModule.map((p, i) => sum(p, pm[i]!) as tf.Scalar);
+    }
+    return { value: value!, grads: grads!, perModule };
+  }
+
   /** One optimisation step. A non-finite loss or gradient skips the update (weights untouched). */
   trainStep(): StepLog {
     const tc = this.config.train;
     const { idx, labels } = this.nextBatch(tc.batchSize);
     const x = this.batchTokens(idx);
-    let perModule: tf.Scalar[] = [];
-    const { value, grads } = this.model.params.grads(() => {
-      const r = this.model.loss(x, labels, this.rngNoise, { headRepeats: tc.headRepeats, time: tc.timeSampling, coord: coordStepAt(this.config.coord, this.step) });
-      perModule = r.perModule.map((l) => tf.keep(l));
-      return r.total;
-    });
+    const { value, grads, perModule } = this.batchGradients(x, labels);
     const loss = value.dataSync()[0]!;
     const perModuleVals = perModule.map((l) => l.dataSync()[0]!);
     const lr = learningRate(this.step, tc.steps, tc.lr, tc.warmupSteps, tc.minLrRatio);
