@@ -12,6 +12,8 @@ export interface FlowLossOptions {
   time?: TimeSampling;
   /** How each sample's rows split into patches (default: one row per sample); a patch head needs it. */
   layout?: HeadLayout;
+  /** Sees the (t, eps) drawn for the rows (repeat-major), e.g. to replay them in another implementation. */
+  record?: (t: Float32Array, eps: tf.Tensor2D) => void;
 }
 
 /**
@@ -33,6 +35,7 @@ export function flowMatchingErrors(head: VelocityHead, x_ND: tf.Tensor2D, z_NC: 
     row += g;
   }
   const eps = tf.randomNormal(x.shape, 0, 1, 'float32', rng.seed());
+  opts.record?.(t, eps as tf.Tensor2D);
   const tc = tf.tensor2d(t, [N, 1]);
   const y = tf.add(tf.mul(tf.sub(1, tc), eps), tf.mul(tc, x)) as tf.Tensor2D;
   const v = head.forward(y, t, z, layout);

@@ -14,7 +14,11 @@ export type Method = 'nestar' | 'raster' | 'nextscale';
 export const METHODS: readonly Method[] = ['nestar', 'raster', 'nextscale'];
 
 /** Training-time options of a loss: head repeats, t sampling, coordination step. */
-export interface LossOptions { headRepeats?: number; time?: TimeSampling; coord?: CoordStep }
+export interface LossOptions {
+  headRepeats?: number; time?: TimeSampling; coord?: CoordStep;
+  /** Sees each loss part's (t, eps) draws (part = module or scale index): golden fixtures for the PyTorch twin. */
+  recordDraws?: (part: number, t: Float32Array, eps: tf.Tensor2D) => void;
+}
 
 /** How to sample: count, classes, guidance, ODE solver and steps, seed, and a per-step callback. */
 export interface SampleOptions {

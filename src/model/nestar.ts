@@ -110,7 +110,8 @@ export class NestAR implements Generator {
       const generated = prefixActive(coord) && i > 0 ? tf.concat(estimates, 1) as tf.Tensor3D : null;
       const { z, x } = this.moduleConditions(i, tokens_BnD, onehot, generated, rng, coord);
       const layout = this.trainLayouts[i]!;
-      const l = flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time, layout });
+      const record = opts.recordDraws ? (t: Float32Array, eps: tf.Tensor2D) => opts.recordDraws!(i, t, eps) : undefined;
+      const l = flowMatchingLoss(this.heads[i]!, x, z, rng, { repeats: opts.headRepeats, time: opts.time, layout, record });
       if (prefixActive(coord) && i < this.modules.length - 1) {
         const est = prefixEstimate(this.heads[i]!, z, D, coord!.prefixSource ?? { kind: 'one-step' }, (coord!.prefixRng ?? rng).seed(), layout);
         estimates.push(tf.reshape(est, [B, mod.end - mod.start, D]));

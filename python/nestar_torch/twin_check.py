@@ -1,0 +1,37 @@
+"""Cross-implementation check (used by test/torchTwin.test.ts): given a folder written by nestar with
+meta.json (model config, labels, head repeats), weights.safetensors, inputs.safetensors (tokens and each
+module's replayed t and eps draws), computes the loss and every parameter's gradient here in float64 and
+writes loss.json and grads.safetensors next to them. The TypeScript test compares.
+
+    python3 -m nestar_torch.twin_check DIR
+"""
+import json
+import os
+import sys
+
+import torch
+
+from .model import NestAR
+from .safetensors_io import read_safetensors, write_safetensors
+
+
+def main(folder):
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    weights, _ = read_safetensors(os.path.join(folder, "weights.safetensors"))
+    inputs, _ = read_safetensors(os.path.join(folder, "inputs.safetensors"))
+    model = NestAR(meta["model"]).double()
+    model.ps.load_arrays(weights)
+    names = [(n, list(p.shape)) for n, p in model.ps.named()]
+    M = len(model.modules_)
+    draws = [{"t": torch.as_tensor(inputs[f"t{i}"]).double(), "eps": torch.as_tensor(inputs[f"eps{i}"]).double()} for i in range(M)]
+    tokens = torch.as_tensor(inputs["tokens"]).double()
+    total, per = model.loss(tokens, meta["labels"], draws=draws, head_repeats=meta["headRepeats"])
+    total.backward()
+    grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)).numpy() for n, p in model.ps.named()}
+    write_safetensors(os.path.join(folder, "grads.safetensors"), grads)
+    json.dump({"loss": total.item(), "perModule": [l.item() for l in per], "params": names,
+               "torch": torch.__version__}, open(os.path.join(folder, "loss.json"), "w"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,23 @@
+// Finds a Python that imports torch and numpy (Debian's python3-torch is for /usr/bin/python3, which a
+// pyenv or venv python3 on PATH may shadow); NESTAR_PYTHON overrides. Shared by the PyTorch-twin tests.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const PYTHON_DIR = join(import.meta.dirname, '..', 'python');
+
+export function findTorchPython(): string {
+  const candidates = [process.env.NESTAR_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    const r = spawnSync(c, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+    if (r.status === 0) return c;
+  }
+  throw new Error(`no Python with torch and numpy among ${candidates.join(', ')}: install Debian's python3-torch and python3-numpy (.ci/run does)`);
+}
+
+/** Runs `python -m module args` with python/ on the path; throws with its stderr when it fails. */
+export function runTwin(python: string, module: string, args: string[], env: Record<string, string> = {}): string {
+  const r = spawnSync(python, ['-m', module, ...args], { encoding: 'utf8', cwd: PYTHON_DIR,
+    env: { ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', ...env }, timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`${python} -m ${module} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}

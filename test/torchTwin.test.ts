@@ -1,0 +1,73 @@
+// The PyTorch twin (python/nestar_torch, issue #22) against nestar: the same weights, tokens and (t, eps)
+// draws give the same loss and the same gradient of every parameter, for both flow heads, both token
+// orders, per-module widths and both loss weightings. Needs Debian's python3-torch (installed by .ci/run).
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setup, tf } from './helpers.js';
+import { findTorchPython, runTwin } from './python.js';
+import { NestAR } from '../src/model/nestar.js';
+import type { NestARConfig } from '../src/model/config.js';
+import { exportVariables } from '../src/train/weights.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/util/safetensors.js';
+import { Rng } from '../src/util/rng.js';
+
+let python = '';
+before(async () => { await setup(); python = findTorchPython(); });
+
+const CASES: Array<{ name: string; model: Partial<NestARConfig> }> = [
+  { name: 'patch head, interleaved, 3 modules, per-module widths',
+    model: { gridSize: 8, tokenDim: 5, numClasses: 3, width: [16, 16, 24], depth: [1, 2, 1], heads: 2, headKind: 'patch', headWidth: 16, headDepth: 2, headHeads: 2, order: 'interleaved' } },
+  { name: 'per-token head, zorder, loss weight 1 per module',
+    model: { gridSize: 4, tokenDim: 6, numClasses: 3, width: 16, depth: 1, heads: 4, headKind: 'token', headWidth: 24, headDepth: 2, order: 'zorder', lossWeights: 'modules' } },
+];
+
+for (const c of CASES) {
+  test(`PyTorch twin: loss and every gradient match nestar (${c.name})`, () => {
+    const model = new NestAR(c.model, 3);
+    // Random weights everywhere: the zero-initialised modulations and outputs would otherwise hide most terms.
+    const rng = new Rng(11);
+    for (const v of model.params.vars.values()) {
+      const vals = Float32Array.from({ length: v.size }, () => 0.3 * rng.normal());
+      v.assign(tf.tensor(vals, v.shape));
+    }
+    const n = model.numTokens, D = model.config.tokenDim, B = 3, repeats = 2;
+    const tokens = tf.tensor3d(Float32Array.from({ length: B * n * D }, () => rng.normal()), [B, n, D]);
+    const labels = Int32Array.from([0, 2, model.nullClass]); // the trainer passes the null class for dropped labels
+    const draws: Record<string, NamedArray> = {};
+    const { value, grads } = model.params.grads(() => { const r = model.loss(tokens, labels, new Rng(5), {
+      headRepeats: repeats,
+      recordDraws: (i, t, eps) => {
+        draws[`t${i}`] = { shape: [t.length], data: Float32Array.from(t) };
+        draws[`eps${i}`] = { shape: [...eps.shape], data: eps.dataSync() as Float32Array };
+      },
+    }); return r.total; });
+    const dir = mkdtempSync(join(tmpdir(), 'nestar-twin-'));
+    writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(exportVariables(model.params.vars)));
+    writeFileSync(join(dir, 'inputs.safetensors'), encodeSafetensors({ ...draws, tokens: { shape: [B, n, D], data: tokens.dataSync() as Float32Array } }));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: model.config, labels: [...labels], headRepeats: repeats }));
+    runTwin(python, 'nestar_torch.twin_check', [dir]);
+    const out = JSON.parse(readFileSync(join(dir, 'loss.json'), 'utf8')) as { loss: number; params: Array<[string, number[]]>; perModule: number[] };
+    // Same names, shapes and creation order of parameters.
+    assert.deepEqual(out.params, [...model.params.vars].map(([k, v]) => [k, v.shape]));
+    const loss = value.dataSync()[0]!;
+    assert.ok(Math.abs(out.loss - loss) <= 1e-5 * Math.abs(loss), `loss: nestar ${loss}, PyTorch ${out.loss}`);
+    const theirs = decodeSafetensors(readFileSync(join(dir, 'grads.safetensors'))).tensors;
+    // Relative to the tensor's own scale, floored at 1e-3 of the largest gradient of the model: the key biases'
+    // gradients are zero in exact arithmetic (softmax ignores a per-query constant), float32 leaves ~1e-9 there.
+    const top = Math.max(...[...grads.keys()].map((k) => theirs[k]!.data.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
+    let worst = 0, worstName = '';
+    for (const [k, g] of grads) {
+      const a = g.dataSync(), b = theirs[k]!.data;
+      let diff = 0, scale = 1e-3 * top;
+      for (let i = 0; i < a.length; i++) { diff = Math.max(diff, Math.abs(a[i]! - b[i]!)); scale = Math.max(scale, Math.abs(b[i]!)); }
+      if (diff / scale > worst) { worst = diff / scale; worstName = k; }
+    }
+    assert.equal(grads.size, model.params.vars.size, 'every parameter has a gradient');
+    assert.ok(worst <= 1e-4, `worst gradient relative error ${worst.toExponential(2)} at ${worstName}`);
+    tf.dispose([tokens, value, ...grads.values()]);
+    model.dispose();
+  });
+}
