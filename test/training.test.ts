@@ -128,7 +128,7 @@ test('train.microBatch accumulates the size-weighted chunk gradients (uneven las
     loss += value.dataSync()[0]! * b / 10;
     for (const [k, g] of grads) {
       const v = g.dataSync() as Float32Array, w = want.get(k) ?? new Float32Array(v.length);
-      for (let i = 0; i < v.length; i++) w[i] += v[i]! * b / 10;
+      for (let i = 0; i < v.length; i++) w[i] = w[i]! + v[i]! * b / 10;
       want.set(k, w);
     }
     tf.dispose([xs, value, ...grads.values()]);
