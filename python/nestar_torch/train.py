@@ -209,7 +209,10 @@ def main(argv=None):
     null = cfg["model"]["numClasses"]
     bad = 0
     t_start = time.time()
+    kill_at = os.environ.get("NESTAR_TWIN_TEST_KILL")  # test hook "RANK:STEP": that rank dies there, as a lost machine would
     while step < tc["steps"]:
+        if kill_at == f"{rank}:{step}":
+            os.kill(os.getpid(), 9)
         idx = batch_indices(step, B, len(tokens_all), tc["seed"])
         gen = torch.Generator().manual_seed(tc["seed"] * 1_000_003 + step + 1)
         drop = torch.rand(B, generator=gen, dtype=torch.float64) < tc["classDropProb"]

@@ -1,0 +1,91 @@
+// Training with the PyTorch twin (python/nestar_torch/train.py, issue #22): a two-process DDP run under
+// torchrun gives one process's weights, its checkpoint samples in nestar, a nestar checkpoint resumes in
+// PyTorch, and a rank killed mid-run stops the job with the last checkpoint intact and resumable.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setup } from './helpers.js';
+import { findTorchPython, PYTHON_DIR, runTwin } from './python.js';
+import { loadPipeline } from '../src/pipeline.js';
+import { resolveRunConfig } from '../src/train/config.js';
+import { Trainer } from '../src/train/trainer.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+
+let python = '';
+before(async () => { await setup(); python = findTorchPython(); });
+const tmp = () => mkdtempSync(join(tmpdir(), 'nestar-torch-'));
+const RUN = {
+  model: { width: 32, depth: 1, heads: 2, headWidth: 32, headDepth: 1, headHeads: 2 },
+  data: { limit: 128 }, train: { steps: 6, batchSize: 8, checkpointEvery: 3, warmupSteps: 2, headRepeats: 2, keepCheckpoints: 5 },
+};
+
+/** torchrun with N local processes; Debian's torch 1.13 on Python 3.11 needs explicit --redirects/--tee (see README). */
+function torchrun(n: number, args: string[], env: Record<string, string> = {}) {
+  const torchrunBin = join(python.includes('/') ? python.replace(/python3$/, '') : '', 'torchrun');
+  return spawnSync(existsSync(torchrunBin) ? torchrunBin : 'torchrun', ['--nproc_per_node', String(n), '--redirects', '2', '--tee', '2', '-m', 'nestar_torch.train', ...args],
+    { encoding: 'utf8', cwd: PYTHON_DIR, env: { ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1', ...env }, timeout: 600_000 });
+}
+
+const weights = (run: string, step: number) => loadCheckpoint(join(run, 'checkpoints', `step-${String(step).padStart(7, '0')}`)).tensors.model;
+
+test('two-process DDP (torchrun, gloo) gives the weights of one process at the same global batch, and nestar samples its checkpoint', async () => {
+  const dir = tmp(), cfg = join(dir, 'run.json');
+  writeFileSync(cfg, JSON.stringify(RUN));
+  runTwin(python, 'nestar_torch.train', ['--config', cfg, '--out', join(dir, 'one')]);
+  const r = torchrun(2, ['--config', cfg, '--out', join(dir, 'two')]);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const a = weights(join(dir, 'one'), 6), b = weights(join(dir, 'two'), 6);
+  let worst = 0, moved = 0;
+  const init = weights(join(dir, 'one'), 3);
+  for (const k of Object.keys(a)) {
+    for (let i = 0; i < a[k]!.data.length; i++) {
+      worst = Math.max(worst, Math.abs(a[k]!.data[i]! - b[k]!.data[i]!));
+      moved = Math.max(moved, Math.abs(a[k]!.data[i]! - init[k]!.data[i]!));
+    }
+  }
+  assert.ok(worst <= 1e-5, `1 vs 2 processes: max weight difference ${worst}`);
+  assert.ok(moved > 1e-3, 'training moved the weights between steps 3 and 6');
+  const pipe = loadPipeline(join(dir, 'two'));
+  const res = await pipe.generate({ count: 2, classes: [3, 7], odeSteps: 4, seed: 1 });
+  assert.equal(res.images.count, 2);
+  assert.ok(res.images.data.every(Number.isFinite));
+  assert.equal(pipe.step, 6);
+  pipe.dispose();
+});
+
+test('a checkpoint written by nestar train resumes in PyTorch', () => {
+  const dir = tmp();
+  const cfg = resolveRunConfig({ ...RUN, train: { ...RUN.train, steps: 3 } });
+  const t = Trainer.create(cfg, { runDir: dir, data: loadMnist({ split: 'train', limit: 128 }) });
+  for (let i = 0; i < 3; i++) t.trainStep();
+  t.saveCheckpoint();
+  t.dispose();
+  const before = weights(dir, 3);
+  const log = runTwin(python, 'nestar_torch.train', ['--out', dir, '--resume', '--steps', '5']) ;
+  void log;
+  const after = loadCheckpoint(dir);
+  assert.equal(after.state.step, 5);
+  assert.equal(after.state.optimizer.t, 5);
+  assert.equal(after.state.losses.length, 5, 'the loss history continues');
+  const k = 'm2.head.final.out.w';
+  assert.ok(after.tensors.model[k]!.data.some((x, i) => x !== before[k]!.data[i]), 'PyTorch updated the weights it loaded');
+});
+
+test('killing rank 1 mid-run stops the job with an error; the last checkpoint stays loadable and the run resumes', () => {
+  const dir = tmp(), cfg = join(dir, 'run.json');
+  writeFileSync(cfg, JSON.stringify(RUN));
+  const r = torchrun(2, ['--config', cfg, '--out', dir], { NESTAR_TWIN_TEST_KILL: '1:4' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /nestar_torch\.train FAILED|ChildFailedError/);
+  assert.match(r.stderr, /rank\s*:\s*1/);
+  const latest = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8'));
+  assert.equal(latest.step, 3);
+  assert.equal(loadCheckpoint(dir).state.step, 3);
+  const again = torchrun(2, ['--out', dir, '--resume']);
+  assert.equal(again.status, 0, again.stderr.slice(-2000));
+  assert.equal(loadCheckpoint(dir).state.step, 6);
+});
