@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Two checks on the 3600-step checkpoints of the long comparison (issue #17), from the committed F16 exports:
+# a CFG below the best of the main sweep (1.25; both methods' FD fell from 2 to 1.5) and a second sampling seed
+# at CFG 1.5 (does the 3600-step order of NestAR and raster AR hold?). N = 2000 each; finished ones are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/results/lib.sh
+N=${N:-2000}
+for method in ${METHODS:-nestar raster}; do
+  ckpt=checkpoints/mnist-patch/long/$method-3600 out=results/mnist-patch/long/$method/step-3600
+  [ -f "$out/eval-cfg1.25/report.json" ] || $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg 1.25 --out "$out/eval-cfg1.25"
+  [ -f "$out/eval-seed1/report.json" ] || $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg 1.5 --seed 100000 --out "$out/eval-seed1"
+done
