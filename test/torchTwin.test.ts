@@ -71,3 +71,27 @@ for (const c of CASES) {
     model.dispose();
   });
 }
+
+test('PyTorch twin: given nestar\'s starting noise, its sampler makes the same tokens (guidance, linear schedule, interval, Heun)', async () => {
+  const model = new NestAR(CASES[0]!.model, 4);
+  const rng = new Rng(12);
+  for (const v of model.params.vars.values()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * rng.normal()), v.shape));
+  const noises: Record<string, NamedArray> = {};
+  let k = 0;
+  const opts = { classes: [1, 2, -1], cfg: 2.5, cfgSchedule: 'linear' as const, cfgInterval: [0.1, 0.9] as [number, number], odeSteps: 3, solver: 'heun' as const };
+  const res = await model.sample({ count: 3, seed: 9, ...opts,
+    recordStartNoise: (y0) => { noises[`noise${k++}`] = { shape: [...y0.shape], data: Float32Array.from(y0.dataSync()) }; } });
+  assert.equal(k, model.sequentialSteps, 'one head integration per sequential call');
+  const dir = mkdtempSync(join(tmpdir(), 'nestar-twin-'));
+  writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(exportVariables(model.params.vars)));
+  writeFileSync(join(dir, 'inputs.safetensors'), encodeSafetensors(noises));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: model.config, sample: opts }));
+  runTwin(python, 'nestar_torch.twin_check', [dir]);
+  const theirs = decodeSafetensors(readFileSync(join(dir, 'tokens.safetensors'))).tensors.tokens!;
+  assert.deepEqual(theirs.shape, [3, model.numTokens, model.config.tokenDim]);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < res.tokens.length; i++) { diff = Math.max(diff, Math.abs(res.tokens[i]! - theirs.data[i]!)); scale = Math.max(scale, Math.abs(theirs.data[i]!)); }
+  assert.ok(diff <= 1e-4 * scale, `tokens differ by ${diff} (scale ${scale})`);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'sample.json'), 'utf8')).calls, res.backboneCalls);
+  model.dispose();
+});

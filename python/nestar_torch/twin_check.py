@@ -12,11 +12,28 @@ import sys
 import torch
 
 from .model import NestAR
+from .sample import sample
 from .safetensors_io import read_safetensors, write_safetensors
+
+
+def sample_check(folder, meta):
+    """meta["sample"] holds the options; inputs.safetensors the starting noises noise0..; writes tokens.safetensors."""
+    weights, _ = read_safetensors(os.path.join(folder, "weights.safetensors"))
+    inputs, _ = read_safetensors(os.path.join(folder, "inputs.safetensors"))
+    model = NestAR(meta["model"]).double()
+    model.ps.load_arrays(weights)
+    o = meta["sample"]
+    noises = [inputs[f"noise{i}"] for i in range(len([k for k in inputs if k.startswith("noise")]))]
+    canvas, calls = sample(model, o["classes"], cfg=o["cfg"], ode_steps=o["odeSteps"], solver=o["solver"],
+                           cfg_schedule=o.get("cfgSchedule", "constant"), cfg_interval=o.get("cfgInterval"), start_noise=noises)
+    write_safetensors(os.path.join(folder, "tokens.safetensors"), {"tokens": canvas.numpy()})
+    json.dump({"calls": calls}, open(os.path.join(folder, "sample.json"), "w"))
 
 
 def main(folder):
     meta = json.load(open(os.path.join(folder, "meta.json")))
+    if "sample" in meta:
+        return sample_check(folder, meta)
     weights, _ = read_safetensors(os.path.join(folder, "weights.safetensors"))
     inputs, _ = read_safetensors(os.path.join(folder, "inputs.safetensors"))
     model = NestAR(meta["model"]).double()

@@ -68,6 +68,8 @@ export interface IntegrateOptions {
   timeShift?: number;
   /** Euler–Maruyama noise scale λ of the 'sde' solver (default 1): diffusion g(t)² = λ·(1−t). */
   sdeNoise?: number;
+  /** Sees the starting point y_0 (after temperature). */
+  onStart?: (y0: tf.Tensor2D) => void;
 }
 
 /** The n+1 times of the integration grid, from 0 (noise) to 1 (data). */
@@ -89,6 +91,7 @@ export function timeGrid(steps: number, shift = 1): Float64Array {
  */
 export function integrateFlow(v: VelocityFn, shape: [number, number], opts: IntegrateOptions): { y: tf.Tensor2D; evals: number } {
   let y = tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', opts.seed), opts.temperature)) as tf.Tensor2D;
+  opts.onStart?.(y);
   const grid = timeGrid(opts.steps, opts.timeShift ?? 1);
   const lambda = opts.sdeNoise ?? 1;
   let evals = 0;

@@ -27,6 +27,8 @@ export interface SampleOptions {
   classes?: number | number[] | null;
   cfg?: number;
   cfgSchedule?: 'constant' | 'linear';
+  /** Sees the starting noise of every head integration, in order (golden fixtures for the PyTorch twin). */
+  recordStartNoise?: (y0: tf.Tensor2D) => void;
   temperature?: number;
   odeSteps?: number;
   solver?: OdeSolver;
@@ -152,7 +154,7 @@ export function sampleHead(head: VelocityHead, z_NC: tf.Tensor2D, tokenDim: numb
     const v = head.forward(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t, z_NC, layout);
     const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
     return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
-  }, [N, tokenDim], { steps: opts.odeSteps ?? 32, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise });
+  }, [N, tokenDim], { steps: opts.odeSteps ?? 32, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise, onStart: opts.recordStartNoise });
   if (zc !== z_NC) zc.dispose();
   return res;
 }
