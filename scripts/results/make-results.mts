@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
 import { headsSection } from './heads-results.mts';
 import { longSection } from './long-results.mts';
+import { emojiSection } from './emoji-results.mts';
 
 const CHECK = process.argv.includes('--check');
 const stale: string[] = [];
@@ -88,6 +89,7 @@ L('![FD vs recall](mnist-patch/fd-vs-recall.svg)');
 L();
 headsSection(ROOT, L);
 longSection(ROOT, L, emit);
+emojiSection(L);
 L('## Exposure gap (`nestar diagnose`, flow-matching loss on held-out images, ground-truth vs model-sampled prefixes)');
 L();
 L('| method | part | tokens | loss, ground-truth prefix | loss, sampled prefix | gap | gap % |');
