@@ -53,6 +53,28 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
   const ratios = LONG_STEPS.flatMap((s) => { const a = rep('nestar', s), b = rep('raster', s); return a && b ? [`${s} steps: ${f(best(a).fd / best(b).fd)} (recall ${f(best(a).recall / best(b).recall)}×)`] : []; });
   L(ratios.length ? `NestAR / raster AR best FD at the same step: ${ratios.join('; ')}.` : 'No step has both methods evaluated yet.');
   L();
+  // Two checks at 3600 steps (scripts/results/long-extra.sh): a lower CFG, and a second sampling seed at CFG 1.5.
+  const extra = (m: string, e: string) => read<Report>(join(dir, m, 'step-3600', e, 'report.json'));
+  const have = LONG_METHODS.filter((m) => rep(m, 3600) && extra(m, 'eval-cfg1.25') && extra(m, 'eval-seed1'));
+  if (have.length) {
+    L('At 3600 steps, a CFG below the sweep and a second sampling seed (`scripts/results/long-extra.sh`, N = 2000 each):');
+    L();
+    L('| method | FD @ CFG 1.25 | FD @ CFG 1.5, seed 0 | FD @ CFG 1.5, seed 100000 | mean of the two seeds | recall @ 1.5, two seeds | best FD over CFG 1.25 / 1.5 / 2 (seed 0) |');
+    L('|---|---:|---:|---:|---:|---:|---:|');
+    const stats: Record<string, { mean: number; best: number; recall: number }> = {};
+    for (const m of have) {
+      const r = rep(m, 3600)!, c125 = extra(m, 'eval-cfg1.25')!.rows[0]!, s1 = extra(m, 'eval-seed1')!.rows[0]!;
+      const s0 = r.rows.find((x) => x.cfg === 1.5)!;
+      const all = [...r.rows, c125], b = all.reduce((a, x) => (x.fd < a.fd ? x : a));
+      stats[m] = { mean: (s0.fd + s1.fd) / 2, best: b.fd, recall: (s0.recall + s1.recall) / 2 };
+      L(`| ${m} | ${f(c125.fd)} | ${f(s0.fd)} | ${f(s1.fd)} | ${f(stats[m]!.mean)} | ${f(s0.recall, 3)} / ${f(s1.recall, 3)} | ${f(b.fd)} (CFG ${b.cfg}) |`);
+    }
+    L();
+    if (stats.nestar && stats.raster) {
+      L(`NestAR / raster AR at 3600 steps: ${f(stats.nestar.mean / stats.raster.mean)} on the two-seed mean FD at CFG 1.5 (recall ${f(stats.nestar.recall / stats.raster.recall)}×), ${f(stats.nestar.best / stats.raster.best)} on the best FD over the three CFGs.`);
+      L();
+    }
+  }
   if (series.length) {
     emit(join(dir, 'fd-vs-steps.svg'), lineChartSvg({ title: 'Best FD (over CFG) vs training steps', xLabel: 'training steps', yLabel: 'FD (lower is better)', series }));
     L('![FD vs training steps](mnist-patch/long/fd-vs-steps.svg)');
