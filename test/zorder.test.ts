@@ -57,3 +57,15 @@ test('config validation rejects invalid combinations with what would be valid', 
   assert.equal(ok.modules.length, 4);
   assert.equal(sequentialCalls(ok.modules), 13);
 });
+
+test('mortonToRaster gives row*side+col of each Morton cell, and the module plan has the fields the spec defines', () => {
+  assert.deepEqual([...mortonToRaster(2)], [0, 1, 2, 3]);
+  assert.deepEqual([...mortonToRaster(4)].slice(0, 8), [0, 1, 4, 5, 2, 3, 6, 7]);
+  // n = 64, k = 4, n1 = 4 (method.md §2): module 1 makes 4 tokens one by one; module m makes 3 patches of 4^(m-1) tokens.
+  assert.deepEqual(modulePlan(64, 4, 4), [
+    { m: 1, patch: 1, steps: 4, inputTokens: 3, start: 0, end: 4 },
+    { m: 2, patch: 4, steps: 3, inputTokens: 12, start: 4, end: 16 },
+    { m: 3, patch: 16, steps: 3, inputTokens: 48, start: 16, end: 64 },
+  ]);
+  assert.deepEqual(modulePlan(16, 2, 2).map((p) => [p.patch, p.steps, p.inputTokens, p.end]), [[1, 2, 1, 2], [2, 1, 2, 4], [4, 1, 4, 8], [8, 1, 8, 16]]);
+});
