@@ -131,10 +131,20 @@ def latest_checkpoint(run):
     p = os.path.join(run, "latest.json")
     if not os.path.exists(p):
         raise SystemExit(f"nestar_torch: --resume: {p} does not exist (nothing to resume)")
-    rel = json.load(open(p))["checkpoint"]
+    rel = read_json(p, "run").get("checkpoint") if isinstance(read_json(p, "run"), dict) else None
     if not (isinstance(rel, str) and rel.startswith("checkpoints/step-")):
         raise SystemExit(f"nestar_torch: {p} must name checkpoints/step-NNNNNNN, got {rel!r}")
     return os.path.join(run, rel)
+
+
+def read_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise SystemExit(f"nestar_torch: {what} {path}: {e.strerror}")
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"nestar_torch: {what} {path} is not JSON: {e}")
 
 
 def main(argv=None):
@@ -159,15 +169,17 @@ def main(argv=None):
         resume = None
         if a.resume:
             ck = latest_checkpoint(a.out)
-            state = json.load(open(os.path.join(ck, "state.json")))
+            state = read_json(os.path.join(ck, "state.json"), "checkpoint")
             if state.get("format") != FORMAT:
                 raise SystemExit(f"nestar_torch: {ck}/state.json has format {state.get('format')!r}, expected {FORMAT}")
             resume = (ck, state)
             cfg_in = state["config"]
         else:
+            if os.path.exists(os.path.join(a.out, "latest.json")) or os.path.isdir(os.path.join(a.out, "checkpoints")):
+                raise SystemExit(f"nestar_torch: --out {a.out} already holds a run; pass --resume to continue it or choose another --out")
             if not a.config:
                 raise SystemExit("nestar_torch: --config FILE.json is required (or --resume)")
-            cfg_in = json.load(open(a.config))
+            cfg_in = read_json(a.config, "--config")
         if a.steps:
             cfg_in = {**cfg_in, "train": {**cfg_in.get("train", {}), "steps": a.steps}}
         cfg = resolve_run_config(cfg_in)
