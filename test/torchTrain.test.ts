@@ -65,8 +65,9 @@ test('a checkpoint written by nestar train resumes in PyTorch', () => {
   t.saveCheckpoint();
   t.dispose();
   const before = weights(dir, 3);
-  const log = runTwin(python, 'nestar_torch.train', ['--out', dir, '--resume', '--steps', '5']) ;
-  void log;
+  // Without --resume the run folder is refused, not overwritten (its checkpoints would be pruned).
+  assert.throws(() => runTwin(python, 'nestar_torch.train', ['--config', join(dir, 'checkpoints', 'step-0000003', 'state.json'), '--out', dir]), /already holds a run; pass --resume/);
+  runTwin(python, 'nestar_torch.train', ['--out', dir, '--resume', '--steps', '5']);
   const after = loadCheckpoint(dir);
   assert.equal(after.state.step, 5);
   assert.equal(after.state.optimizer.t, 5);
