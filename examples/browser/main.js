@@ -30,7 +30,7 @@ $('go').onclick = async () => {
   $('stages').replaceChildren();
   const t0 = performance.now();
   const res = await pipe.generate({
-    count: 1, classes: Number($('digit').value), cfg: 1.5, seed: seed++,
+    count: 1, classes: Number($('digit').value), cfg: 1.25, seed: seed++,
     onStep: async (s) => {
       $('stages').append(canvasOf(s.images()));
       $('status').textContent = `call ${s.calls} of ${s.totalCalls}`;

@@ -259,7 +259,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
     mkdirSync(dirname(out), { recursive: true });
     const t0 = performance.now();
     const K = pipe.config.model.numClasses;
-    const res = await pipe.generate({ count: 8 * K, classes: Array.from({ length: 8 * K }, (_, i) => Math.floor(i / 8)), cfg: 1.5, odeSteps: 32, seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0 });
+    const res = await pipe.generate({ count: 8 * K, classes: Array.from({ length: 8 * K }, (_, i) => Math.floor(i / 8)), cfg: 1.25, odeSteps: 32, seed: num(a.seed, 'seed', { int: true, min: 0 }) ?? 0 });
     writeImageGrid(out, res.images, 8);
     console.log(`demo grid from the shipped checkpoint ${SHIPPED_DEMO} (step ${pipe.step}; one row per digit 0-9, ${res.backboneCalls} sequential calls per image, ${((performance.now() - t0) / 1000).toFixed(1)} s): ${out}`);
     console.log('train one yourself: nestar demo --train');
