@@ -57,7 +57,7 @@ export interface TrainConfig {
   /** Probability of replacing the class by the null class (classifier-free guidance training). */
   classDropProb: number;
   headRepeats: number;
-  /** Gradient accumulation: the batch is run in chunks of this many samples (0 = all at once). Same gradient, less memory. */
+  /** Gradient accumulation: the batch runs in chunks of this many samples (0 = all at once): the gradient of the batch mean (noise drawn per chunk), with one chunk's memory. */
   microBatch: number;
   timeSampling: TimeSampling;
   seed: number;
