@@ -85,6 +85,11 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
       L();
     }
   }
+  const lat = read<{ settings: { cfg: number }; methods: Record<string, { medianMs: number; sequentialCalls: number }>; rasterOverNestar: number }>(join(dir, 'latency.json'));
+  if (lat?.methods.nestar && lat.methods.raster) {
+    L(`Batch-1 latency of the 3600-step checkpoints (\`scripts/results/measure-long.mts\`, one run, methods interleaved, 32 Euler steps, CFG ${lat.settings.cfg}): NestAR ${f(lat.methods.nestar.medianMs, 0)} ms (${lat.methods.nestar.sequentialCalls} calls) vs raster AR ${f(lat.methods.raster.medianMs, 0)} ms (${lat.methods.raster.sequentialCalls} calls): **${f(lat.rasterOverNestar)}×** lower (target ≥ 4×: ${lat.rasterOverNestar >= 4 ? 'met' : 'missed'}).`);
+    L();
+  }
   if (series.length) {
     emit(join(dir, 'fd-vs-steps.svg'), lineChartSvg({ title: 'Best FD (over CFG) vs training steps', xLabel: 'training steps', yLabel: 'FD (lower is better)', series }));
     L('![FD vs training steps](mnist-patch/long/fd-vs-steps.svg)');
