@@ -1,13 +1,12 @@
 // The colour section of RESULTS.md (issue #20): NestAR, raster AR and next-scale AR on the Noto emoji at 32×32×3,
 // from the reports scripts/results/emoji.sh writes; imported by make-results.mts. Every number is read from a JSON.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { bestFd, f, read } from './reportFiles.mts';
 
 interface Row { n: number; fd: number; is: number; recall: number; precision: number; coverage: number; cfg?: number; memorisation?: number | null; samplingSeconds?: number }
 interface Report { rows: Row[]; realData: Row; split: string; referenceN: number; featureNet: { sha256: string; testAccuracy: number };
   source: { params?: number; step: number; sequentialCalls?: number } }
-const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
-const f = (x: number, d = 2) => x.toFixed(d);
 export const EMOJI_METHODS = ['nestar', 'raster', 'nextscale'] as const;
 
 export function emojiSection(L: (s?: string) => void): void {
@@ -29,7 +28,7 @@ export function emojiSection(L: (s?: string) => void): void {
   const cfgs = [...new Set(done.flatMap((m) => reps[m]!.rows.map((r) => r.cfg!)))].sort((a, b) => a - b);
   L(`| method | parameters | calls | ${cfgs.map((c) => `FD @ CFG ${c}`).join(' | ')} | best FD | IS | precision | recall | coverage | memorisation |`);
   L(`|---|---:|---:|${cfgs.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|---:|`);
-  const best = (r: Report) => r.rows.reduce((a, b) => (b.fd < a.fd ? b : a));
+  const best = (r: Report) => bestFd(r.rows);
   for (const m of EMOJI_METHODS) {
     const r = reps[m];
     if (!r) { L(`| ${m} | | | ${cfgs.map(() => '').join(' | ')} | not trained yet | | | | | |`); continue; }

@@ -1,13 +1,12 @@
 // The flow-head / token-order section of RESULTS.md (issue #17), from the reports scripts/results/heads.sh
 // writes; imported by make-results.mts. Every number is read from a JSON file.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { bestFd, f, read } from './reportFiles.mts';
 
 interface Row { n: number; fd: number; is: number; precision: number; recall: number; coverage: number; cfg?: number; memorisation?: number | null }
 interface Report { rows: Row[]; realData: Row; settings: { n: number; odeSteps: number }; source: { params?: number; sequentialCalls?: number; step: number } }
 interface Gap { totalGt: number; totalSampled: number }
-const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
-const f = (x: number, d = 2) => x.toFixed(d);
 const millions = (p?: number) => (p ? `${(p / 1e6).toFixed(2)}M` : 'n/a');
 
 /** Rows of a method's main evaluation plus its finer CFG sweep (eval-cfg-fine), sorted by CFG. */
@@ -15,7 +14,7 @@ function sweep(dir: string): Row[] {
   const rows = [...(read<Report>(join(dir, 'eval', 'report.json'))?.rows ?? []), ...(read<Report>(join(dir, 'eval-cfg-fine', 'report.json'))?.rows ?? [])];
   return rows.sort((a, b) => (a.cfg ?? 0) - (b.cfg ?? 0));
 }
-const best = (rows: Row[]) => rows.reduce((a, b) => (b.fd < a.fd ? b : a));
+
 
 export function headsSection(root: string, L: (s?: string) => void): void {
   const H = join(root, 'heads');
@@ -41,7 +40,7 @@ export function headsSection(root: string, L: (s?: string) => void): void {
   for (const v of variants) {
     const rows = sweep(v.dir);
     if (!rows.length) { L(`| ${v.key} | ${v.head} | ${v.order} | not run yet |`); continue; }
-    const b = best(rows), l = lat?.variants[v.key], g = read<Gap>(v.gap);
+    const b = bestFd(rows), l = lat?.variants[v.key], g = read<Gap>(v.gap);
     bests[v.key] = b;
     const st = read<{ trainSeconds?: number }>(join(v.ck, 'state.json'));
     const cell = (c: number) => { const r = rows.find((x) => x.cfg === c); return r ? f(r.fd) : '–'; };

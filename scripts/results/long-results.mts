@@ -3,12 +3,11 @@
 // Every number is read from a JSON file; checkpoints not evaluated yet are listed as such.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bestFd, f, read } from './reportFiles.mts';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
 
 interface Row { n: number; fd: number; recall: number; precision: number; coverage: number; cfg?: number; memorisation?: number | null }
 interface Report { rows: Row[]; realData: Row; source: { params?: number; step: number } }
-const read = <T,>(p: string): T | null => (existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as T : null);
-const f = (x: number, d = 2) => x.toFixed(d);
 
 export const LONG_METHODS = ['nestar', 'raster'] as const;
 export const LONG_STEPS = [1200, 2400, 3600] as const;
@@ -23,7 +22,7 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
     const more = ['eval-cfg1.25', 'eval-cfg1.1'].flatMap((e) => read<Report>(join(dir, m, `step-${s}`, e, 'report.json'))?.rows ?? []);
     return { ...r, rows: [...r.rows, ...more].sort((a, b) => a.cfg! - b.cfg!) };
   };
-  const best = (r: Report) => r.rows.reduce((a, b) => (b.fd < a.fd ? b : a));
+  const best = (r: Report) => bestFd(r.rows);
   L('## Training 3× longer: FD against training steps (issue #17)');
   L();
   L(`NestAR (patch head, interleaved order) and raster AR from one config (\`results/configs/mnist-patch-long.json\`: ${cfg?.train.steps ?? '?'} steps × batch ${cfg?.train.batchSize ?? '?'},`);
