@@ -15,7 +15,6 @@ function sweep(dir: string): Row[] {
   return rows.sort((a, b) => (a.cfg ?? 0) - (b.cfg ?? 0));
 }
 
-
 export function headsSection(root: string, L: (s?: string) => void): void {
   const H = join(root, 'heads');
   const lat = read<{ backend: string; settings: Record<string, unknown>; variants: Record<string, { medianMs: number; sequentialCalls: number; params: number }> }>(join(H, 'latency.json'));
