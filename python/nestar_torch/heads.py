@@ -21,6 +21,31 @@ def time_features(t, n, dtype):
     return torch.cat([torch.cos(a), torch.sin(a)], 1).to(dtype)
 
 
+def _input_layers(ps, name, token_dim, cond_dim, W):
+    """What both heads start with: the time embedding MLP, the condition projection, the token projection."""
+    linear(ps, f"{name}.t_emb.fc1", T_FREQ, W)
+    linear(ps, f"{name}.t_emb.fc2", W, W)
+    linear(ps, f"{name}.z_proj", cond_dim, W)
+    linear(ps, f"{name}.in", token_dim, W)
+
+
+def _final_layers(ps, name, token_dim, W):
+    """What both heads end with: a zero-initialised AdaLN modulation and output layer."""
+    linear(ps, f"{name}.final.ada_shift", W, W, zero=True)
+    linear(ps, f"{name}.final.ada_scale", W, W, zero=True)
+    linear(ps, f"{name}.final.out", W, token_dim, zero=True)
+
+
+def _condition(L, t, z, n, dtype):
+    """c = silu(emb(t) + proj(z)), the AdaLN input of every row."""
+    return silu(L("t_emb.fc2", silu(L("t_emb.fc1", time_features(t, n, dtype)))) + L("z_proj", z))
+
+
+def _modulate(L, x, p, c):
+    """AdaLN: the unit-normalised x shifted and scaled by the layers `p`.ada_shift / `p`.ada_scale of c."""
+    return normalize(x) * (1 + L(f"{p}.ada_scale", c)) + L(f"{p}.ada_shift", c)
+
+
 def layout_rows(layout):
     return sum(length for _, length in layout)
 
@@ -31,31 +56,23 @@ class TokenHead:
     def __init__(self, ps, name, token_dim, cond_dim, width, depth):
         self.ps, self.name, self.depth = ps, name, depth
         W = width
-        linear(ps, f"{name}.t_emb.fc1", T_FREQ, W)
-        linear(ps, f"{name}.t_emb.fc2", W, W)
-        linear(ps, f"{name}.z_proj", cond_dim, W)
-        linear(ps, f"{name}.in", token_dim, W)
+        _input_layers(ps, name, token_dim, cond_dim, W)
         for i in range(depth):
             p = f"{name}.blocks.{i}"
             for m in ("ada_shift", "ada_scale", "ada_gate"):
                 linear(ps, f"{p}.{m}", W, W, zero=True)
             linear(ps, f"{p}.fc1", W, W)
             linear(ps, f"{p}.fc2", W, W)
-        linear(ps, f"{name}.final.ada_shift", W, W, zero=True)
-        linear(ps, f"{name}.final.ada_scale", W, W, zero=True)
-        linear(ps, f"{name}.final.out", W, token_dim, zero=True)
+        _final_layers(ps, name, token_dim, W)
 
     def forward(self, y, t, z, layout=None):
         L = lambda nm, x: apply_linear(self.ps, f"{self.name}.{nm}", x)
-        te = L("t_emb.fc2", silu(L("t_emb.fc1", time_features(t, y.shape[0], y.dtype))))
-        c = silu(te + L("z_proj", z))
+        c = _condition(L, t, z, y.shape[0], y.dtype)
         h = L("in", y)
         for i in range(self.depth):
             b = f"blocks.{i}"
-            hn = normalize(h) * (1 + L(f"{b}.ada_scale", c)) + L(f"{b}.ada_shift", c)
-            h = h + L(f"{b}.ada_gate", c) * L(f"{b}.fc2", silu(L(f"{b}.fc1", hn)))
-        hn = normalize(h) * (1 + L("final.ada_scale", c)) + L("final.ada_shift", c)
-        return L("final.out", hn)
+            h = h + L(f"{b}.ada_gate", c) * L(f"{b}.fc2", silu(L(f"{b}.fc1", _modulate(L, h, b, c))))
+        return L("final.out", _modulate(L, h, "final", c))
 
 
 class PatchHead:
@@ -66,10 +83,7 @@ class PatchHead:
             raise ValueError(f"{name}: head width {width} is not divisible by its {heads} attention heads")
         self.ps, self.name, self.depth, self.heads, self.width = ps, name, depth, heads, width
         W = width
-        linear(ps, f"{name}.t_emb.fc1", T_FREQ, W)
-        linear(ps, f"{name}.t_emb.fc2", W, W)
-        linear(ps, f"{name}.z_proj", cond_dim, W)
-        linear(ps, f"{name}.in", token_dim, W)
+        _input_layers(ps, name, token_dim, cond_dim, W)
         table = np.stack([sin_cos_2d(p, W, grid) for p in slot_positions])
         ps.create(f"{name}.pos", [len(slot_positions), W], "values", table)
         for i in range(depth):
@@ -82,9 +96,7 @@ class PatchHead:
                 linear(ps, f"{p}.mlp.{m}", W, W, zero=True)
             linear(ps, f"{p}.mlp.fc1", W, PATCH_HEAD_MLP_RATIO * W)
             linear(ps, f"{p}.mlp.fc2", PATCH_HEAD_MLP_RATIO * W, W)
-        linear(ps, f"{name}.final.ada_shift", W, W, zero=True)
-        linear(ps, f"{name}.final.ada_scale", W, W, zero=True)
-        linear(ps, f"{name}.final.out", W, token_dim, zero=True)
+        _final_layers(ps, name, token_dim, W)
 
     def forward(self, y, t, z, layout):
         L = lambda nm, x: apply_linear(self.ps, f"{self.name}.{nm}", x)
@@ -92,13 +104,12 @@ class PatchHead:
         if N % S:
             raise ValueError(f"{self.name}: {N} rows do not split into samples of {S} rows")
         G = N // S
-        te = L("t_emb.fc2", silu(L("t_emb.fc1", time_features(t, N, y.dtype))))
-        c = silu(te + L("z_proj", z))
+        c = _condition(L, t, z, N, y.dtype)
         pos = self.ps[f"{self.name}.pos"]
         pos_s = torch.cat([pos[s:s + n] for s, n in layout], 0)
         h = (L("in", y).reshape(G, S, W) + pos_s).reshape(N, W)
         attend = _segment_attention(layout, G, self.heads, W, y.dtype)
-        mod = lambda x, p: normalize(x) * (1 + L(f"{p}.ada_scale", c)) + L(f"{p}.ada_shift", c)
+        mod = lambda x, p: _modulate(L, x, p, c)
         for i in range(self.depth):
             b = f"blocks.{i}"
             hn = mod(h, f"{b}.attn")

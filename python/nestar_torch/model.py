@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .config import morton_to_rowcol, resolve_nestar, sequence_to_morton, sin_cos_2d
-from .heads import PatchHead, TokenHead, layout_rows
+from .heads import PatchHead, TokenHead
 from .layers import ParamStore, apply_layer_norm, apply_linear, gelu, layer_norm_params, linear
 
 
@@ -110,36 +110,44 @@ class NestAR(torch.nn.Module):
         x = tokens_seq[:, first:first + (count if mod["m"] == 1 else mod["inputTokens"])]
         return rows.reshape(-1, mod["width"]), x.reshape(-1, D)
 
-    def time_groups(self, i, rows):
-        head, layout = self.heads[i], self.layouts[i]
-        if head.kind == "token":
-            return [1] * rows
-        return [n for _ in range(rows // layout_rows(layout)) for _, n in layout]
+    def draw_noise(self, B, repeats, time_sampling="uniform", generator=None, lo=0, hi=None, dtype=torch.float32):
+        """Per module {'t': [N], 'eps': [N, D]} for a batch of B samples, sliced to samples [lo, hi), rows
+        repeat-major as the loss takes them. t is one per token for a per-token head and one per patch for a
+        patch head (uniform or logit-normal); eps ~ N(0, I). Every rank of a DDP job draws the global batch's
+        noise from the same generator and keeps its slice, so the job computes one process's gradient."""
+        hi = B if hi is None else hi
+        D, draws = self.config["tokenDim"], []
+        for i, mod in enumerate(self.modules_):
+            S = mod["end"] - mod["start"] if mod["m"] == 1 else mod["inputTokens"]
+            per_group = 1 if self.heads[i].kind == "token" else mod["patch"]
+            shape = (repeats, B, S // per_group)
+            if time_sampling == "logit-normal":
+                t = torch.sigmoid(torch.randn(shape, generator=generator, dtype=torch.float64))
+            else:
+                t = torch.rand(shape, generator=generator, dtype=torch.float64)
+            eps = torch.randn((repeats, B, S, D), generator=generator, dtype=torch.float64)
+            t = t[:, lo:hi].repeat_interleave(per_group, dim=2)
+            draws.append({"t": t.reshape(-1).to(dtype), "eps": eps[:, lo:hi].reshape(-1, D).to(dtype)})
+        return draws
 
-    def loss(self, tokens, labels, draws=None, head_repeats=4, generator=None, record=None):
+    def loss(self, tokens, labels, draws=None, head_repeats=4, generator=None, record=None, time_sampling="uniform"):
         """Flow-matching loss: sum over modules of lambda_m · mean squared velocity error.
 
         tokens [B, n, D] in Morton (data) order. draws: per module {'t': [N], 'eps': [N, D]} to replay
-        (rows repeat-major, N = head_repeats · B · targets); otherwise t ~ U(0,1) per token (per-token head)
-        or per patch (patch head) and eps ~ N(0, I) are drawn from `generator`. record(i, t, eps) sees them.
-        Returns (total, [per-module losses]).
+        (rows repeat-major, N = head_repeats · B · targets); otherwise drawn by draw_noise from `generator`.
+        record(i, t, eps) sees them. Returns (total, [per-module losses]).
         """
         tokens = torch.as_tensor(tokens)
         onehot = self.one_hot(labels).to(tokens.dtype)
         tokens_seq = tokens[:, torch.as_tensor(self.seq_to_morton)]
+        if draws is None:
+            draws = self.draw_noise(tokens.shape[0], head_repeats, time_sampling, generator, dtype=tokens.dtype)
         per = []
         for i, mod in enumerate(self.modules_):
             z, x = self.module_conditions(i, tokens_seq, onehot)
             x, z = x.repeat(head_repeats, 1), z.repeat(head_repeats, 1)
-            N = x.shape[0]
-            if draws is not None:
-                t = torch.as_tensor(draws[i]["t"], dtype=x.dtype).reshape(N)
-                eps = torch.as_tensor(draws[i]["eps"], dtype=x.dtype).reshape(x.shape)
-            else:
-                groups = self.time_groups(i, N)
-                tg = torch.rand(len(groups), generator=generator, dtype=torch.float64).to(x.dtype)
-                t = torch.repeat_interleave(tg, torch.as_tensor(groups))
-                eps = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(x.dtype)
+            t = torch.as_tensor(draws[i]["t"], dtype=x.dtype).reshape(x.shape[0])
+            eps = torch.as_tensor(draws[i]["eps"], dtype=x.dtype).reshape(x.shape)
             if record:
                 record(i, t, eps)
             tc = t[:, None]

@@ -64,11 +64,15 @@ def encode_safetensors(tensors, metadata=None, dtype="F32"):
     return struct.pack("<Q", len(h)) + h + b"".join(blobs)
 
 
-def write_safetensors(path, tensors, metadata=None, dtype="F32"):
-    """Writes atomically: a temporary file in the same folder, fsync, rename."""
+def atomic_write(path, data):
+    """Writes bytes whole or not at all: a temporary file in the same folder, fsync, rename."""
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
-        f.write(encode_safetensors(tensors, metadata, dtype))
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_safetensors(path, tensors, metadata=None, dtype="F32"):
+    atomic_write(path, encode_safetensors(tensors, metadata, dtype))

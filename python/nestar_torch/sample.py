@@ -31,9 +31,9 @@ def sample(model, classes, cfg=1.0, ode_steps=32, solver="euler", cfg_schedule="
     for i, mod in enumerate(model.modules_):
         head, made_n = model.heads[i], (1 if mod["m"] == 1 else mod["patch"])
         for s in range(mod["steps"]):
+            # The first token made this call is also the prefix length: the tokens made so far, in sequence order.
             start = s if mod["m"] == 1 else (s + 1) * mod["patch"]
-            prefix_len = s if mod["m"] == 1 else (s + 1) * mod["patch"]
-            prefix = canvas[:, order[:prefix_len]] if prefix_len > 0 else None
+            prefix = canvas[:, order[:start]] if start > 0 else None
             if prefix is not None and use_cfg:
                 prefix = torch.cat([prefix, prefix], 0)
             h = model.backbones[i].forward(prefix, onehot)

@@ -27,7 +27,7 @@ from .config import ConfigError
 from .data import load_mnist, patch_tokens
 from .model import NestAR
 from .run_config import resolve_run_config
-from .safetensors_io import read_safetensors, write_safetensors
+from .safetensors_io import atomic_write, read_safetensors, write_safetensors
 
 FORMAT = "nestar-checkpoint-v1"
 MAX_BAD_STEPS = 20
@@ -64,21 +64,6 @@ def batch_indices(step, batch, count, seed):
     return np.asarray(out)
 
 
-def global_draws(model, B, repeats, time_sampling, gen, lo, hi, dtype):
-    """Per module, (t, eps) of the whole global batch from `gen`, sliced to samples [lo, hi), rows repeat-major."""
-    D, draws = model.config["tokenDim"], []
-    for i, mod in enumerate(model.modules_):
-        S = mod["end"] - mod["start"] if mod["m"] == 1 else mod["inputTokens"]
-        per_group = 1 if model.heads[i].kind == "token" else mod["patch"]
-        G = S // per_group
-        u = torch.randn((repeats, B, G), generator=gen, dtype=torch.float64) if time_sampling == "logit-normal" else torch.rand((repeats, B, G), generator=gen, dtype=torch.float64)
-        t = torch.sigmoid(u) if time_sampling == "logit-normal" else u
-        eps = torch.randn((repeats, B, S, D), generator=gen, dtype=torch.float64)
-        t = t[:, lo:hi].repeat_interleave(per_group, dim=2)
-        draws.append({"t": t.reshape(-1).to(dtype), "eps": eps[:, lo:hi].reshape(-1, D).to(dtype)})
-    return draws
-
-
 class Twin(torch.nn.Module):
     """NestAR whose forward is its loss, so DistributedDataParallel can hook the backward pass."""
 
@@ -107,20 +92,10 @@ def save_checkpoint(run, state, tensors, keep):
     meta = {"format": FORMAT, "step": str(state["step"])}
     for key, arrays in tensors.items():
         write_safetensors(os.path.join(tmp, f"{key}.safetensors"), arrays, meta)
-    with open(os.path.join(tmp, "state.json"), "w") as f:
-        json.dump(state, f, indent=1)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+    atomic_write(os.path.join(tmp, "state.json"), (json.dumps(state, indent=1) + "\n").encode())
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    latest = os.path.join(run, "latest.json")
-    with open(latest + ".tmp", "w") as f:
-        json.dump({"checkpoint": f"checkpoints/{name}", "step": state["step"]}, f)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(latest + ".tmp", latest)
+    atomic_write(os.path.join(run, "latest.json"), (json.dumps({"checkpoint": f"checkpoints/{name}", "step": state["step"]}) + "\n").encode())
     steps = sorted(d for d in os.listdir(ck) if d.startswith("step-"))
     for d in steps[:max(0, len(steps) - keep)]:
         shutil.rmtree(os.path.join(ck, d), ignore_errors=True)
@@ -131,7 +106,8 @@ def latest_checkpoint(run):
     p = os.path.join(run, "latest.json")
     if not os.path.exists(p):
         raise SystemExit(f"nestar_torch: --resume: {p} does not exist (nothing to resume)")
-    rel = read_json(p, "run").get("checkpoint") if isinstance(read_json(p, "run"), dict) else None
+    latest = read_json(p, "run")
+    rel = latest.get("checkpoint") if isinstance(latest, dict) else None
     if not (isinstance(rel, str) and rel.startswith("checkpoints/step-")):
         raise SystemExit(f"nestar_torch: {p} must name checkpoints/step-NNNNNNN, got {rel!r}")
     return os.path.join(run, rel)
@@ -229,7 +205,7 @@ def main(argv=None):
         gen = torch.Generator().manual_seed(tc["seed"] * 1_000_003 + step + 1)
         drop = torch.rand(B, generator=gen, dtype=torch.float64) < tc["classDropProb"]
         lab = torch.where(drop, torch.full((B,), null), labels_all[idx])
-        draws = global_draws(model, B, tc["headRepeats"], tc["timeSampling"], gen, lo, hi, torch.float32)
+        draws = model.draw_noise(B, tc["headRepeats"], tc["timeSampling"], gen, lo, hi)
         draws = [{k: v.to(device) for k, v in d.items()} for d in draws]
         x = tokens_all[idx[lo:hi]].to(device)
         total, per = net(x, lab[lo:hi].to(device), draws, tc["headRepeats"])
