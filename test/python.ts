@@ -1,7 +1,8 @@
 // Finds a Python that imports torch and numpy (Debian's python3-torch is for /usr/bin/python3, which a
 // pyenv or venv python3 on PATH may shadow); NESTAR_PYTHON overrides. Shared by the PyTorch-twin tests.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export const PYTHON_DIR = join(import.meta.dirname, '..', 'python');
 
@@ -14,10 +15,23 @@ export function findTorchPython(): string {
   throw new Error(`no Python with torch and numpy among ${candidates.join(', ')}: install Debian's python3-torch and python3-numpy (.ci/run does)`);
 }
 
+/** How the twin's modules are run: from python/, importable, no bytecode left in the checkout. */
+const twinSpawn = (env: Record<string, string>) => ({ encoding: 'utf8' as const, cwd: PYTHON_DIR, timeout: 600_000,
+  env: { ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', ...env } });
+
 /** Runs `python -m module args` with python/ on the path; throws with its stderr when it fails. */
 export function runTwin(python: string, module: string, args: string[], env: Record<string, string> = {}): string {
-  const r = spawnSync(python, ['-m', module, ...args], { encoding: 'utf8', cwd: PYTHON_DIR,
-    env: { ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', ...env }, timeout: 600_000 });
+  const r = spawnSync(python, ['-m', module, ...args], twinSpawn(env));
   if (r.status !== 0) throw new Error(`${python} -m ${module} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * `torchrun` (the one next to `python`, else on PATH) with n local processes running `-m module`, one thread each.
+ * Debian's torch 1.13 on Python 3.11 needs explicit --redirects/--tee (see README). Returns the finished process.
+ */
+export function torchrun(python: string, n: number, module: string, args: string[], env: Record<string, string> = {}) {
+  const beside = join(dirname(python), 'torchrun');
+  return spawnSync(python.includes('/') && existsSync(beside) ? beside : 'torchrun',
+    ['--nproc_per_node', String(n), '--redirects', '2', '--tee', '2', '-m', module, ...args], twinSpawn({ OMP_NUM_THREADS: '1', ...env }));
 }

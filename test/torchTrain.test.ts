@@ -3,12 +3,11 @@
 // PyTorch, and a rank killed mid-run stops the job with the last checkpoint intact and resumable.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from './helpers.js';
-import { findTorchPython, PYTHON_DIR, runTwin } from './python.js';
+import { findTorchPython, runTwin, torchrun } from './python.js';
 import { loadPipeline } from '../src/pipeline.js';
 import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -23,12 +22,7 @@ const RUN = {
   data: { limit: 128 }, train: { steps: 6, batchSize: 8, checkpointEvery: 3, warmupSteps: 2, headRepeats: 2, keepCheckpoints: 5 },
 };
 
-/** torchrun with N local processes; Debian's torch 1.13 on Python 3.11 needs explicit --redirects/--tee (see README). */
-function torchrun(n: number, args: string[], env: Record<string, string> = {}) {
-  const torchrunBin = join(python.includes('/') ? python.replace(/python3$/, '') : '', 'torchrun');
-  return spawnSync(existsSync(torchrunBin) ? torchrunBin : 'torchrun', ['--nproc_per_node', String(n), '--redirects', '2', '--tee', '2', '-m', 'nestar_torch.train', ...args],
-    { encoding: 'utf8', cwd: PYTHON_DIR, env: { ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1', ...env }, timeout: 600_000 });
-}
+const run = (n: number, args: string[], env: Record<string, string> = {}) => torchrun(python, n, 'nestar_torch.train', args, env);
 
 const weights = (run: string, step: number) => loadCheckpoint(join(run, 'checkpoints', `step-${String(step).padStart(7, '0')}`)).tensors.model;
 
@@ -36,7 +30,7 @@ test('two-process DDP (torchrun, gloo) gives the weights of one process at the s
   const dir = tmp(), cfg = join(dir, 'run.json');
   writeFileSync(cfg, JSON.stringify(RUN));
   runTwin(python, 'nestar_torch.train', ['--config', cfg, '--out', join(dir, 'one')]);
-  const r = torchrun(2, ['--config', cfg, '--out', join(dir, 'two')]);
+  const r = run(2, ['--config', cfg, '--out', join(dir, 'two')]);
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const a = weights(join(dir, 'one'), 6), b = weights(join(dir, 'two'), 6);
   let worst = 0, moved = 0;
@@ -79,14 +73,14 @@ test('a checkpoint written by nestar train resumes in PyTorch', () => {
 test('killing rank 1 mid-run stops the job with an error; the last checkpoint stays loadable and the run resumes', () => {
   const dir = tmp(), cfg = join(dir, 'run.json');
   writeFileSync(cfg, JSON.stringify(RUN));
-  const r = torchrun(2, ['--config', cfg, '--out', dir], { NESTAR_TWIN_TEST_KILL: '1:4' });
+  const r = run(2, ['--config', cfg, '--out', dir], { NESTAR_TWIN_TEST_KILL: '1:4' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /nestar_torch\.train FAILED|ChildFailedError/);
   assert.match(r.stderr, /rank\s*:\s*1/);
   const latest = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8'));
   assert.equal(latest.step, 3);
   assert.equal(loadCheckpoint(dir).state.step, 3);
-  const again = torchrun(2, ['--out', dir, '--resume']);
+  const again = run(2, ['--out', dir, '--resume']);
   assert.equal(again.status, 0, again.stderr.slice(-2000));
   assert.equal(loadCheckpoint(dir).state.step, 6);
 });

@@ -24,31 +24,39 @@ const CASES: Array<{ name: string; model: Partial<NestARConfig> }> = [
     model: { gridSize: 4, tokenDim: 6, numClasses: 3, width: 16, depth: 1, heads: 4, headKind: 'token', headWidth: 24, headDepth: 2, order: 'zorder', lossWeights: 'modules' } },
 ];
 
+/** A NestAR with random weights everywhere: the zero-initialised modulations and outputs would otherwise hide most terms. */
+function randomModel(config: Partial<NestARConfig>, seed: number, rng: Rng): NestAR {
+  const model = new NestAR(config, seed);
+  for (const v of model.params.vars.values()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * rng.normal()), v.shape));
+  return model;
+}
+
+/** Writes the model's weights, the inputs and meta.json where nestar_torch.twin_check reads them, runs it, returns the folder. */
+function runTwinCheck(model: NestAR, inputs: Record<string, NamedArray>, meta: object): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nestar-twin-'));
+  writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(exportVariables(model.params.vars)));
+  writeFileSync(join(dir, 'inputs.safetensors'), encodeSafetensors(inputs));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: model.config, ...meta }));
+  runTwin(python, 'nestar_torch.twin_check', [dir]);
+  return dir;
+}
+
 for (const c of CASES) {
   test(`PyTorch twin: loss and every gradient match nestar (${c.name})`, () => {
-    const model = new NestAR(c.model, 3);
-    // Random weights everywhere: the zero-initialised modulations and outputs would otherwise hide most terms.
     const rng = new Rng(11);
-    for (const v of model.params.vars.values()) {
-      const vals = Float32Array.from({ length: v.size }, () => 0.3 * rng.normal());
-      v.assign(tf.tensor(vals, v.shape));
-    }
+    const model = randomModel(c.model, 3, rng);
     const n = model.numTokens, D = model.config.tokenDim, B = 3, repeats = 2;
     const tokens = tf.tensor3d(Float32Array.from({ length: B * n * D }, () => rng.normal()), [B, n, D]);
     const labels = Int32Array.from([0, 2, model.nullClass]); // the trainer passes the null class for dropped labels
     const draws: Record<string, NamedArray> = {};
-    const { value, grads } = model.params.grads(() => { const r = model.loss(tokens, labels, new Rng(5), {
+    const { value, grads } = model.params.grads(() => model.loss(tokens, labels, new Rng(5), {
       headRepeats: repeats,
       recordDraws: (i, t, eps) => {
         draws[`t${i}`] = { shape: [t.length], data: Float32Array.from(t) };
         draws[`eps${i}`] = { shape: [...eps.shape], data: eps.dataSync() as Float32Array };
       },
-    }); return r.total; });
-    const dir = mkdtempSync(join(tmpdir(), 'nestar-twin-'));
-    writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(exportVariables(model.params.vars)));
-    writeFileSync(join(dir, 'inputs.safetensors'), encodeSafetensors({ ...draws, tokens: { shape: [B, n, D], data: tokens.dataSync() as Float32Array } }));
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: model.config, labels: [...labels], headRepeats: repeats }));
-    runTwin(python, 'nestar_torch.twin_check', [dir]);
+    }).total);
+    const dir = runTwinCheck(model, { ...draws, tokens: { shape: [B, n, D], data: tokens.dataSync() as Float32Array } }, { labels: [...labels], headRepeats: repeats });
     const out = JSON.parse(readFileSync(join(dir, 'loss.json'), 'utf8')) as { loss: number; params: Array<[string, number[]]>; perModule: number[] };
     // Same names, shapes and creation order of parameters.
     assert.deepEqual(out.params, [...model.params.vars].map(([k, v]) => [k, v.shape]));
@@ -73,20 +81,14 @@ for (const c of CASES) {
 }
 
 test('PyTorch twin: given nestar\'s starting noise, its sampler makes the same tokens (guidance, linear schedule, interval, Heun)', async () => {
-  const model = new NestAR(CASES[0]!.model, 4);
-  const rng = new Rng(12);
-  for (const v of model.params.vars.values()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * rng.normal()), v.shape));
+  const model = randomModel(CASES[0]!.model, 4, new Rng(12));
   const noises: Record<string, NamedArray> = {};
   let k = 0;
   const opts = { classes: [1, 2, -1], cfg: 2.5, cfgSchedule: 'linear' as const, cfgInterval: [0.1, 0.9] as [number, number], odeSteps: 3, solver: 'heun' as const };
   const res = await model.sample({ count: 3, seed: 9, ...opts,
     recordStartNoise: (y0) => { noises[`noise${k++}`] = { shape: [...y0.shape], data: Float32Array.from(y0.dataSync()) }; } });
   assert.equal(k, model.sequentialSteps, 'one head integration per sequential call');
-  const dir = mkdtempSync(join(tmpdir(), 'nestar-twin-'));
-  writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(exportVariables(model.params.vars)));
-  writeFileSync(join(dir, 'inputs.safetensors'), encodeSafetensors(noises));
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: model.config, sample: opts }));
-  runTwin(python, 'nestar_torch.twin_check', [dir]);
+  const dir = runTwinCheck(model, noises, { sample: opts });
   const theirs = decodeSafetensors(readFileSync(join(dir, 'tokens.safetensors'))).tensors.tokens!;
   assert.deepEqual(theirs.shape, [3, model.numTokens, model.config.tokenDim]);
   let diff = 0, scale = 0;
