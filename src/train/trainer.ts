@@ -163,6 +163,7 @@ export class Trainer {
     const opts = { headRepeats: tc.headRepeats, time: tc.timeSampling, coord: coordStepAt(this.config.coord, this.step) };
     let value: tf.Scalar | undefined, grads: Map<string, tf.Tensor> | undefined, perModule: tf.Scalar[] = [];
     for (let start = 0; start < B; start += chunk) {
+      // b === B is the whole batch exactly as before (no ×1 ops), so runs without microBatch stay bit-identical.
       const b = Math.min(chunk, B - start), w = b / B;
       const xs = b === B ? x : tf.slice(x, [start, 0, 0], [b, -1, -1]);
       let pm: tf.Scalar[] = [];
