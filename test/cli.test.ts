@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,13 +8,9 @@ import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { loadPipeline } from '../src/pipeline.js';
+import { nestarCli } from './cliRun.js';
 
-const root = new URL('..', import.meta.url).pathname;
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:'));
-  return { code: r.status, stdout: r.stdout, err: lines };
-}
+const cli = (...args: string[]) => nestarCli(args);
 
 let runDir = '';
 before(async () => {

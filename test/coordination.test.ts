@@ -1,7 +1,6 @@
 // Module coordination (issue #11): noisy context, generated prefixes, module weights, exposure-gap diagnostic.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { exportVariables } from '../src/train/weights.js';
 import type { CoordStep } from '../src/model/coord.js';
 import { METHODS } from '../src/model/generator.js';
+import { spawnNestar } from './cliRun.js';
 
 before(setup);
 // Z-order: the probes compare a module's input with the Morton-ordered data directly.
@@ -161,8 +161,8 @@ test('module weights: default is equal per token; bad weights name the setting',
 });
 
 test('nestar diagnose: a finite gap per module, and the JSON matches the printed table', () => {
-  const root = new URL('..', import.meta.url).pathname, dir = tmp();
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
+  const dir = tmp();
+  const cli = (...args: string[]) => spawnNestar(args);
   const t = cli('train', '--out', join(dir, 'run'), '--coord', 'noisy-context', '--steps', '4', '--batch-size', '8', '--limit', '16', '--width', '16',
     '--depth', '1', '--heads', '2', '--patch', '8', '--sample-every', '100', '--module-weights', 'modules');
   assert.equal(t.status, 0, t.stderr);

@@ -3,7 +3,6 @@
 // (FD grows with blur and with noise).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +19,9 @@ import { defaultFeatureDir } from '../src/eval/featureNets.js';
 import type { Report } from '../src/eval/evaluate.js';
 import type { ImageDataset } from '../src/data/dataset.js';
 import { loadPipeline } from '../src/pipeline.js';
+import { spawnNestar } from './cliRun.js';
 
-const root = new URL('..', import.meta.url).pathname;
-const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
+const cli = (args: string[]) => spawnNestar(args);
 
 before(async () => { await setup(); });
 

@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { ensureFeatureNet } from '../src/eval/featureNets.js';
 import { checkComparable, type Report } from '../src/eval/evaluate.js';
 import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
+import { spawnNestar } from './cliRun.js';
 
 let net: FeatureNet;
 let featureDir = '';
@@ -55,9 +55,8 @@ test('nestar eval writes report.json/report.md with every metric, settings and b
   const params = t.model.params.count(), calls = t.model.sequentialSteps;
   t.dispose();
   const out = join(runDir, 'eval');
-  const root = new URL('..', import.meta.url).pathname;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'eval', '--checkpoint', runDir, '--n', '40', '--cfg', '1,2',
-    '--ode-steps', '2', '--batch', '20', '--test-limit', '200', '--train-limit', '300', '--features', featureDir, '--out', out], { encoding: 'utf8', cwd: root });
+  const r = spawnNestar(['eval', '--checkpoint', runDir, '--n', '40', '--cfg', '1,2',
+    '--ode-steps', '2', '--batch', '20', '--test-limit', '200', '--train-limit', '300', '--features', featureDir, '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
   assert.equal(rep.rows.length, 2);

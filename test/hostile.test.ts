@@ -16,14 +16,9 @@ import { acquireRunLock } from '../src/train/runLock.js';
 import { decodeImage, encodePng, writeImageGrid } from '../src/util/png.js';
 import { loadImageFolder } from '../src/data/imageFolder.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/util/safetensors.js';
+import { nestarCli } from './cliRun.js';
 
-const root = new URL('..', import.meta.url).pathname;
-function cli(...args: string[]) {
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
-  const err = r.stderr.trim().split('\n').filter((l) => l && !l.startsWith('backend:'));
-  return { code: r.status, stdout: r.stdout, err, ms: Date.now() - t0 };
-}
+const cli = (...args: string[]) => nestarCli(args);
 const tmp = () => mkdtempSync(join(tmpdir(), 'nestar-hostile-'));
 const tinyModel = { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 };
 let run = '';

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnNestar } from './cliRun.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const recordedPath = join(root, 'results/mnist-patch/nestar/eval-small/report.json');
@@ -17,7 +18,7 @@ test('the shipped NestAR checkpoint re-evaluates to the figures recorded in resu
   // Same command as recorded (checkpoint path relative to the repo), output elsewhere.
   const args = recorded.command.replace(/^nestar /, '').replace(/ --out \S+/, '').split(' ');
   const out = mkdtempSync(join(tmpdir(), 'nestar-results-'));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args, '--out', out], { encoding: 'utf8', cwd: root });
+  const r = spawnNestar([...args, '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const now = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as typeof recorded;
   const [a, b] = [recorded.rows[0]!, now.rows[0]!];

@@ -1,7 +1,6 @@
 // The KL autoencoder tokenizer, latent-space training and image-folder datasets (issue #7).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +14,11 @@ import { loadImageFolder } from '../src/data/imageFolder.js';
 import { loadPipeline } from '../src/pipeline.js';
 import { exportVariables } from '../src/train/weights.js';
 import { Rng } from '../src/util/rng.js';
+import { spawnNestar } from './cliRun.js';
 
 before(setup);
 const tmp = () => mkdtempSync(join(tmpdir(), 'nestar-tok-'));
-const root = new URL('..', import.meta.url).pathname;
-const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
+const cli = (...args: string[]) => spawnNestar(args);
 const tinyAe = { factor: 4, latentChannels: 4, width: 16 };
 const trainCfg = (steps: number) => resolveTokenizerRunConfig({ tokenizer: tinyAe, train: { steps, batchSize: 16, lr: 3e-3, warmupSteps: 5, statsImages: 64, checkpointEvery: 1000 } });
 

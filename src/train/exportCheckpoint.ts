@@ -4,7 +4,7 @@
 // not lie inside the checkpoint it exports or contain it.
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute, basename } from 'node:path';
-import { atomicWriteFile } from '../util/atomicWrite.js';
+import { atomicWriteFile, WriteError } from '../util/atomicWrite.js';
 import { decodeSafetensors, encodeSafetensors, type StorageDtype } from '../util/safetensors.js';
 import { readJsonFile, readRegularFile, READ_LIMITS } from '../util/safeRead.js';
 import { CHECKPOINT_FORMAT, loadSamplingCheckpoint, resolveCheckpointDir } from './checkpoint.js';
@@ -90,6 +90,8 @@ export function exportCheckpoint(path: string, out: string, opts: { dtype?: Stor
     } else renameSync(tmp, target);
   } catch (e) {
     if (existsSync(tmp)) removeExport(tmp);
+    // Name the export's own file, not the temporary folder it was being written in.
+    if (e instanceof WriteError) throw new Error(`could not export to ${target}: ${e.detail} writing ${basename(e.path)}; ${existsSync(target) ? 'the previous export there is unchanged' : 'nothing was written'}`);
     throw e;
   }
   return { dir: target, files: ['state.json', ...files] };

@@ -5,7 +5,7 @@ import { dirname, basename, join } from 'node:path';
 
 /** An fs error as one line naming the path and what went wrong (ENOSPC, EROFS, … in words). */
 export class WriteError extends Error {
-  constructor(readonly path: string, readonly code: string | undefined, detail: string) {
+  constructor(readonly path: string, readonly code: string | undefined, readonly detail: string) {
     super(`cannot write ${path}: ${detail}`);
   }
 }
@@ -21,6 +21,14 @@ export function describeFsError(path: string, e: unknown): WriteError {
   return new WriteError(path, err.code, (err.code && REASONS[err.code]) ? `${REASONS[err.code]} (${err.code})` : err.code ?? err.message);
 }
 
+/** Test hook (test/diskFull.test.ts): a write whose target path contains NESTAR_TEST_DISK_FULL fails with
+ * ENOSPC after half its bytes reached the temporary file, as a disk filling up mid-write would. An env
+ * variable, not a function, so the CLI in a child process can be tested the same way. */
+function diskFullFor(path: string): boolean {
+  const at = process.env.NESTAR_TEST_DISK_FULL;
+  return !!at && path.includes(at);
+}
+
 export function atomicWriteFile(path: string, data: Uint8Array | string): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
@@ -34,6 +42,10 @@ export function atomicWriteFile(path: string, data: Uint8Array | string): void {
   }
   try {
     let off = 0;
+    if (diskFullFor(path)) {
+      writeSync(fd, bytes, 0, bytes.length >> 1);
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC' });
+    }
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
     closeSync(fd);
