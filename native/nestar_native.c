@@ -131,6 +131,99 @@ NESTAR_CLONES static void gelu_bwd_f32(const float *restrict x, const float *res
   }
 }
 
+// One AdamW step over one parameter, the op-by-op path's float32 arithmetic in its order (src/train/optimizer.ts;
+// ISO C mode, so no multiply-add contraction): k = [gradScale, b1, 1-b1, b2, 1-b2, c1, c2, eps, decay, lr,
+// scaleOn, decayOn], every value already rounded to float32 as tfjs rounds a scalar operand.
+NESTAR_CLONES static void adamw_f32(const float *restrict p, const float *restrict m, const float *restrict v, const float *restrict g,
+                                    float *restrict po, float *restrict mo, float *restrict vo, const float *k, size_t n) {
+  const float s = k[0], b1 = k[1], ob1 = k[2], b2 = k[3], ob2 = k[4], c1 = k[5], c2 = k[6], eps = k[7], dec = k[8], lr = k[9];
+  const int scaleOn = k[10] != 0.0f, decayOn = k[11] != 0.0f;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const float gi = scaleOn ? g[i] * s : g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    const float u = (mi / c1) / (sqrtf(vi / c2) + eps);
+    const float pd = decayOn ? p[i] * dec : p[i];
+    mo[i] = mi;
+    vo[i] = vi;
+    po[i] = pd - u * lr;
+  }
+}
+
+// EMA of one parameter: so = s·d + p·(1−d), k = [d, 1−d] in float32.
+NESTAR_CLONES static void ema_f32(const float *restrict sh, const float *restrict p, float *restrict so, const float *k, size_t n) {
+  const float d = k[0], od = k[1];
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) so[i] = sh[i] * d + p[i] * od;
+}
+
+// Reads `count` Float32Arrays, the first `equal` of one common length, the rest (scalar vectors) of any length.
+static int f32_args(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t equal, float **arrays, size_t *len) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (count > 8 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) goto bad;
+  for (size_t i = 0; i < count; i++) {
+    size_t l;
+    if (!get_f32(env, argv[i], &arrays[i], &l) || (i > 0 && i < equal && l != *len)) goto bad;
+    if (i == 0) *len = l;
+  }
+  return 1;
+bad:
+  napi_throw_type_error(env, NULL, usage);
+  return 0;
+}
+
+static napi_value Adamw(napi_env env, napi_callback_info info) {
+  float *a[8];
+  size_t n;
+  if (f32_args(env, info, "adamw(p, m, v, g, pOut, mOut, vOut, k) expects seven Float32Arrays of one length and k of 12", 8, 7, a, &n)) adamw_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], n);
+  return NULL;
+}
+
+static napi_value Ema(napi_env env, napi_callback_info info) {
+  float *a[4];
+  size_t n;
+  if (f32_args(env, info, "ema(shadow, p, out, k) expects three Float32Arrays of one length and k of 2", 4, 3, a, &n)) ema_f32(a[0], a[1], a[2], a[3], n);
+  return NULL;
+}
+
+// Sum of squares of one array, in the order and precision of the op-by-op path: each square rounded to
+// float32, then added one after the other in float32 (tfjs WASM's Sum over all axes; no SIMD reordering).
+static float sum_squares_f32(const float *restrict x, size_t n) {
+  float acc = 0.0f;
+  for (size_t i = 0; i < n; i++) {
+    const float sq = x[i] * x[i];
+    acc += sq;
+  }
+  return acc;
+}
+
+// sumSquares(out, k): out[i] = Σ_j x_ij², for the Float32Arrays x_i in the JS array k (the global gradient norm).
+static napi_value SumSquares(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  float *out;
+  size_t nOut;
+  uint32_t count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || !get_f32(env, argv[0], &out, &nOut)
+      || napi_get_array_length(env, argv[1], &count) != napi_ok || count != nOut) {
+    napi_throw_type_error(env, NULL, "sumSquares(out, arrays) expects a Float32Array and an array of as many Float32Arrays");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    float *x;
+    size_t n;
+    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !get_f32(env, el, &x, &n)) {
+      napi_throw_type_error(env, NULL, "sumSquares: every entry of arrays must be a Float32Array");
+      return NULL;
+    }
+    out[i] = sum_squares_f32(x, n);
+  }
+  return NULL;
+}
+
 // Reads `count` Float32Array arguments of one common length (the elementwise kernels' calling convention).
 static int equal_arrays(napi_env env, napi_callback_info info, const char *usage, size_t count, float **arrays, size_t *len) {
   size_t argc = 3;
@@ -306,6 +399,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"geluBwd", NULL, GeluBwd, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dFilterGrad", NULL, Conv2dFilterGrad, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"adamw", NULL, Adamw, NULL, NULL, NULL, napi_default, NULL},
+      {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},
+      {"ema", NULL, Ema, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -13,6 +13,9 @@ import { METHODS, type Method } from '../model/generator.js';
 import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
 import { Trainer } from '../train/trainer.js';
 import { packageRoot } from './child.js';
+import { ADAMW_KERNEL } from '../engine/fusedOps.js';
+import { AdamW } from '../train/optimizer.js';
+import { Ema } from '../train/ema.js';
 
 export const PROFILE_HELP = `nestar bench profile [--config results/configs/mnist-patch-long.json] [--method nestar|raster|nextscale] [--steps 3] [--top 12] [--out results/profile-<method>.json]
   per-kernel share of a training step and of one batch-1 sample (32 ODE steps, CFG 2), and the time outside kernels`;
@@ -56,6 +59,26 @@ function table(p: Phase, top: number): string {
   return lines.join('\n');
 }
 
+/** The same training step with the fused optimizer kernels and op by op, interleaved so machine noise hits both
+ * alike (the weights keep training across the pairs; both paths give the same bits). Undefined without the kernels. */
+function fusedOptimizerAb(step: () => unknown, pairs: number): { fusedMs: number; opsMs: number; speedup: number; pairs: number } | undefined {
+  if (!tf.getKernel(ADAMW_KERNEL, tf.getBackend())) return undefined;
+  const on: number[] = [], off: number[] = [];
+  try {
+    for (let i = 0; i < 2 * pairs; i++) {
+      const fused = i % 2 === 0;
+      AdamW.fused = Ema.fused = fused;
+      const t0 = performance.now();
+      step();
+      (fused ? on : off).push(performance.now() - t0);
+    }
+  } finally {
+    AdamW.fused = Ema.fused = true;
+  }
+  const fusedMs = median(on), opsMs = median(off);
+  return { fusedMs, opsMs, speedup: opsMs / fusedMs, pairs };
+}
+
 export async function profileBench(args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) return void console.log(PROFILE_HELP);
   const flag = (n: string) => args.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : undefined);
@@ -74,12 +97,14 @@ export async function profileBench(args: string[]): Promise<void> {
     t.trainStep(); // warm-up: kernels compiled, buffers allocated
     const train = await profilePhase(`${method} training step (batch ${cfg.train.batchSize})`, () => t.trainStep(), steps);
     const sample = await profilePhase(`${method} sample, batch 1, 32 ODE steps, CFG 2`, () => t.model.sample({ count: 1, classes: 3, cfg: 2, odeSteps: 32, seed: 0 }), Math.max(1, Math.min(steps, 3)));
+    const fusedOptimizer = fusedOptimizerAb(() => t.trainStep(), 2 * steps);
     t.dispose();
-    const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, config: configPath, method, phases: [train, sample] };
+    const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, config: configPath, method, phases: [train, sample], fusedOptimizer };
     const out = flag('out') ?? join(packageRoot(), 'results', `profile-${method}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
-    console.log([table(train, top), '', table(sample, top), '', `wrote ${out}`].join('\n'));
+    const ab = fusedOptimizer ? `training step with the fused AdamW + EMA kernels ${fusedOptimizer.fusedMs.toFixed(0)} ms vs op by op ${fusedOptimizer.opsMs.toFixed(0)} ms (medians of ${fusedOptimizer.pairs} interleaved pairs): ${fusedOptimizer.speedup.toFixed(3)}× faster` : 'no fused optimizer kernels on this backend';
+    console.log([table(train, top), '', table(sample, top), '', ab, `wrote ${out}`].join('\n'));
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -24,3 +24,33 @@ export function fusedGelu(x: tf.Tensor): tf.Tensor | undefined {
   ensureGradient();
   return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
 }
+
+export const ADAMW_KERNEL = 'NestarAdamW';
+export const EMA_KERNEL = 'NestarEma';
+export const SUM_SQUARES_KERNEL = 'NestarSumSquares';
+
+/** The float32 scalars of one AdamW step, as the op-by-op path rounds them (src/train/optimizer.ts). */
+export interface AdamWScalars { gradScale: number; beta1: number; beta2: number; c1: number; c2: number; eps: number; decay: number; lr: number }
+
+const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
+
+/** One AdamW step of one parameter as one kernel: [p', m', v'], or undefined when the backend has none. A
+ * gradScale or decay of exactly 1 is skipped, as the op-by-op path skips those multiplies. */
+export function fusedAdamW(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, k: AdamWScalars): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
+  if (!hasKernel(ADAMW_KERNEL, p, m, v, g)) return undefined;
+  const scalars = [k.gradScale, k.beta1, 1 - k.beta1, k.beta2, 1 - k.beta2, k.c1, k.c2, k.eps, k.decay, k.lr, k.gradScale !== 1 ? 1 : 0, k.decay !== 1 ? 1 : 0];
+  return tf.engine().runKernel(ADAMW_KERNEL, { p, m, v, g }, { scalars }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** The EMA update s·d + p·(1−d) as one kernel, or undefined when the backend has none. */
+export function fusedEma(s: tf.Tensor, p: tf.Tensor, decay: number): tf.Tensor | undefined {
+  if (!hasKernel(EMA_KERNEL, s, p)) return undefined;
+  return tf.engine().runKernel(EMA_KERNEL, { s, p }, { scalars: [decay, 1 - decay] }) as tf.Tensor;
+}
+
+/** Σx² of each tensor as one kernel ([n] float32: each square and each partial sum rounded to float32 in the
+ * order of tf.sum(tf.mul(x, x))), or undefined when the backend has none. */
+export function fusedSumSquares(xs: tf.Tensor[]): tf.Tensor1D | undefined {
+  if (!xs.length || !hasKernel(SUM_SQUARES_KERNEL, ...xs)) return undefined;
+  return tf.engine().runKernel(SUM_SQUARES_KERNEL, Object.fromEntries(xs.map((x, i) => [`x${i}`, x]))) as tf.Tensor1D;
+}

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GELU_GRAD_KERNEL, GELU_KERNEL } from './fusedOps.js';
+import { ADAMW_KERNEL, EMA_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -17,6 +17,9 @@ export interface NativeAddon {
     OH: number, OW: number, O: number, k: number, padTop: number, padLeft: number): void;
   conv2dInputGrad(dy: Float32Array, w: Float32Array, dx: Float32Array, N: number, H: number, W: number, C: number,
     OH: number, OW: number, O: number, k: number, padTop: number, padLeft: number): void;
+  adamw(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, k: Float32Array): void;
+  ema(s: Float32Array, p: Float32Array, out: Float32Array, k: Float32Array): void;
+  sumSquares(out: Float32Array, xs: Float32Array[]): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -112,6 +115,41 @@ function makeGeluGrad(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** NestarAdamW (src/engine/fusedOps.ts): one parameter's AdamW step in one pass, fresh outputs [p', m', v']. */
+function makeAdamW(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { p, m, v, g } = inputs as Record<'p' | 'm' | 'v' | 'g', tf.TensorInfo>;
+    const be = backend as unknown as WasmBackendLike;
+    const outs = [p, m, v].map((x) => be.makeOutput([...x.shape], 'float32'));
+    const [po, mo, vo] = outs.map((o) => be.typedArrayFromHeap(o));
+    addon.adamw(be.typedArrayFromHeap(p), be.typedArrayFromHeap(m), be.typedArrayFromHeap(v), be.typedArrayFromHeap(g), po!, mo!, vo!,
+      Float32Array.from((attrs as { scalars: number[] }).scalars));
+    return outs;
+  };
+}
+
+/** NestarEma: s·d + p·(1−d) in one pass. */
+function makeEma(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { s, p } = inputs as Record<'s' | 'p', tf.TensorInfo>;
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...s.shape], 'float32');
+    addon.ema(be.typedArrayFromHeap(s), be.typedArrayFromHeap(p), be.typedArrayFromHeap(out), Float32Array.from((attrs as { scalars: number[] }).scalars));
+    return out;
+  };
+}
+
+/** NestarSumSquares: [Σ x0², Σ x1², …] over inputs x0, x1, … in one call. */
+function makeSumSquares(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const xs = Object.keys(inputs).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).map((k) => (inputs as Record<string, tf.TensorInfo>)[k]!);
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([xs.length], 'float32');
+    addon.sumSquares(be.typedArrayFromHeap(out), xs.map((x) => be.typedArrayFromHeap(x)));
+    return out;
+  };
+}
+
 interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
 
 /** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
@@ -165,6 +203,9 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [GELU_GRAD_KERNEL]: makeGeluGrad,
   Conv2DBackpropFilter: makeConv2dFilterGrad,
   Conv2DBackpropInput: makeConv2dInputGrad,
+  [ADAMW_KERNEL]: makeAdamW,
+  [EMA_KERNEL]: makeEma,
+  [SUM_SQUARES_KERNEL]: makeSumSquares,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */

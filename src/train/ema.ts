@@ -1,7 +1,10 @@
 // Exponential moving average of the weights, used for sampling (as MAR/DiT do).
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedEma } from '../engine/fusedOps.js';
 
 export class Ema {
+  /** Use the backend's fused kernel when it has one (same float32 arithmetic; tests switch it off to compare). */
+  static fused = true;
   readonly shadow = new Map<string, tf.Variable>();
   constructor(private readonly vars: Map<string, tf.Variable>, readonly decay: number) {
     for (const [name, p] of vars) this.shadow.set(name, tf.variable(tf.clone(p), false));
@@ -17,7 +20,7 @@ export class Ema {
     tf.tidy(() => {
       for (const [name, p] of this.vars) {
         const s = this.shadow.get(name)!;
-        s.assign(tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
+        s.assign((Ema.fused ? fusedEma(s, p, d) : undefined) ?? tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
       }
     });
   }

@@ -14,7 +14,7 @@ import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
 import { Rng } from '../util/rng.js';
 import { DataCursor } from './dataCursor.js';
-import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.js';
+import { AdamW, globalNormScale, learningRate } from './optimizer.js';
 import { Ema, withWeights } from './ema.js';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { assignVariables, exportVariables } from './weights.js';
@@ -191,10 +191,11 @@ export class Trainer {
     const loss = value.dataSync()[0]!;
     const perModuleVals = perModule.map((l) => l.dataSync()[0]!);
     const lr = learningRate(this.step, tc.steps, tc.lr, tc.warmupSteps, tc.minLrRatio);
-    const gradNorm = clipByGlobalNorm(grads, tc.gradClip);
+    // Clipping is the update's gradient scale, not a separate pass over the gradients.
+    const { norm: gradNorm, scale } = globalNormScale(grads, tc.gradClip);
     const skipped = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
     if (!skipped) {
-      this.optimizer.apply(grads, lr);
+      this.optimizer.apply(grads, lr, scale);
       this.ema.update(this.step);
       this.badSteps = 0;
       this.losses.push([this.step, loss]);
