@@ -224,6 +224,110 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Normalise each row of x [N, C] (mean and variance accumulated in double), then scale and shift:
+// y = x̂·G + B with G, B either one [C] vector for every row (LayerNorm's gain and bias) or [N, C] (AdaLN's
+// 1 + scale and shift, one per row).
+static void norm_scale_shift_fwd(const float *restrict x, const float *restrict G, const float *restrict B, float *restrict y,
+                                 int64_t N, int64_t C, int perRow, float eps) {
+  for (int64_t n = 0; n < N; n++) {
+    const float *xr = x + n * C, *g = perRow ? G + n * C : G, *b = perRow ? B + n * C : B;
+    double s = 0, q = 0;
+    for (int64_t c = 0; c < C; c++) s += xr[c];
+    const float mean = (float)(s / (double)C);
+    for (int64_t c = 0; c < C; c++) { const double d = xr[c] - mean; q += d * d; }
+    const float rstd = (float)(1.0 / sqrt(q / (double)C + eps));
+    float *yr = y + n * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * g[c] + b[c];
+  }
+}
+
+// Its gradient (statistics recomputed from x): dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·G;
+// dG = dy·x̂ and dB = dy, summed over rows (in double) when G, B are shared [C] vectors.
+static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict x, const float *restrict G, float *restrict dx,
+                                float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, float eps) {
+  double *accG = NULL, *accB = NULL;
+  if (!perRow) {
+    accG = calloc((size_t)C, sizeof(double));
+    accB = calloc((size_t)C, sizeof(double));
+    if (!accG || !accB) { free(accG); free(accB); return 0; }
+  }
+  for (int64_t n = 0; n < N; n++) {
+    const float *xr = x + n * C, *dyr = dy + n * C, *g = perRow ? G + n * C : G;
+    double s = 0, q = 0, m1 = 0, m2 = 0;
+    for (int64_t c = 0; c < C; c++) s += xr[c];
+    const float mean = (float)(s / (double)C);
+    for (int64_t c = 0; c < C; c++) { const double d = xr[c] - mean; q += d * d; }
+    const float rstd = (float)(1.0 / sqrt(q / (double)C + eps));
+    for (int64_t c = 0; c < C; c++) {
+      const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * g[c];
+      m1 += dxh;
+      m2 += dxh * xh;
+    }
+    m1 /= (double)C;
+    m2 /= (double)C;
+    float *dxr = dx + n * C;
+    for (int64_t c = 0; c < C; c++) {
+      const float xh = (xr[c] - mean) * rstd;
+      const double dxh = (double)dyr[c] * g[c];
+      dxr[c] = (float)(rstd * (dxh - m1 - xh * m2));
+      if (perRow) { dG[n * C + c] = dyr[c] * xh; dB[n * C + c] = dyr[c]; }
+      else { accG[c] += (double)dyr[c] * xh; accB[c] += dyr[c]; }
+    }
+  }
+  if (!perRow) {
+    for (int64_t c = 0; c < C; c++) { dG[c] = (float)accG[c]; dB[c] = (float)accB[c]; }
+    free(accG);
+    free(accB);
+  }
+  return 1;
+}
+
+// normScaleShift(x, G, B, y, N, C, perRow, eps) and normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps).
+static napi_value NormScaleShift(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  float *a[4];
+  size_t len[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) goto bad;
+  for (int i = 0; i < 4; i++) if (!get_f32(env, argv[i], &a[i], &len[i])) goto bad;
+  {
+    const int64_t N = get_i64(env, argv[4]), C = get_i64(env, argv[5]), perRow = get_i64(env, argv[6]);
+    double eps = 0;
+    napi_get_value_double(env, argv[7], &eps);
+    const size_t gl = (size_t)(perRow ? N * C : C);
+    if (len[0] != (size_t)(N * C) || len[3] != (size_t)(N * C) || len[1] != gl || len[2] != gl) goto bad;
+    norm_scale_shift_fwd(a[0], a[1], a[2], a[3], N, C, (int)perRow, (float)eps);
+  }
+  return NULL;
+bad:
+  napi_throw_type_error(env, NULL, "normScaleShift(x, G, B, y, N, C, perRow, eps): Float32Arrays of N*C (x, y) and C or N*C (G, B)");
+  return NULL;
+}
+
+static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  float *a[6];
+  size_t len[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10) goto bad;
+  for (int i = 0; i < 6; i++) if (!get_f32(env, argv[i], &a[i], &len[i])) goto bad;
+  {
+    const int64_t N = get_i64(env, argv[6]), C = get_i64(env, argv[7]), perRow = get_i64(env, argv[8]);
+    double eps = 0;
+    napi_get_value_double(env, argv[9], &eps);
+    const size_t gl = (size_t)(perRow ? N * C : C);
+    if (len[0] != (size_t)(N * C) || len[1] != (size_t)(N * C) || len[3] != (size_t)(N * C) || len[2] != gl || len[4] != gl || len[5] != gl) goto bad;
+    if (!norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, (int)perRow, (float)eps)) {
+      napi_throw_error(env, NULL, "normScaleShiftGrad: out of memory");
+      return NULL;
+    }
+  }
+  return NULL;
+bad:
+  napi_throw_type_error(env, NULL, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)");
+  return NULL;
+}
+
 // Reads `count` Float32Array arguments of one common length (the elementwise kernels' calling convention).
 static int equal_arrays(napi_env env, napi_callback_info info, const char *usage, size_t count, float **arrays, size_t *len) {
   size_t argc = 3;
@@ -401,6 +505,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"conv2dInputGrad", NULL, Conv2dInputGrad, NULL, NULL, NULL, napi_default, NULL},
       {"adamw", NULL, Adamw, NULL, NULL, NULL, napi_default, NULL},
       {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},
+      {"normScaleShift", NULL, NormScaleShift, NULL, NULL, NULL, napi_default, NULL},
+      {"normScaleShiftGrad", NULL, NormScaleShiftGrad, NULL, NULL, NULL, napi_default, NULL},
       {"ema", NULL, Ema, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},

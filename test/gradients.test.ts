@@ -4,7 +4,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr } from './helpers.js';
-import { applyLayerNorm, applyLinear, gelu, geluComposite, LN_EPS, repeatRows } from '../src/model/layers.js';
+import { adaLnModulate, applyLayerNorm, applyLinear, gelu, geluComposite, LN_EPS, repeatRows } from '../src/model/layers.js';
+import { engineFlags } from '../src/engine/flags.js';
 import { conv2dAuto, conv2dSame } from '../src/model/conv.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -67,11 +68,32 @@ test('Linear (closed-form gradient) = autodiff of matMul + bias = finite differe
   }
 });
 
-test('LayerNorm (closed-form gradient) = autodiff of the composite = finite differences, every input', () => {
-  const composite = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-    const mu = tf.mean(x, -1, true), xc = tf.sub(x, mu);
-    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), LN_EPS))), g), b);
-  };
+const lnComposite = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+  const mu = tf.mean(x, -1, true), xc = tf.sub(x, mu);
+  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), LN_EPS))), g), b);
+};
+
+for (const fused of [true, false]) {
+  test(`LayerNorm (${fused ? 'fused native kernel where built' : 'closed-form gradient'}) = autodiff of the composite = finite differences, every input`, () => {
+    engineFlags.fusedNorm = fused;
+    try { layerNormCase(); } finally { engineFlags.fusedNorm = true; }
+  });
+}
+
+test('AdaLN modulate (fused native kernel where built) = autodiff of x̂·(1 + scale) + shift = finite differences, every input', () => {
+  for (const [N, C] of [[1, 5], [9, 7], [31, 130]] as const) {
+    const x = rnd([N, C], 15, 2), s = rnd([N, C], 16, 0.5), sh = rnd([N, C], 17);
+    const f = (xx: tf.Tensor, ss: tf.Tensor, hh: tf.Tensor) => adaLnModulate(xx as tf.Tensor2D, ss, hh);
+    const custom = grads(f, [x, s, sh]);
+    const ref = grads((xx, ss, hh) => lnComposite(xx, tf.add(1, ss), hh), [x, s, sh]);
+    custom.forEach((gr, k) => assert.ok(maxRelErr(gr, ref[k]!) < 1e-4, `adaLN [${N},${C}] input ${k}: ${maxRelErr(gr, ref[k]!)}`));
+    for (const i of [0, 1]) assertFd(finiteDiff(f, [x, s, sh], i, custom[i]!, [0, N * C - 1, 3 % (N * C)], 1e-2), `adaLN d${['x', 'scale'][i]}`);
+    tf.dispose([x, s, sh]);
+  }
+});
+
+function layerNormCase(): void {
+  const composite = lnComposite;
   for (const [N, C] of [[1, 5], [9, 7], [31, 130]] as const) {
     const x = rnd([N, C], 5, 2), g = rnd([C], 6), b = rnd([C], 7);
     const custom = grads((xx, gg, bb) => applyLayerNorm({ g: gg as tf.Variable, b: bb as tf.Variable }, xx), [x, g, b]);
@@ -80,7 +102,7 @@ test('LayerNorm (closed-form gradient) = autodiff of the composite = finite diff
     assertFd(finiteDiff((xx, gg, bb) => applyLayerNorm({ g: gg as tf.Variable, b: bb as tf.Variable }, xx), [x, g, b], 0, custom[0]!, [0, N * C - 1, 3], 1e-2), 'layernorm dx');
     tf.dispose([x, g, b]);
   }
-});
+}
 
 test('repeatRows (matmul gradient) = autodiff of concat copies', () => {
   for (const [N, C, r] of [[1, 3, 2], [5, 7, 4], [6, 1, 3]] as const) {

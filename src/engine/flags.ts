@@ -6,4 +6,6 @@ export const engineFlags = {
    * OpenBLAS handles transposes natively, so the native path passes the flags through.
    */
   explicitTranspose: false,
+  /** Use the backend's fused LayerNorm/AdaLN kernel when it has one (tests switch it off to check the closed-form path). */
+  fusedNorm: true,
 };

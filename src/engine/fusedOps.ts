@@ -2,6 +2,7 @@
 // when the current backend has no such kernel, and the caller falls back to plain tfjs ops (so the same
 // model runs in the browser). The gradient is registered once, here, in terms of a second kernel.
 import * as tf from '@tensorflow/tfjs-core';
+import { engineFlags } from './flags.js';
 
 export const GELU_KERNEL = 'NestarGeluTanh';
 export const GELU_GRAD_KERNEL = 'NestarGeluTanhGrad';
@@ -53,4 +54,37 @@ export function fusedEma(s: tf.Tensor, p: tf.Tensor, decay: number): tf.Tensor |
 export function fusedSumSquares(xs: tf.Tensor[]): tf.Tensor1D | undefined {
   if (!xs.length || !hasKernel(SUM_SQUARES_KERNEL, ...xs)) return undefined;
   return tf.engine().runKernel(SUM_SQUARES_KERNEL, Object.fromEntries(xs.map((x, i) => [`x${i}`, x]))) as tf.Tensor1D;
+}
+
+export const NORM_KERNEL = 'NestarNormScaleShift';
+export const NORM_GRAD_KERNEL = 'NestarNormScaleShiftGrad';
+
+let normGradientRegistered = false;
+
+function ensureNormGradient(): void {
+  if (normGradientRegistered) return;
+  tf.registerGradient({
+    kernelName: NORM_KERNEL,
+    inputsToSave: ['x', 'g'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, g] = saved as [tf.Tensor, tf.Tensor];
+      const [dx, dg, db] = tf.engine().runKernel(NORM_GRAD_KERNEL, { dy: dy as tf.Tensor, x, g }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      return { x: () => dx!, g: () => dg!, b: () => db! };
+    },
+  });
+  normGradientRegistered = true;
+}
+
+/**
+ * Layer normalisation of each row of x [N, C] followed by y = x̂·g + b, as one kernel with its gradient: g, b
+ * are [C] (LayerNorm's gain and bias) or [N, C] (AdaLN's 1 + scale and shift). Undefined when the backend has
+ * no such kernel or the shapes are neither, and the caller composes it from plain ops.
+ */
+export function fusedNormScaleShift(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D | undefined {
+  const [N, C] = x.shape;
+  const perRow = g.rank === 2 && g.shape[0] === N && g.shape[1] === C;
+  const ok = (t: tf.Tensor) => (perRow ? t.rank === 2 && t.shape[0] === N && t.shape[1] === C : t.rank === 1 && t.shape[0] === C);
+  if (!engineFlags.fusedNorm || !ok(g) || !ok(b) || !hasKernel(NORM_KERNEL, x, g, b)) return undefined;
+  ensureNormGradient();
+  return tf.engine().runKernel(NORM_KERNEL, { x, g, b }, { eps, perRow }) as tf.Tensor2D;
 }

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADAMW_KERNEL, EMA_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
+import { ADAMW_KERNEL, EMA_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -20,6 +20,8 @@ export interface NativeAddon {
   adamw(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, k: Float32Array): void;
   ema(s: Float32Array, p: Float32Array, out: Float32Array, k: Float32Array): void;
   sumSquares(out: Float32Array, xs: Float32Array[]): void;
+  normScaleShift(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, N: number, C: number, perRow: number, eps: number): void;
+  normScaleShiftGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, N: number, C: number, perRow: number, eps: number): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -150,6 +152,33 @@ function makeSumSquares(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+interface NormAttrs { eps: number; perRow: boolean }
+
+/** NestarNormScaleShift (src/engine/fusedOps.ts): row-wise LayerNorm then ·g + b, x [N, C]. */
+function makeNormScaleShift(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, g, b } = inputs as Record<'x' | 'g' | 'b', tf.TensorInfo>;
+    const { eps, perRow } = attrs as unknown as NormAttrs;
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...x.shape], 'float32');
+    addon.normScaleShift(be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), be.typedArrayFromHeap(b), be.typedArrayFromHeap(out), x.shape[0]!, x.shape[1]!, perRow ? 1 : 0, eps);
+    return out;
+  };
+}
+
+/** NestarNormScaleShiftGrad: [dx, dg, db] of the kernel above. */
+function makeNormScaleShiftGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dy, x, g } = inputs as Record<'dy' | 'x' | 'g', tf.TensorInfo>;
+    const { eps, perRow } = attrs as unknown as NormAttrs;
+    const be = backend as unknown as WasmBackendLike;
+    const outs = [x, g, g].map((t) => be.makeOutput([...t.shape], 'float32'));
+    const [dx, dg, db] = outs.map((o) => be.typedArrayFromHeap(o));
+    addon.normScaleShiftGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), dx!, dg!, db!, x.shape[0]!, x.shape[1]!, perRow ? 1 : 0, eps);
+    return outs;
+  };
+}
+
 interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
 
 /** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
@@ -206,6 +235,8 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [ADAMW_KERNEL]: makeAdamW,
   [EMA_KERNEL]: makeEma,
   [SUM_SQUARES_KERNEL]: makeSumSquares,
+  [NORM_KERNEL]: makeNormScaleShift,
+  [NORM_GRAD_KERNEL]: makeNormScaleShiftGrad,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */

@@ -2,7 +2,7 @@
 // to a velocity. Residual MLP blocks modulated by AdaLN on c = emb(t) + proj(z); the modulation and
 // output layers start at zero so the head starts as the zero velocity field.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLayerNorm, applyLinear, linear, silu, type Linear } from '../model/layers.js';
+import { adaLnModulate, applyLinear, linear, silu, type Linear } from '../model/layers.js';
 import type { ParamStore } from '../model/params.js';
 import type { HeadLayout, VelocityHead } from './head.js';
 
@@ -49,10 +49,10 @@ export class FlowHead implements VelocityHead {
     const c = silu(tf.add(te, applyLinear(this.zProj, z_NC)));
     let h = applyLinear(this.inProj, y_ND);
     for (const b of this.blocks) {
-      const hn = tf.add(tf.mul(applyLayerNorm({}, h), tf.add(1, applyLinear(b.scale, c))), applyLinear(b.shift, c));
+      const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(b.scale, c), applyLinear(b.shift, c));
       h = tf.add(h, tf.mul(applyLinear(b.gate, c), applyLinear(b.fc2, silu(applyLinear(b.fc1, hn)))));
     }
-    const hn = tf.add(tf.mul(applyLayerNorm({}, h), tf.add(1, applyLinear(this.finalScale, c))), applyLinear(this.finalShift, c));
+    const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(this.finalScale, c), applyLinear(this.finalShift, c));
     return applyLinear(this.out, hn) as tf.Tensor2D;
   }
 }

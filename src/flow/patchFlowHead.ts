@@ -6,7 +6,7 @@
 // Why: a per-token head samples the P tokens of a patch independently given their conditions, so nothing
 // makes neighbours agree (speckled strokes); here the ODE state of a patch is integrated jointly.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLayerNorm, applyLinear, gelu, linear, silu, type Linear } from '../model/layers.js';
+import { adaLnModulate, applyLinear, gelu, linear, silu, type Linear } from '../model/layers.js';
 import type { ParamStore } from '../model/params.js';
 import { timeFeatures, T_FREQ } from './flowHead.js';
 import { layoutRows, type HeadLayout, type VelocityHead } from './head.js';
@@ -76,7 +76,7 @@ export class PatchFlowHead implements VelocityHead {
     let h: tf.Tensor = tf.reshape(tf.add(tf.reshape(applyLinear(this.inProj, y_ND), [G, S, W]), posS), [N, W]);
     const attend = segmentAttention(layout, G, this.spec.heads, W);
     const modulate = (x: tf.Tensor, m: { shift: Linear; scale: Linear }) =>
-      tf.add(tf.mul(applyLayerNorm({}, x), tf.add(1, applyLinear(m.scale, c))), applyLinear(m.shift, c));
+      adaLnModulate(x as tf.Tensor2D, applyLinear(m.scale, c), applyLinear(m.shift, c));
     for (const b of this.blocks) {
       const hn = modulate(h, b.attnMod);
       const a = attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn));
