@@ -1,5 +1,6 @@
 // The 3x-longer comparison of RESULTS.md (issue #17): FD against training steps for NestAR (patch head,
-// interleaved) and raster AR, from the reports scripts/results/long.sh writes; imported by make-results.mts.
+// interleaved), raster AR and the NestAR head/order variants, from the reports scripts/results/long.sh writes;
+// imported by make-results.mts.
 // Every number is read from a JSON file; checkpoints not evaluated yet are listed as such.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,11 +10,18 @@ import { lineChartSvg } from '../../src/util/svgPlot.ts';
 interface Row { n: number; fd: number; recall: number; precision: number; coverage: number; cfg?: number; memorisation?: number | null }
 interface Report { rows: Row[]; realData: Row; source: { params?: number; step: number } }
 
-export const LONG_METHODS = ['nestar', 'raster'] as const;
+// Rows in table order: the run folder's name under results/mnist-patch/long and what it is. The variants
+// appear once scripts/results/long.sh has written their folder.
+const LONG_ROWS: Record<string, string> = {
+  nestar: 'NestAR, patch head, interleaved', 'phead-zorder': 'NestAR, patch head, Z-order',
+  'thead-interleaved': 'NestAR, per-token head, interleaved', 'thead-zorder': 'NestAR, per-token head, Z-order',
+  raster: 'raster AR',
+};
 export const LONG_STEPS = [1200, 2400, 3600] as const;
 
 export function longSection(root: string, L: (s?: string) => void, emit: (path: string, text: string) => void): void {
   const dir = join(root, 'long');
+  const LONG_METHODS = Object.keys(LONG_ROWS).filter((m) => existsSync(join(dir, m)));
   const cfg = read<{ train: { steps: number; batchSize: number } }>('results/configs/mnist-patch-long.json');
   // Seed-0 reports of a step; at 3600 the lower CFGs of scripts/results/long-extra.sh join the sweep.
   const rep = (m: string, s: number): Report | null => {
@@ -26,34 +34,35 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
   L('## Training 3× longer: FD against training steps (issue #17)');
   L();
   L(`NestAR (patch head, interleaved order) and raster AR from one config (\`results/configs/mnist-patch-long.json\`: ${cfg?.train.steps ?? '?'} steps × batch ${cfg?.train.batchSize ?? '?'},`);
-  L('cosine schedule over the whole run, the same data order and seed), checkpoints exported in F16 to `checkpoints/mnist-patch/long/<method>-<step>` and');
+  L('cosine schedule over the whole run, the same data order and seed); the other NestAR rows change only the head or the token order (`results/configs/mnist-patch-long-<row>.json`,');
+  L('per-token head width 128 so parameters stay within 10 % of raster AR\'s). Checkpoints are exported in F16 to `checkpoints/mnist-patch/long/<row>-<step>` and');
   const wall = LONG_METHODS.flatMap((m) => {
     const p = join(dir, m, 'timing.log');
-    const sec = existsSync(p) ? /^\w+: (\d+) s training wall/.exec(readFileSync(p, 'utf8'))?.[1] : undefined;
+    const sec = existsSync(p) ? /^[\w-]+: (\d+) s (?:training )?wall/.exec(readFileSync(p, 'utf8'))?.[1] : undefined;
     return sec ? [`${m} ${f(Number(sec) / 60, 0)} min`] : [];
   });
-  L(`evaluated from there (\`scripts/results/long.sh\`, N = 2000 per CFG). Both jobs trained side by side on the two cores, one BLAS thread each${wall.length ? ` (training wall-clock: ${wall.join(', ')}; \`timing.log\`)` : ''}.`);
+  L(`evaluated from there (\`scripts/results/long.sh\`, N = 2000 per CFG). Jobs trained two at a time side by side on the two cores, one BLAS thread each${wall.length ? ` (training wall-clock: ${wall.join(', ')}; \`timing.log\`)` : ''}.`);
   L();
   const cfgs = [...new Set(LONG_METHODS.flatMap((m) => LONG_STEPS.flatMap((s) => rep(m, s)?.rows.map((r) => r.cfg!) ?? [])))].sort((a, b) => a - b);
-  L(`| method | step | parameters | ${cfgs.map((c) => `FD @ CFG ${c}`).join(' | ')} | best FD | recall | precision | coverage | memorisation |`);
+  L(`| run | step | parameters | ${cfgs.map((c) => `FD @ CFG ${c}`).join(' | ')} | best FD | recall | precision | coverage | memorisation |`);
   L(`|---|---:|---:|${cfgs.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
   const series: Array<{ name: string; points: Array<[number, number]> }> = [];
   for (const m of LONG_METHODS) {
     const points: Array<[number, number]> = [];
     for (const s of LONG_STEPS) {
       const r = rep(m, s);
-      if (!r) { L(`| ${m} | ${s} | | ${cfgs.map(() => '').join(' | ')} | not evaluated yet | | | | |`); continue; }
+      if (!r) { L(`| ${LONG_ROWS[m]} | ${s} | | ${cfgs.map(() => '').join(' | ')} | not evaluated yet | | | | |`); continue; }
       const b = best(r);
       points.push([s, b.fd]);
       const cell = (c: number) => { const x = r.rows.find((y) => y.cfg === c); return x ? f(x.fd) : '–'; };
-      L(`| ${m} | ${s} | ${r.source.params ? `${(r.source.params / 1e6).toFixed(2)}M` : 'n/a'} | ${cfgs.map(cell).join(' | ')} | **${f(b.fd)}** (${b.cfg}) | ${f(b.recall, 3)} | ${f(b.precision, 3)} | ${f(b.coverage, 3)} | ${b.memorisation == null ? 'n/a' : `${f(100 * b.memorisation, 1)} %`} |`);
+      L(`| ${LONG_ROWS[m]} | ${s} | ${r.source.params ? `${(r.source.params / 1e6).toFixed(2)}M` : 'n/a'} | ${cfgs.map(cell).join(' | ')} | **${f(b.fd)}** (${b.cfg}) | ${f(b.recall, 3)} | ${f(b.precision, 3)} | ${f(b.coverage, 3)} | ${b.memorisation == null ? 'n/a' : `${f(100 * b.memorisation, 1)} %`} |`);
     }
-    if (points.length) series.push({ name: m, points });
+    if (points.length) series.push({ name: LONG_ROWS[m]!, points });
   }
   const real = LONG_METHODS.flatMap((m) => LONG_STEPS.map((st) => rep(m, st)?.realData)).find((x) => x);
   if (real) L(`| real data (${real.n} train vs test) | | | ${cfgs.map(() => '').join(' | ')} | ${f(real.fd)} | ${f(real.recall, 3)} | ${f(real.precision, 3)} | ${f(real.coverage, 3)} | |`);
   L();
-  const shots = LONG_METHODS.flatMap((m) => LONG_STEPS.filter((st) => existsSync(join(dir, m, `step-${st}`, 'eval', 'samples.png'))).map((st) => `![${m} ${st}](mnist-patch/long/${m}/step-${st}/eval/samples.png)`));
+  const shots = LONG_METHODS.flatMap((m) => LONG_STEPS.filter((st) => existsSync(join(dir, m, `step-${st}`, 'eval', 'samples.png'))).map((st) => `![${LONG_ROWS[m]} ${st}](mnist-patch/long/${m}/step-${st}/eval/samples.png)`));
   const shotCfg = read<Report>(join(dir, LONG_METHODS[0], `step-${LONG_STEPS[0]}`, 'eval', 'report.json'))?.rows[0]?.cfg;
   if (shots.length) { L(`Samples (CFG ${shotCfg}, the first of each main sweep), in table order: ${shots.join(' ')}`); L(); }
   const ratios = LONG_STEPS.flatMap((s) => { const a = rep('nestar', s), b = rep('raster', s); return a && b ? [`${s} steps: ${f(best(a).fd / best(b).fd)} (recall ${f(best(a).recall / best(b).recall)}×)`] : []; });
@@ -74,7 +83,7 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
         const r0 = a === 'eval' ? rep(m, 3600)!.rows.find((x) => x.cfg === c)! : extra(m, a)!, r1 = extra(m, b)!;
         const mean = (r0.fd + r1.fd) / 2, recall = (r0.recall + r1.recall) / 2;
         if (!bestMean[m] || mean < bestMean[m]!.fd) bestMean[m] = { fd: mean, recall, cfg: c };
-        L(`| ${m} | ${c} | ${f(r0.fd)} | ${f(r1.fd)} | ${f(mean)} | ${f(recall, 3)} |`);
+        L(`| ${LONG_ROWS[m]} | ${c} | ${f(r0.fd)} | ${f(r1.fd)} | ${f(mean)} | ${f(recall, 3)} |`);
       }
     }
     L();
