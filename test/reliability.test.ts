@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, tf } from './helpers.js';
@@ -62,6 +62,23 @@ test('disk full while checkpointing: the run stops naming the path, the previous
   symlinkSync('/dev/full', join(dir, `.x.json.${process.pid}.tmp`));
   assert.throws(() => atomicWriteFile(f, 'new'), /ENOSPC/);
   assert.equal(readFileSync(f, 'utf8'), 'old');
+});
+
+test('a kill while re-saving a step (old folder set aside, new one not yet in) still resumes from that step, and the next save puts it back', () => {
+  const dir = tmp();
+  const t = Trainer.create(resolveRunConfig(tiny), { runDir: dir, data: data() });
+  t.trainStep();
+  const ck = t.saveCheckpoint();
+  // The state between saveCheckpoint's two renames: latest.json names step-0000001, which is set aside.
+  const aside = join(dir, 'checkpoints', `.step-0000001.old-424242`);
+  renameSync(ck, aside);
+  assert.equal(loadCheckpoint(dir).state.step, 1);
+  t.trainStep();
+  t.saveCheckpoint();
+  t.dispose();
+  assert.ok(existsSync(join(ck, 'state.json')) && !existsSync(aside), 'the set-aside checkpoint is back in place');
+  assert.equal(loadCheckpoint(ck).state.step, 1);
+  assert.equal(loadCheckpoint(dir).state.step, 2);
 });
 
 test("a checkpoint's config is validated on load, naming the field", () => {

@@ -52,8 +52,16 @@ export function saveCheckpoint(runDir: string, state: { step: number }, tensors:
   mkdirSync(ckDir, { recursive: true });
   const name = checkpointName(state.step);
   const final = join(ckDir, name), tmp = join(ckDir, `.${name}.tmp-${process.pid}`);
-  // Leftovers of writers killed mid-checkpoint are never loaded; clear them.
-  for (const d of readdirSync(ckDir)) if (/^\.step-\d+\.tmp-\d+$/.test(d)) rmSync(join(ckDir, d), { recursive: true, force: true });
+  // Leftovers of writers killed mid-checkpoint are never loaded; clear them. A complete checkpoint set aside
+  // for a re-save of its step goes back in place when the re-save never arrived.
+  for (const d of readdirSync(ckDir)) {
+    if (/^\.step-\d+\.tmp-\d+$/.test(d)) rmSync(join(ckDir, d), { recursive: true, force: true });
+    const aside = /^\.(step-\d+)\.old-\d+$/.exec(d);
+    if (aside) {
+      if (!existsSync(join(ckDir, aside[1]!, 'state.json'))) { rmSync(join(ckDir, aside[1]!), { recursive: true, force: true }); renameSync(join(ckDir, d), join(ckDir, aside[1]!)); }
+      else rmSync(join(ckDir, d), { recursive: true, force: true });
+    }
+  }
   try {
     mkdirSync(tmp);
     const meta = { format: (state as { format?: string }).format ?? CHECKPOINT_FORMAT, step: String(state.step) };
@@ -63,8 +71,13 @@ export function saveCheckpoint(runDir: string, state: { step: number }, tensors:
       if (process.env.NESTAR_TEST_KILL_IN_CHECKPOINT === String(state.step)) process.kill(process.pid, 'SIGKILL');
     }
     atomicWriteFile(join(tmp, 'state.json'), JSON.stringify(state, null, 1) + '\n');
-    rmSync(final, { recursive: true, force: true });
+    // Re-saving a step (a resumed run passing it again): set the old folder aside with one rename instead of
+    // deleting it file by file under latest.json's feet; a reader in the instant between the two renames
+    // finds it aside (resolveCheckpointDir).
+    const aside = join(ckDir, `.${name}.old-${process.pid}`);
+    if (existsSync(final)) renameSync(final, aside);
     renameSync(tmp, final);
+    rmSync(aside, { recursive: true, force: true });
     atomicWriteFile(join(runDir, 'latest.json'), JSON.stringify({ checkpoint: `checkpoints/${name}`, step: state.step }) + '\n');
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
@@ -88,7 +101,13 @@ export function resolveCheckpointDir(path: string): string {
     if (!latest || typeof latest !== 'object' || typeof latest.checkpoint !== 'string' || !/^checkpoints\/step-\d+$/.test(latest.checkpoint)) {
       throw new Error(`checkpoint: ${latestPath} must be {"checkpoint": "checkpoints/step-NNNNNNN", ...} as nestar writes it, got ${JSON.stringify(latest)?.slice(0, 80)}`);
     }
-    const dir = join(p, latest.checkpoint);
+    let dir = join(p, latest.checkpoint);
+    if (!existsSync(join(dir, 'state.json'))) {
+      // Killed between setting a re-saved step's folder aside and moving its replacement in (saveCheckpoint).
+      const ck = join(p, 'checkpoints'), name = latest.checkpoint.slice('checkpoints/'.length);
+      const aside = existsSync(ck) ? readdirSync(ck).find((d) => d.startsWith(`.${name}.old-`) && existsSync(join(ck, d, 'state.json'))) : undefined;
+      if (aside) dir = join(ck, aside);
+    }
     if (!existsSync(join(dir, 'state.json'))) throw new Error(`checkpoint: ${join(p, 'latest.json')} names ${dir}, which is not a checkpoint`);
     return dir;
   }
