@@ -158,7 +158,8 @@ NESTAR_CLONES static void ema_f32(const float *restrict sh, const float *restric
   for (size_t i = 0; i < n; i++) so[i] = sh[i] * d + p[i] * od;
 }
 
-// Reads `count` Float32Arrays, the first `equal` of one common length, the rest (scalar vectors) of any length.
+// Reads `count` Float32Array arguments, the first `equal` of one common length *len (the elementwise kernels'
+// calling convention), the rest (vectors of scalars) of any length.
 static int f32_args(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t equal, float **arrays, size_t *len) {
   size_t argc = 8;
   napi_value argv[8];
@@ -224,6 +225,17 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Mean and 1/σ of one row of C values, accumulated in double (shared by the forward and backward kernels,
+// so the gradient sees exactly the forward's statistics).
+static void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd) {
+  double s = 0, q = 0;
+  for (int64_t c = 0; c < C; c++) s += xr[c];
+  const float m = (float)(s / (double)C);
+  for (int64_t c = 0; c < C; c++) { const double d = xr[c] - m; q += d * d; }
+  *mean = m;
+  *rstd = (float)(1.0 / sqrt(q / (double)C + eps));
+}
+
 // Normalise each row of x [N, C] (mean and variance accumulated in double), then scale and shift:
 // y = x̂·G + B with G, B either one [C] vector for every row (LayerNorm's gain and bias) or [N, C] (AdaLN's
 // 1 + scale and shift, one per row).
@@ -231,11 +243,8 @@ static void norm_scale_shift_fwd(const float *restrict x, const float *restrict 
                                  int64_t N, int64_t C, int perRow, float eps) {
   for (int64_t n = 0; n < N; n++) {
     const float *xr = x + n * C, *g = perRow ? G + n * C : G, *b = perRow ? B + n * C : B;
-    double s = 0, q = 0;
-    for (int64_t c = 0; c < C; c++) s += xr[c];
-    const float mean = (float)(s / (double)C);
-    for (int64_t c = 0; c < C; c++) { const double d = xr[c] - mean; q += d * d; }
-    const float rstd = (float)(1.0 / sqrt(q / (double)C + eps));
+    float mean, rstd;
+    row_stats(xr, C, eps, &mean, &rstd);
     float *yr = y + n * C;
     for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * g[c] + b[c];
   }
@@ -253,11 +262,9 @@ static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict 
   }
   for (int64_t n = 0; n < N; n++) {
     const float *xr = x + n * C, *dyr = dy + n * C, *g = perRow ? G + n * C : G;
-    double s = 0, q = 0, m1 = 0, m2 = 0;
-    for (int64_t c = 0; c < C; c++) s += xr[c];
-    const float mean = (float)(s / (double)C);
-    for (int64_t c = 0; c < C; c++) { const double d = xr[c] - mean; q += d * d; }
-    const float rstd = (float)(1.0 / sqrt(q / (double)C + eps));
+    float mean, rstd;
+    row_stats(xr, C, eps, &mean, &rstd);
+    double m1 = 0, m2 = 0;
     for (int64_t c = 0; c < C; c++) {
       const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * g[c];
       m1 += dxh;
@@ -282,61 +289,22 @@ static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict 
   return 1;
 }
 
-// normScaleShift(x, G, B, y, N, C, perRow, eps) and normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps).
-static napi_value NormScaleShift(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  float *a[4];
-  size_t len[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) goto bad;
-  for (int i = 0; i < 4; i++) if (!get_f32(env, argv[i], &a[i], &len[i])) goto bad;
-  {
-    const int64_t N = get_i64(env, argv[4]), C = get_i64(env, argv[5]), perRow = get_i64(env, argv[6]);
-    double eps = 0;
-    napi_get_value_double(env, argv[7], &eps);
-    const size_t gl = (size_t)(perRow ? N * C : C);
-    if (len[0] != (size_t)(N * C) || len[3] != (size_t)(N * C) || len[1] != gl || len[2] != gl) goto bad;
-    norm_scale_shift_fwd(a[0], a[1], a[2], a[3], N, C, (int)perRow, (float)eps);
-  }
-  return NULL;
-bad:
-  napi_throw_type_error(env, NULL, "normScaleShift(x, G, B, y, N, C, perRow, eps): Float32Arrays of N*C (x, y) and C or N*C (G, B)");
-  return NULL;
-}
-
-static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
+// The norm kernels' calling convention: `count` Float32Arrays then N, C, perRow, eps. `kinds` says each array's
+// length: 'r' N·C (rows), 'g' C, or N·C when perRow (the gain/shift and their gradients).
+static int norm_args(napi_env env, napi_callback_info info, const char *usage, const char *kinds, float **a, int64_t *N, int64_t *C, int *perRow, float *eps) {
+  const size_t count = strlen(kinds);
+  size_t argc = 10, len;
   napi_value argv[10];
-  float *a[6];
-  size_t len[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10) goto bad;
-  for (int i = 0; i < 6; i++) if (!get_f32(env, argv[i], &a[i], &len[i])) goto bad;
-  {
-    const int64_t N = get_i64(env, argv[6]), C = get_i64(env, argv[7]), perRow = get_i64(env, argv[8]);
-    double eps = 0;
-    napi_get_value_double(env, argv[9], &eps);
-    const size_t gl = (size_t)(perRow ? N * C : C);
-    if (len[0] != (size_t)(N * C) || len[1] != (size_t)(N * C) || len[3] != (size_t)(N * C) || len[2] != gl || len[4] != gl || len[5] != gl) goto bad;
-    if (!norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, (int)perRow, (float)eps)) {
-      napi_throw_error(env, NULL, "normScaleShiftGrad: out of memory");
-      return NULL;
-    }
-  }
-  return NULL;
-bad:
-  napi_throw_type_error(env, NULL, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)");
-  return NULL;
-}
-
-// Reads `count` Float32Array arguments of one common length (the elementwise kernels' calling convention).
-static int equal_arrays(napi_env env, napi_callback_info info, const char *usage, size_t count, float **arrays, size_t *len) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) goto bad;
+  if (count > 6 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + 4) goto bad;
+  *N = get_i64(env, argv[count]);
+  *C = get_i64(env, argv[count + 1]);
+  *perRow = get_i64(env, argv[count + 2]) != 0;
+  double e = 0;
+  if (napi_get_value_double(env, argv[count + 3], &e) != napi_ok) goto bad;
+  *eps = (float)e;
   for (size_t i = 0; i < count; i++) {
-    size_t l;
-    if (!get_f32(env, argv[i], &arrays[i], &l) || (i > 0 && l != *len)) goto bad;
-    *len = l;
+    const size_t want = (size_t)(kinds[i] == 'r' || *perRow ? *N * *C : *C);
+    if (!get_f32(env, argv[i], &a[i], &len) || len != want) goto bad;
   }
   return 1;
 bad:
@@ -344,10 +312,30 @@ bad:
   return 0;
 }
 
+// normScaleShift(x, G, B, y, N, C, perRow, eps) and normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps).
+static napi_value NormScaleShift(napi_env env, napi_callback_info info) {
+  float *a[4], eps;
+  int64_t N, C;
+  int perRow;
+  if (norm_args(env, info, "normScaleShift(x, G, B, y, N, C, perRow, eps): Float32Arrays of N*C (x, y) and C or N*C (G, B)", "rggr", a, &N, &C, &perRow, &eps))
+    norm_scale_shift_fwd(a[0], a[1], a[2], a[3], N, C, perRow, eps);
+  return NULL;
+}
+
+static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
+  float *a[6], eps;
+  int64_t N, C;
+  int perRow;
+  if (norm_args(env, info, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)", "rrgrgg", a, &N, &C, &perRow, &eps)
+      && !norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, perRow, eps))
+    napi_throw_error(env, NULL, "normScaleShiftGrad: out of memory");
+  return NULL;
+}
+
 static napi_value Tanh(napi_env env, napi_callback_info info) {
   float *a[2];
   size_t n;
-  if (equal_arrays(env, info, "tanh(x, y) expects two Float32Arrays of equal length", 2, a, &n)) tanh_f32(a[0], a[1], n);
+  if (f32_args(env, info, "tanh(x, y) expects two Float32Arrays of equal length", 2, 2, a, &n)) tanh_f32(a[0], a[1], n);
   return NULL;
 }
 
@@ -355,14 +343,14 @@ static napi_value Tanh(napi_env env, napi_callback_info info) {
 static napi_value GeluFwd(napi_env env, napi_callback_info info) {
   float *a[2];
   size_t n;
-  if (equal_arrays(env, info, "geluFwd(x, y) expects two Float32Arrays of equal length", 2, a, &n)) gelu_fwd_f32(a[0], a[1], n);
+  if (f32_args(env, info, "geluFwd(x, y) expects two Float32Arrays of equal length", 2, 2, a, &n)) gelu_fwd_f32(a[0], a[1], n);
   return NULL;
 }
 
 static napi_value GeluBwd(napi_env env, napi_callback_info info) {
   float *a[3];
   size_t n;
-  if (equal_arrays(env, info, "geluBwd(x, dy, dx) expects three Float32Arrays of equal length", 3, a, &n)) gelu_bwd_f32(a[0], a[1], a[2], n);
+  if (f32_args(env, info, "geluBwd(x, dy, dx) expects three Float32Arrays of equal length", 3, 3, a, &n)) gelu_bwd_f32(a[0], a[1], a[2], n);
   return NULL;
 }
 

@@ -18,18 +18,10 @@ const tiny = { model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth:
 const tmp = () => mkdtempSync(join(tmpdir(), 'nestar-diskfull-'));
 const data = () => loadMnist({ split: 'train', limit: 16 });
 
-/** Every file under `dir` (relative paths) with its bytes. */
+/** Every file under `dir` (relative paths, hidden ones included) with its bytes. */
 function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p).toString('base64'));
-    }
-  };
-  walk(dir);
-  return out;
+  return new Map(readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile())
+    .map((e) => { const p = join(e.parentPath, e.name); return [relative(dir, p), readFileSync(p).toString('base64')]; }));
 }
 
 before(setup);

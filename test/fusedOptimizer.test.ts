@@ -8,6 +8,7 @@ import { ADAMW_KERNEL, EMA_KERNEL, SUM_SQUARES_KERNEL } from '../src/engine/fuse
 import { AdamW, globalNormScale } from '../src/train/optimizer.js';
 import { Ema } from '../src/train/ema.js';
 import { Rng } from '../src/util/rng.js';
+import { engineFlags } from '../src/engine/flags.js';
 
 let backend = '';
 before(async () => { backend = await setup(); });
@@ -31,7 +32,7 @@ function run(fused: boolean): Record<'p0' | 'p' | 'm' | 'v' | 'ema', Float32Arra
   const { randn, vars, opt, ema, dispose } = setupRun(11);
   const snap = (m: Map<string, tf.Variable>) => [...m.values()].map((x) => x.dataSync() as Float32Array);
   const p0 = snap(vars);
-  AdamW.fused = fused; Ema.fused = fused;
+  engineFlags.fusedOptimizer = fused;
   try {
     for (let step = 0; step < 6; step++) {
       const grads = new Map([...vars].map(([k, v]) => [k, randn(v.shape, step === 3 ? 40 : 1)]));
@@ -42,7 +43,7 @@ function run(fused: boolean): Record<'p0' | 'p' | 'm' | 'v' | 'ema', Float32Arra
     }
     return { p0, p: snap(vars), m: snap(opt.m), v: snap(opt.v), ema: snap(ema.shadow) };
   } finally {
-    AdamW.fused = true; Ema.fused = true;
+    engineFlags.fusedOptimizer = true;
     dispose();
   }
 }
@@ -82,8 +83,8 @@ test('the fused gradient norm gives the bits of tf.sqrt(tf.addN(tf.sum(g²))) an
   const grads = new Map([...[...vars].map(([k, v]): [string, tf.Tensor] => [k, randn(v.shape, 3)]), ['long', randn([100_003], 1)],
     ...Array.from({ length: 300 }, (_, i): [string, tf.Tensor] => [`s${i}`, randn([3], Math.pow(10, (i % 7) - 3))])]);
   const norms = [true, false].map((fused) => {
-    AdamW.fused = fused;
-    try { return [globalNormScale(grads, 1), globalNormScale(grads, 1e9)]; } finally { AdamW.fused = true; }
+    engineFlags.fusedOptimizer = fused;
+    try { return [globalNormScale(grads, 1), globalNormScale(grads, 1e9)]; } finally { engineFlags.fusedOptimizer = true; }
   });
   assert.deepEqual(norms[0], norms[1]);
   assert.ok(norms[0]![0]!.scale < 1 && norms[0]![1]!.scale === 1, JSON.stringify(norms[0]));

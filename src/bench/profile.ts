@@ -14,8 +14,7 @@ import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
 import { Trainer } from '../train/trainer.js';
 import { packageRoot } from './child.js';
 import { ADAMW_KERNEL } from '../engine/fusedOps.js';
-import { AdamW } from '../train/optimizer.js';
-import { Ema } from '../train/ema.js';
+import { engineFlags } from '../engine/flags.js';
 
 export const PROFILE_HELP = `nestar bench profile [--config results/configs/mnist-patch-long.json] [--method nestar|raster|nextscale] [--steps 3] [--top 12] [--out results/profile-<method>.json]
   per-kernel share of a training step and of one batch-1 sample (32 ODE steps, CFG 2), and the time outside kernels`;
@@ -67,13 +66,13 @@ function fusedOptimizerAb(step: () => unknown, pairs: number): { fusedMs: number
   try {
     for (let i = 0; i < 2 * pairs; i++) {
       const fused = i % 2 === 0;
-      AdamW.fused = Ema.fused = fused;
+      engineFlags.fusedOptimizer = fused;
       const t0 = performance.now();
       step();
       (fused ? on : off).push(performance.now() - t0);
     }
   } finally {
-    AdamW.fused = Ema.fused = true;
+    engineFlags.fusedOptimizer = true;
   }
   const fusedMs = median(on), opsMs = median(off);
   return { fusedMs, opsMs, speedup: opsMs / fusedMs, pairs };

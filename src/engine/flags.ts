@@ -8,4 +8,7 @@ export const engineFlags = {
   explicitTranspose: false,
   /** Use the backend's fused LayerNorm/AdaLN kernel when it has one (tests switch it off to check the closed-form path). */
   fusedNorm: true,
+  /** Use the backend's fused AdamW, EMA and gradient-norm kernels when it has them (same bits as the op-by-op
+   * path; tests and `nestar bench profile` switch them off to compare). */
+  fusedOptimizer: true,
 };

@@ -7,22 +7,27 @@ import { engineFlags } from './flags.js';
 export const GELU_KERNEL = 'NestarGeluTanh';
 export const GELU_GRAD_KERNEL = 'NestarGeluTanhGrad';
 
-let gradientRegistered = false;
-
-function ensureGradient(): void {
-  if (gradientRegistered) return;
-  tf.registerGradient({
-    kernelName: GELU_KERNEL,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
-  });
-  gradientRegistered = true;
+// Each kernel's gradient is registered the first time a fused op is used (not at import: the browser build
+// imports this file without any of the kernels).
+const registered = new Set<string>();
+function registerGradientOnce(config: tf.GradConfig): void {
+  if (registered.has(config.kernelName)) return;
+  tf.registerGradient(config);
+  registered.add(config.kernelName);
 }
+
+const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
+
+const GELU_GRADIENT: tf.GradConfig = {
+  kernelName: GELU_KERNEL,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
+};
 
 /** tanh-GELU as one kernel, or undefined when the backend has none. */
 export function fusedGelu(x: tf.Tensor): tf.Tensor | undefined {
-  if (x.dtype !== 'float32' || !tf.getKernel(GELU_KERNEL, tf.getBackend())) return undefined;
-  ensureGradient();
+  if (!hasKernel(GELU_KERNEL, x)) return undefined;
+  registerGradientOnce(GELU_GRADIENT);
   return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
 }
 
@@ -33,47 +38,38 @@ export const SUM_SQUARES_KERNEL = 'NestarSumSquares';
 /** The float32 scalars of one AdamW step, as the op-by-op path rounds them (src/train/optimizer.ts). */
 export interface AdamWScalars { gradScale: number; beta1: number; beta2: number; c1: number; c2: number; eps: number; decay: number; lr: number }
 
-const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
-
 /** One AdamW step of one parameter as one kernel: [p', m', v'], or undefined when the backend has none. A
  * gradScale or decay of exactly 1 is skipped, as the op-by-op path skips those multiplies. */
 export function fusedAdamW(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, k: AdamWScalars): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
-  if (!hasKernel(ADAMW_KERNEL, p, m, v, g)) return undefined;
+  if (!engineFlags.fusedOptimizer || !hasKernel(ADAMW_KERNEL, p, m, v, g)) return undefined;
   const scalars = [k.gradScale, k.beta1, 1 - k.beta1, k.beta2, 1 - k.beta2, k.c1, k.c2, k.eps, k.decay, k.lr, k.gradScale !== 1 ? 1 : 0, k.decay !== 1 ? 1 : 0];
   return tf.engine().runKernel(ADAMW_KERNEL, { p, m, v, g }, { scalars }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 /** The EMA update s·d + p·(1−d) as one kernel, or undefined when the backend has none. */
 export function fusedEma(s: tf.Tensor, p: tf.Tensor, decay: number): tf.Tensor | undefined {
-  if (!hasKernel(EMA_KERNEL, s, p)) return undefined;
+  if (!engineFlags.fusedOptimizer || !hasKernel(EMA_KERNEL, s, p)) return undefined;
   return tf.engine().runKernel(EMA_KERNEL, { s, p }, { scalars: [decay, 1 - decay] }) as tf.Tensor;
 }
 
 /** Σx² of each tensor as one kernel ([n] float32: each square and each partial sum rounded to float32 in the
  * order of tf.sum(tf.mul(x, x))), or undefined when the backend has none. */
 export function fusedSumSquares(xs: tf.Tensor[]): tf.Tensor1D | undefined {
-  if (!xs.length || !hasKernel(SUM_SQUARES_KERNEL, ...xs)) return undefined;
+  if (!engineFlags.fusedOptimizer || !xs.length || !hasKernel(SUM_SQUARES_KERNEL, ...xs)) return undefined;
   return tf.engine().runKernel(SUM_SQUARES_KERNEL, Object.fromEntries(xs.map((x, i) => [`x${i}`, x]))) as tf.Tensor1D;
 }
 
 export const NORM_KERNEL = 'NestarNormScaleShift';
 export const NORM_GRAD_KERNEL = 'NestarNormScaleShiftGrad';
 
-let normGradientRegistered = false;
-
-function ensureNormGradient(): void {
-  if (normGradientRegistered) return;
-  tf.registerGradient({
-    kernelName: NORM_KERNEL,
-    inputsToSave: ['x', 'g'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, g] = saved as [tf.Tensor, tf.Tensor];
-      const [dx, dg, db] = tf.engine().runKernel(NORM_GRAD_KERNEL, { dy: dy as tf.Tensor, x, g }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
-      return { x: () => dx!, g: () => dg!, b: () => db! };
-    },
-  });
-  normGradientRegistered = true;
-}
+const NORM_GRADIENT: tf.GradConfig = {
+  kernelName: NORM_KERNEL,
+  inputsToSave: ['x', 'g'],
+  gradFunc: (dy, saved, attrs) => {
+    const [dx, dg, db] = tf.engine().runKernel(NORM_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]!, g: saved[1]! }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    return { x: () => dx!, g: () => dg!, b: () => db! };
+  },
+};
 
 /**
  * Layer normalisation of each row of x [N, C] followed by y = x̂·g + b, as one kernel with its gradient: g, b
@@ -85,6 +81,6 @@ export function fusedNormScaleShift(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, 
   const perRow = g.rank === 2 && g.shape[0] === N && g.shape[1] === C;
   const ok = (t: tf.Tensor) => (perRow ? t.rank === 2 && t.shape[0] === N && t.shape[1] === C : t.rank === 1 && t.shape[0] === C);
   if (!engineFlags.fusedNorm || !ok(g) || !ok(b) || !hasKernel(NORM_KERNEL, x, g, b)) return undefined;
-  ensureNormGradient();
+  registerGradientOnce(NORM_GRADIENT);
   return tf.engine().runKernel(NORM_KERNEL, { x, g, b }, { eps, perRow }) as tf.Tensor2D;
 }

@@ -3,8 +3,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fusedEma } from '../engine/fusedOps.js';
 
 export class Ema {
-  /** Use the backend's fused kernel when it has one (same float32 arithmetic; tests switch it off to compare). */
-  static fused = true;
   readonly shadow = new Map<string, tf.Variable>();
   constructor(private readonly vars: Map<string, tf.Variable>, readonly decay: number) {
     for (const [name, p] of vars) this.shadow.set(name, tf.variable(tf.clone(p), false));
@@ -20,7 +18,7 @@ export class Ema {
     tf.tidy(() => {
       for (const [name, p] of this.vars) {
         const s = this.shadow.get(name)!;
-        s.assign((Ema.fused ? fusedEma(s, p, d) : undefined) ?? tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
+        s.assign(fusedEma(s, p, d) ?? tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
       }
     });
   }

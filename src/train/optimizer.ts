@@ -12,8 +12,6 @@ export class AdamW {
   readonly v = new Map<string, tf.Variable>();
   /** Number of updates applied so far (bias correction uses it). */
   t = 0;
-  /** Use the backend's fused kernel when it has one (tests switch it off to compare with the op-by-op path). */
-  static fused = true;
 
   constructor(private readonly vars: Map<string, tf.Variable>, readonly cfg: AdamWConfig) {
     for (const [name, p] of vars) {
@@ -54,7 +52,7 @@ export class AdamW {
         if (!raw) continue;
         const m = this.m.get(name)!, v = this.v.get(name)!;
         const decay = wd > 0 && AdamW.decays(name) ? 1 - lr * wd : 1;
-        const fused = AdamW.fused ? fusedAdamW(p, m, v, raw, { gradScale, beta1: b1, beta2: b2, c1, c2, eps, decay, lr }) : undefined;
+        const fused = fusedAdamW(p, m, v, raw, { gradScale, beta1: b1, beta2: b2, c1, c2, eps, decay, lr });
         if (fused) {
           p.assign(fused[0]); m.assign(fused[1]); v.assign(fused[2]);
           continue;
@@ -76,7 +74,7 @@ export class AdamW {
 
 /** The gradients' global L2 norm and the factor that brings it down to maxNorm (1 when it is within, or not finite). */
 export function globalNormScale(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; scale: number } {
-  const sums = AdamW.fused ? fusedSumSquares([...grads.values()]) : undefined;
+  const sums = fusedSumSquares([...grads.values()]);
   let norm: number;
   if (sums) {
     // The per-tensor sums added one after the other and the root taken in float32, as tf.addN and tf.sqrt do
