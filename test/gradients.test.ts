@@ -133,3 +133,35 @@ test('conv2d gradients (native kernels where built) = the im2col form\'s autodif
     tf.dispose([x, w]);
   }
 });
+
+test('multi-head attention (fused native kernel where built) = the head-split composite, forward and every gradient = finite differences', async () => {
+  const { multiHeadAttention } = await import('../src/model/attention.js');
+  const { ATTENTION_KERNEL, LINEAR_KERNEL } = await import('../src/engine/fusedOps.js');
+  const native = !!tf.getKernel(ATTENTION_KERNEL, tf.getBackend());
+  // Awkward shapes: one head, an odd head width, Lq != Lk (a KV-cached step), one query row, a masked case.
+  for (const [B, Lq, Lk, H, dh, masked] of [[1, 1, 1, 1, 3, false], [2, 5, 5, 3, 7, true], [3, 2, 9, 2, 5, true], [2, 16, 16, 4, 6, false]] as const) {
+    const q = rnd([B, Lq, H * dh], 1), k = rnd([B, Lk, H * dh], 2), v = rnd([B, Lk, H * dh], 3);
+    // A block-causal-like mask: query i sees keys j <= i + (Lk - Lq); -1e9 elsewhere.
+    const mask = masked ? tf.tensor2d(Float32Array.from({ length: Lq * Lk }, (_, e) => (e % Lk <= Math.floor(e / Lk) + Lk - Lq ? 0 : -1e9)), [Lq, Lk]) : null;
+    const f = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => multiHeadAttention(qq as tf.Tensor3D, kk as tf.Tensor3D, vv as tf.Tensor3D, mask, H);
+    const run = (fused: boolean) => {
+      engineFlags.fusedAttention = fused;
+      try { return { y: tf.tidy(() => f(q, k, v).dataSync() as Float32Array), g: grads(f, [q, k, v]) }; } finally { engineFlags.fusedAttention = true; }
+    };
+    const a = run(true), ref = run(false);
+    const what = `B ${B} Lq ${Lq} Lk ${Lk} H ${H} dh ${dh}${masked ? ' masked' : ''}`;
+    assert.ok(maxRelErr(a.y, ref.y) < 1e-5, `${what} forward: ${maxRelErr(a.y, ref.y)}`);
+    a.g.forEach((g, i) => assert.ok(maxRelErr(g, ref.g[i]!) < 1e-5, `${what} gradient of input ${'qkv'[i]}: ${maxRelErr(g, ref.g[i]!)}`));
+    [0, 1, 2].forEach((i) => assertFd(finiteDiff(f, [q, k, v], i, a.g[i]!, [0, Math.floor((B * (i ? Lk : Lq) * H * dh) / 2)], 1e-2), `${what} d${'qkv'[i]}`));
+    tf.dispose([q, k, v, ...(mask ? [mask] : [])]);
+  }
+  // The fused kernels must be the ones that ran where the pack is built (else this test checks nothing new).
+  if (native) {
+    const x = rnd([1, 2, 6], 5);
+    const prof = await tf.profile(() => multiHeadAttention(x as tf.Tensor3D, x as tf.Tensor3D, x as tf.Tensor3D, null, 2));
+    assert.deepEqual(prof.kernelNames, [ATTENTION_KERNEL]);
+    const lin = await tf.profile(() => applyLinear({ w: rnd([6, 4], 6) as tf.Variable, b: rnd([4], 7) as tf.Variable }, tf.reshape(x, [2, 6])));
+    assert.ok(lin.kernelNames.includes(LINEAR_KERNEL) && !lin.kernelNames.includes('Add'), `linear ran ${lin.kernelNames}`);
+    tf.dispose(x);
+  }
+});

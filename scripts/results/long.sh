@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 3x-longer comparison (issue #17) at matched parameters, 3600 steps x 64, checkpoints kept every 300 steps.
-# A row is NestAR (patch head, interleaved order; "nestar") or raster AR ("raster"), both from
-# results/configs/mnist-patch-long.json, or another NestAR variant <row> from results/configs/mnist-patch-long-<row>.json
+# A row is NestAR (patch head, interleaved order; "nestar"), raster AR ("raster") or next-scale AR with the patch head
+# ("nextscale", FlowAR's design: each scale one joint patch), all from results/configs/mnist-patch-long.json, or another NestAR variant <row> from results/configs/mnist-patch-long-<row>.json
 # (thead-interleaved, phead-zorder, thead-zorder); the same train section in every file. Each checkpoint in STEPS is
 # exported in F16 to checkpoints/mnist-patch/long/<row>-<step> and evaluated from there (N per CFG, CFGS), so the
 # FD-vs-steps curve can be re-made from the repository alone.
@@ -14,7 +14,7 @@ N=${N:-2000}
 for method in ${METHODS:-nestar raster}; do
   run=runs/long/$method out=results/mnist-patch/long/$method
   case $method in
-    nestar|raster) config=results/configs/mnist-patch-long.json kind=$method ;;
+    nestar|raster|nextscale) config=results/configs/mnist-patch-long.json kind=$method ;;
     *) config=results/configs/mnist-patch-long-$method.json kind=nestar ;;
   esac
   mkdir -p "$out"

@@ -11,4 +11,8 @@ export const engineFlags = {
   /** Use the backend's fused AdamW, EMA and gradient-norm kernels when it has them (same bits as the op-by-op
    * path; tests and `nestar bench profile` switch them off to compare). */
   fusedOptimizer: true,
+  /** Use the backend's fused matmul + bias kernel for linear layers' forward pass when it has one. */
+  fusedLinear: true,
+  /** Use the backend's fused multi-head attention kernel (forward and gradient) when it has one. */
+  fusedAttention: true,
 };

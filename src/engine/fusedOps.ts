@@ -84,3 +84,43 @@ export function fusedNormScaleShift(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, 
   registerGradientOnce(NORM_GRADIENT);
   return tf.engine().runKernel(NORM_KERNEL, { x, g, b }, { eps, perRow }) as tf.Tensor2D;
 }
+
+export const LINEAR_KERNEL = 'NestarLinear';
+
+/** x [M, K] · w [K, N] + b [N] as one kernel (forward only: `linear2d` in src/model/layers.ts owns the gradient),
+ * or undefined when the backend has none. */
+export function fusedLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D | undefined {
+  if (!engineFlags.fusedLinear || b.rank !== 1 || !hasKernel(LINEAR_KERNEL, x, w, b)) return undefined;
+  return tf.engine().runKernel(LINEAR_KERNEL, { x, w, b }) as tf.Tensor2D;
+}
+
+export const ATTENTION_KERNEL = 'NestarAttention';
+export const ATTENTION_GRAD_KERNEL = 'NestarAttentionGrad';
+
+// The kernel returns [out, P]; P (the attention probabilities) is saved for the gradient and never used by callers.
+const ATTENTION_GRADIENT: tf.GradConfig = {
+  kernelName: ATTENTION_KERNEL,
+  inputsToSave: ['q', 'k', 'v'],
+  outputsToSave: [false, true],
+  gradFunc: (dy, saved, attrs) => {
+    const [q, k, v, P] = saved as tf.Tensor[];
+    const dO = Array.isArray(dy) ? dy[0]! : dy;
+    const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { dO, q: q!, k: k!, v: v!, P: P! }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    return { q: () => dq!, k: () => dk!, v: () => dv!, mask: () => tf.zeros([q!.shape[1]!, k!.shape[1]!]) };
+  },
+};
+
+/**
+ * Multi-head attention softmax(q·kᵀ·scale + mask)·v on row layouts, q [B, Lq, H·dh], k and v [B, Lk, H·dh],
+ * head h in columns h·dh.. (no head transposes), additive mask [Lq, Lk] or null, as one kernel with its gradient
+ * (the mask gets none). Undefined when the backend has no such kernel, and the caller composes it from plain ops.
+ */
+export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor2D | null, heads: number, scale: number): tf.Tensor3D | undefined {
+  const ins = mask ? [q, k, v, mask] : [q, k, v];
+  if (!engineFlags.fusedAttention || !hasKernel(ATTENTION_KERNEL, ...ins)) return undefined;
+  registerGradientOnce(ATTENTION_GRADIENT);
+  const inputs: tf.NamedTensorMap = { q, k, v };
+  if (mask) inputs.mask = mask;
+  const [out] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, { heads, scale: Math.fround(scale) }) as unknown as tf.Tensor3D[];
+  return out;
+}

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADAMW_KERNEL, EMA_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
+import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, EMA_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LINEAR_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL,
+  SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -22,6 +23,11 @@ export interface NativeAddon {
   sumSquares(out: Float32Array, xs: Float32Array[]): void;
   normScaleShift(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, N: number, C: number, perRow: number, eps: number): void;
   normScaleShiftGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, N: number, C: number, perRow: number, eps: number): void;
+  linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, M: number, K: number, N: number): void;
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array, out: Float32Array, P: Float32Array,
+    B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
+  attentionGrad(dO: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, P: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
+    B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -179,6 +185,59 @@ function makeNormScaleShiftGrad(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** NestarLinear: x [M, K] · w [K, N] + b [N]. */
+function makeLinear(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { x, w, b } = inputs as Record<'x' | 'w' | 'b', tf.TensorInfo>;
+    const [M, K] = x.shape as [number, number], N = w.shape[1]!;
+    if (w.shape[0] !== K) throw new Error(`linear: inner dimensions ${K} and ${w.shape[0]} differ`);
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([M, N], 'float32');
+    addon.linear(be.typedArrayFromHeap(x), be.typedArrayFromHeap(w), be.typedArrayFromHeap(b), be.typedArrayFromHeap(out), M, K, N);
+    return out;
+  };
+}
+
+interface AttentionAttrs { heads: number; scale: number }
+const NO_MASK = new Float32Array(0);
+const floatBits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
+
+/** The [B, Lq, Lk, H, dh] of an attention call on q [B, Lq, C], k [B, Lk, C]. */
+function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, heads: number): [number, number, number, number, number] {
+  const [B, Lq, C] = q.shape as [number, number, number];
+  if (k.shape[0] !== B || k.shape[2] !== C || C % heads !== 0) throw new Error(`attention: q ${q.shape} and k ${k.shape} do not fit ${heads} heads`);
+  return [B, Lq, k.shape[1]!, heads, C / heads];
+}
+
+/** NestarAttention (src/engine/fusedOps.ts): [out, P]. */
+function makeAttention(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { q, k, v, mask } = inputs as Record<'q' | 'k' | 'v', tf.TensorInfo> & { mask?: tf.TensorInfo };
+    const { heads, scale } = attrs as unknown as AttentionAttrs;
+    const [B, Lq, Lk, H, dh] = attentionDims(q, k, heads);
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...q.shape], 'float32'), P = be.makeOutput([B, H, Lq, Lk], 'float32');
+    addon.attention(be.typedArrayFromHeap(q), be.typedArrayFromHeap(k), be.typedArrayFromHeap(v), mask ? be.typedArrayFromHeap(mask) : NO_MASK,
+      be.typedArrayFromHeap(out), be.typedArrayFromHeap(P), B, Lq, Lk, H, dh, floatBits(scale), mask ? 1 : 0);
+    return [out, P];
+  };
+}
+
+/** NestarAttentionGrad: [dq, dk, dv] from dO and the saved probabilities. */
+function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dO, q, k, v, P } = inputs as Record<'dO' | 'q' | 'k' | 'v' | 'P', tf.TensorInfo>;
+    const { heads, scale } = attrs as unknown as AttentionAttrs;
+    const [B, Lq, Lk, H, dh] = attentionDims(q, k, heads);
+    const be = backend as unknown as WasmBackendLike;
+    const outs = [q, k, v].map((t) => be.makeOutput([...t.shape], 'float32'));
+    const [dq, dk, dv] = outs.map((o) => be.typedArrayFromHeap(o));
+    addon.attentionGrad(be.typedArrayFromHeap(dO), be.typedArrayFromHeap(q), be.typedArrayFromHeap(k), be.typedArrayFromHeap(v), be.typedArrayFromHeap(P),
+      dq!, dk!, dv!, B, Lq, Lk, H, dh, floatBits(scale));
+    return outs;
+  };
+}
+
 interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
 
 /** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
@@ -237,6 +296,9 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [SUM_SQUARES_KERNEL]: makeSumSquares,
   [NORM_KERNEL]: makeNormScaleShift,
   [NORM_GRAD_KERNEL]: makeNormScaleShiftGrad,
+  [LINEAR_KERNEL]: makeLinear,
+  [ATTENTION_KERNEL]: makeAttention,
+  [ATTENTION_GRAD_KERNEL]: makeAttentionGrad,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */

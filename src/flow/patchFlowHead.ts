@@ -11,6 +11,7 @@ import type { ParamStore } from '../model/params.js';
 import { timeFeatures, T_FREQ } from './flowHead.js';
 import { layoutRows, type HeadLayout, type VelocityHead } from './head.js';
 import { sinCos2d } from '../model/posEmbed.js';
+import { multiHeadAttention } from '../model/attention.js';
 
 export interface PatchFlowHeadSpec {
   tokenDim: number; condDim: number; width: number; depth: number;
@@ -93,7 +94,7 @@ export class PatchFlowHead implements VelocityHead {
  * the batch (no mask); unequal ones (next-scale's scales) attend over the sample under a block-diagonal mask.
  */
 function segmentAttention(layout: HeadLayout, G: number, H: number, W: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
-  const lens = layout.segments.map((s) => s.length), S = lens.reduce((a, b) => a + b, 0), dh = W / H;
+  const lens = layout.segments.map((s) => s.length), S = lens.reduce((a, b) => a + b, 0);
   const equal = lens.every((l) => l === lens[0]);
   const groups = equal ? G * lens.length : G, L = equal ? lens[0]! : S;
   let mask: tf.Tensor2D | null = null;
@@ -106,11 +107,6 @@ function segmentAttention(layout: HeadLayout, G: number, H: number, W: number): 
     }
     mask = tf.tensor2d(m, [S, S]);
   }
-  const split = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [groups, L, H, dh]), [0, 2, 1, 3]);
-  return (q, k, v) => {
-    let scores = tf.mul(tf.matMul(split(q), split(k), false, true), 1 / Math.sqrt(dh));
-    if (mask) scores = tf.add(scores, mask);
-    const att = tf.matMul(tf.softmax(scores), split(v));
-    return tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [groups * L, W]);
-  };
+  const rows = (x: tf.Tensor) => tf.reshape(x, [groups, L, W]) as tf.Tensor3D;
+  return (q, k, v) => tf.reshape(multiHeadAttention(rows(q), rows(k), rows(v), mask, H), [groups * L, W]);
 }

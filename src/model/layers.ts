@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamStore } from './params.js';
 import { engineFlags } from '../engine/flags.js';
-import { fusedGelu, fusedNormScaleShift } from '../engine/fusedOps.js';
+import { fusedGelu, fusedLinear, fusedNormScaleShift } from '../engine/fusedOps.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
@@ -27,7 +27,7 @@ export function sumRows(x_NC: tf.Tensor2D): tf.Tensor1D {
  */
 const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
-  const value = tf.add(tf.matMul(x, w), b);
+  const value = fusedLinear(x, w, b) ?? tf.add(tf.matMul(x, w), b);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from './layers.js';
 import type { ParamStore } from './params.js';
 import { sinCos2d } from './posEmbed.js';
+import { multiHeadAttention } from './attention.js';
 
 export interface TransformerSpec {
   width: number;
@@ -28,8 +29,8 @@ export interface TransformerSpec {
   noiseInput?: boolean;
 }
 
-/** Keys and values of every layer for the slots processed so far ([B, H, length, dh] each). */
-export interface KvCache { k: tf.Tensor4D[]; v: tf.Tensor4D[]; length: number }
+/** Keys and values of every layer for the slots processed so far ([B, length, C] each, heads in column blocks). */
+export interface KvCache { k: tf.Tensor3D[]; v: tf.Tensor3D[]; length: number }
 
 export function disposeCache(cache: KvCache): void {
   tf.dispose([...cache.k, ...cache.v]);
@@ -115,7 +116,6 @@ export class BlockCausalTransformer {
     const end = start + newRows;
     if (end > this.spec.maxInputTokens + 1) throw new Error(`${this.name}: ${end - 1} input tokens exceed the maximum ${this.spec.maxInputTokens}`);
     if (newRows === 0) throw new Error(`${this.name}: nothing to process`);
-    const dh = C / H;
     const parts: tf.Tensor[] = [];
     if (withCond) parts.push(tf.reshape(applyLinear(this.classEmb, classOneHot_BK), [B, 1, C]));
     if (x_BTD && T > 0) parts.push(applyLinear(this.inProj, x_BTD));
@@ -129,8 +129,6 @@ export class BlockCausalTransformer {
     }
     const full = this.mask.shape[0];
     const mask = start === 0 && end === full ? this.mask : tf.slice(this.mask, [start, 0], [newRows, end]);
-    const scale = 1 / Math.sqrt(dh);
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, newRows, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
     // Sampling runs each block in its own tidy so that only one block's temporaries are alive at once: in one
     // outer tidy all blocks' attention maps and MLP activations coexist (next-scale AR's depth-9 sampler at
     // batch 250 with CFG needed over 3.5 GB and overran the 4 GiB WASM heap). Training keeps them for backprop.
@@ -138,21 +136,19 @@ export class BlockCausalTransformer {
     this.blocks.forEach((blk, li) => h = perBlock(() => {
       const hn = applyLayerNorm(blk.ln1, h);
       // Separate q/k/v projections: a fused qkv + split costs more in SplitV than it saves on WASM.
-      const q = heads(applyLinear(blk.q, hn));
-      let k = heads(applyLinear(blk.k, hn)), v = heads(applyLinear(blk.v, hn));
+      const q = applyLinear(blk.q, hn) as tf.Tensor3D;
+      let k = applyLinear(blk.k, hn) as tf.Tensor3D, v = applyLinear(blk.v, hn) as tf.Tensor3D;
       if (cache) {
         if (cache.k[li]) {
-          k = tf.concat([cache.k[li]!, k], 2);
-          v = tf.concat([cache.v[li]!, v], 2);
+          k = tf.concat([cache.k[li]!, k], 1);
+          v = tf.concat([cache.v[li]!, v], 1);
           cache.k[li]!.dispose();
           cache.v[li]!.dispose();
         }
         cache.k[li] = tf.keep(k);
         cache.v[li] = tf.keep(v);
       }
-      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask);
-      const att = tf.matMul(tf.softmax(scores), v);
-      const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, newRows, C]);
+      const merged = multiHeadAttention(q, k, v, mask, H);
       const h2 = tf.add(h, applyLinear(blk.proj, merged));
       return tf.add(h2, applyLinear(blk.fc2, gelu(applyLinear(blk.fc1, applyLayerNorm(blk.ln2, h2)))));
     }));
