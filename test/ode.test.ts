@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setup, tf } from './helpers.js';
 import { integrateFlow, timeGrid, type OdeSolver } from '../src/flow/flowMatching.js';
 import { guidanceAt, sampleHead } from '../src/model/generator.js';
-import { singleSegment, type VelocityHead } from '../src/flow/head.js';
+import { prepareByForward, singleSegment, type VelocityHead } from '../src/flow/head.js';
 
 before(setup);
 
@@ -74,6 +74,7 @@ test('the Euler–Maruyama SDE sampler reaches the data marginal and is stochast
 const constantHead: VelocityHead = {
   kind: 'token', name: 'const',
   forward: (y, _t, z) => tf.tidy(() => tf.add(tf.mul(y, 0), tf.slice(z, [0, 0], [-1, 1])) as tf.Tensor2D),
+  prepare: (z, layout) => prepareByForward(constantHead, z, layout),
 };
 
 test('guidance combines v = v_u + w (v_c − v_u), only inside its interval; the linear schedule ramps w from 1', () => {

@@ -131,3 +131,30 @@ test('one patch-head forward pass matches PyTorch to 1e-5 relative (equal and un
   }
   ps.dispose();
 });
+
+test('a head bound to its conditions (prepare, what the ODE solvers call) gives forward\'s velocities, on and off its time grid', () => {
+  const rnd = (shape: [number, number], seed: number) => {
+    const r = new Rng(seed);
+    return tf.tensor2d(Float32Array.from({ length: shape[0] * shape[1] }, () => r.normal()), shape);
+  };
+  const unequal: HeadLayout = { segments: [{ slot: 0, length: 1 }, { slot: 1, length: 4 }, { slot: 5, length: 3 }] };
+  for (const [kind, layout] of [['token', singleSegment(4)], ['patch', singleSegment(4)], ['patch', unequal]] as const) {
+    const ps = new ParamStore(3);
+    const head = makeHead(kind, ps, 3, 5, 8);
+    // Zero-initialised modulations and output would make every velocity 0: randomise all weights first.
+    const r = new Rng(11);
+    for (const v of ps.list()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * r.normal()), v.shape));
+    const rows = 2 * (layout.segments.reduce((a, s) => a + s.length, 0));
+    const y = rnd([rows, 3], 1), z = rnd([rows, 5], 2), times = [0, 0.25, 0.5, 0.75];
+    const bound = head.prepare(z, layout, times);
+    for (const t of [0, 0.5, 0.75, 0.6]) {
+      const a = bound.velocity(y, t).dataSync() as Float32Array, b = head.forward(y, t, z, layout).dataSync() as Float32Array;
+      assert.ok(maxRelErr(a, b) < 1e-5, `${kind} head, ${layout.segments.length} segments, t ${t}: ${maxRelErr(a, b)}`);
+      assert.ok(b.some((x) => Math.abs(x) > 1e-3), 'velocities are not all zero');
+    }
+    const before = tf.memory().numTensors;
+    bound.dispose();
+    assert.ok(tf.memory().numTensors < before, 'dispose frees the bound tensors');
+    tf.dispose([y, z]);
+  }
+});

@@ -73,16 +73,17 @@ const NORM_GRADIENT: tf.GradConfig = {
 
 /**
  * Layer normalisation of each row of x [N, C] followed by y = x̂·g + b, as one kernel with its gradient: g, b
- * are [C] (LayerNorm's gain and bias) or [N, C] (AdaLN's 1 + scale and shift). Undefined when the backend has
+ * are [C] (LayerNorm's gain and bias) or [N, C] (AdaLN's 1 + scale and shift; with onePlus g is the scale and the
+ * kernel adds the 1, as tf.add(1, scale) would round it). Undefined when the backend has
  * no such kernel or the shapes are neither, and the caller composes it from plain ops.
  */
-export function fusedNormScaleShift(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D | undefined {
+export function fusedNormScaleShift(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number, onePlus = false): tf.Tensor2D | undefined {
   const [N, C] = x.shape;
   const perRow = g.rank === 2 && g.shape[0] === N && g.shape[1] === C;
   const ok = (t: tf.Tensor) => (perRow ? t.rank === 2 && t.shape[0] === N && t.shape[1] === C : t.rank === 1 && t.shape[0] === C);
   if (!engineFlags.fusedNorm || !ok(g) || !ok(b) || !hasKernel(NORM_KERNEL, x, g, b)) return undefined;
   registerGradientOnce(NORM_GRADIENT);
-  return tf.engine().runKernel(NORM_KERNEL, { x, g, b }, { eps, perRow }) as tf.Tensor2D;
+  return tf.engine().runKernel(NORM_KERNEL, { x, g, b }, { eps, perRow, onePlus }) as tf.Tensor2D;
 }
 
 export const LINEAR_KERNEL = 'NestarLinear';

@@ -21,8 +21,8 @@ export interface NativeAddon {
   adamw(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, k: Float32Array): void;
   ema(s: Float32Array, p: Float32Array, out: Float32Array, k: Float32Array): void;
   sumSquares(out: Float32Array, xs: Float32Array[]): void;
-  normScaleShift(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, N: number, C: number, perRow: number, eps: number): void;
-  normScaleShiftGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, N: number, C: number, perRow: number, eps: number): void;
+  normScaleShift(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, N: number, C: number, flags: number, eps: number): void;
+  normScaleShiftGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, N: number, C: number, flags: number, eps: number): void;
   linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, M: number, K: number, N: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array, out: Float32Array, P: Float32Array,
     B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
@@ -158,16 +158,17 @@ function makeSumSquares(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-interface NormAttrs { eps: number; perRow: boolean }
+interface NormAttrs { eps: number; perRow: boolean; onePlus?: boolean }
+const normFlags = (a: NormAttrs) => (a.perRow ? 1 : 0) | (a.onePlus ? 2 : 0);
 
 /** NestarNormScaleShift (src/engine/fusedOps.ts): row-wise LayerNorm then ·g + b, x [N, C]. */
 function makeNormScaleShift(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, g, b } = inputs as Record<'x' | 'g' | 'b', tf.TensorInfo>;
-    const { eps, perRow } = attrs as unknown as NormAttrs;
+    const a = attrs as unknown as NormAttrs;
     const be = backend as unknown as WasmBackendLike;
     const out = be.makeOutput([...x.shape], 'float32');
-    addon.normScaleShift(be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), be.typedArrayFromHeap(b), be.typedArrayFromHeap(out), x.shape[0]!, x.shape[1]!, perRow ? 1 : 0, eps);
+    addon.normScaleShift(be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), be.typedArrayFromHeap(b), be.typedArrayFromHeap(out), x.shape[0]!, x.shape[1]!, normFlags(a), a.eps);
     return out;
   };
 }
@@ -176,11 +177,11 @@ function makeNormScaleShift(addon: NativeAddon): tf.KernelFunc {
 function makeNormScaleShiftGrad(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dy, x, g } = inputs as Record<'dy' | 'x' | 'g', tf.TensorInfo>;
-    const { eps, perRow } = attrs as unknown as NormAttrs;
+    const a = attrs as unknown as NormAttrs;
     const be = backend as unknown as WasmBackendLike;
     const outs = [x, g, g].map((t) => be.makeOutput([...t.shape], 'float32'));
     const [dx, dg, db] = outs.map((o) => be.typedArrayFromHeap(o));
-    addon.normScaleShiftGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), dx!, dg!, db!, x.shape[0]!, x.shape[1]!, perRow ? 1 : 0, eps);
+    addon.normScaleShiftGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), dx!, dg!, db!, x.shape[0]!, x.shape[1]!, normFlags(a), a.eps);
     return outs;
   };
 }

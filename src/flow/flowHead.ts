@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { adaLnModulate, applyLinear, linear, silu, type Linear } from '../model/layers.js';
 import type { ParamStore } from '../model/params.js';
-import type { HeadLayout, VelocityHead } from './head.js';
+import type { HeadLayout, PreparedVelocity, VelocityHead } from './head.js';
 
 export interface FlowHeadSpec { tokenDim: number; condDim: number; width: number; depth: number }
 
@@ -43,10 +43,18 @@ export class FlowHead implements VelocityHead {
 
   /** y_ND, t (one time for all rows, or one per row) in [0,1], z_NC -> velocity v_ND; every row on its own (the layout is not needed). */
   forward(y_ND: tf.Tensor2D, t: number | Float32Array, z_NC: tf.Tensor2D, _layout?: HeadLayout): tf.Tensor2D {
-    const N = y_ND.shape[0];
-    // t carries no gradient, so its sinusoidal features are computed in JS (no sin/cos kernels).
-    const te = applyLinear(this.tEmb2, silu(applyLinear(this.tEmb1, timeFeatures(t, N))));
-    const c = silu(tf.add(te, applyLinear(this.zProj, z_NC)));
+    return this.velocityFrom(y_ND, timeEmbedding(this.tEmb1, this.tEmb2, t, y_ND.shape[0]), applyLinear(this.zProj, z_NC));
+  }
+
+  prepare(z_NC: tf.Tensor2D, _layout: HeadLayout, times: ArrayLike<number>): PreparedVelocity {
+    const zp = tf.keep(applyLinear(this.zProj, z_NC));
+    const table = new TimeTable(this.tEmb1, this.tEmb2, times);
+    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), zp), dispose: () => { zp.dispose(); table.dispose(); } };
+  }
+
+  /** The head given emb(t) ([N, W], or [1, W] for every row) and the projected conditions zp [N, W]. */
+  private velocityFrom(y_ND: tf.Tensor2D, te: tf.Tensor, zp: tf.Tensor): tf.Tensor2D {
+    const c = silu(tf.add(te, zp));
     let h = applyLinear(this.inProj, y_ND);
     for (const b of this.blocks) {
       const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(b.scale, c), applyLinear(b.shift, c));
@@ -57,8 +65,29 @@ export class FlowHead implements VelocityHead {
   }
 }
 
+/** emb(t) = fc2(silu(fc1(features(t)))) for N rows (t one value or one per row); t carries no gradient, so its
+ * sinusoidal features are computed in JS (no sin/cos kernels). */
+export function timeEmbedding(fc1: Linear, fc2: Linear, t: number | ArrayLike<number>, N: number): tf.Tensor {
+  return applyLinear(fc2, silu(applyLinear(fc1, timeFeatures(t, N))));
+}
+
+/** The time embeddings of an ODE grid, made in one batch; row(t) is one [1, W] row (computed afresh for a t off the grid). */
+export class TimeTable {
+  private readonly rows: tf.Tensor;
+  private readonly index = new Map<number, number>();
+  constructor(private readonly fc1: Linear, private readonly fc2: Linear, times: ArrayLike<number>) {
+    this.rows = tf.keep(timeEmbedding(fc1, fc2, times, times.length));
+    for (let i = 0; i < times.length; i++) if (!this.index.has(times[i]!)) this.index.set(times[i]!, i);
+  }
+  row(t: number): tf.Tensor {
+    const i = this.index.get(t);
+    return i === undefined ? timeEmbedding(this.fc1, this.fc2, t, 1) : tf.slice(this.rows, [i, 0], [1, -1]);
+  }
+  dispose(): void { this.rows.dispose(); }
+}
+
 /** DiT/MAR sinusoidal features of t·1000: cos for the first half, sin for the second, max period 1e4. */
-export function timeFeatures(t: number | Float32Array, N: number): tf.Tensor2D {
+export function timeFeatures(t: number | ArrayLike<number>, N: number): tf.Tensor2D {
   const half = T_FREQ / 2;
   const out = new Float32Array(N * T_FREQ);
   for (let r = 0; r < N; r++) {

@@ -27,6 +27,19 @@ export interface VelocityHead {
    * (constant within a segment for a patch head), z_NC -> v_ND.
    */
   forward(y_ND: tf.Tensor2D, t: number | Float32Array, z_NC: tf.Tensor2D, layout: HeadLayout): tf.Tensor2D;
+  /**
+   * The velocity field of fixed conditions z_NC and layout, for an ODE solver: what does not depend on (y, t)
+   * (the condition projection, in-patch positions, attention mask) is computed here once, and the time
+   * embeddings of `times` (the solver's grid) in one batch; velocity(y, t) then equals forward(y, t, z, layout)
+   * up to float rounding. dispose() frees what was computed here.
+   */
+  prepare(z_NC: tf.Tensor2D, layout: HeadLayout, times: ArrayLike<number>): PreparedVelocity;
+}
+
+/** A head bound to its conditions (VelocityHead.prepare). */
+export interface PreparedVelocity {
+  velocity(y_ND: tf.Tensor2D, t: number): tf.Tensor2D;
+  dispose(): void;
 }
 
 /** Rows that share one t in training: a segment for a patch head, a single token for a per-token head. */
@@ -38,3 +51,7 @@ export function timeGroups(head: VelocityHead, layout: HeadLayout, rows: number)
   for (let s = 0; s < rows / per; s++) for (const seg of layout.segments) out.push(seg.length);
   return out;
 }
+
+/** The plain binding of a head to its conditions, each step one forward pass (for heads with nothing to hoist). */
+export const prepareByForward = (head: Pick<VelocityHead, 'forward'>, z_NC: tf.Tensor2D, layout: HeadLayout): PreparedVelocity =>
+  ({ velocity: (y_ND, t) => head.forward(y_ND, t, z_NC, layout), dispose: () => {} });

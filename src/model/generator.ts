@@ -2,8 +2,8 @@
 // same options, parameter count, counted sequential calls) and the sampling pieces every method uses —
 // class/guidance handling and the guided ODE solve of the per-token flow head.
 import * as tf from '@tensorflow/tfjs-core';
-import { flowMatchingErrors, integrateFlow, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
-import type { HeadLayout, VelocityHead } from '../flow/head.js';
+import { flowMatchingErrors, integrateFlow, timeGrid, type OdeSolver, type TimeSampling } from '../flow/flowMatching.js';
+import type { HeadLayout, PreparedVelocity, VelocityHead } from '../flow/head.js';
 import type { ParamStore } from './params.js';
 import type { CoordStep } from './coord.js';
 import { Rng as RngClass, type Rng } from '../util/rng.js';
@@ -148,15 +148,27 @@ export function sampleHead(head: VelocityHead, z_NC: tf.Tensor2D, tokenDim: numb
   layout: HeadLayout): { y: tf.Tensor2D; evals: number } {
   const N = useCfg ? z_NC.shape[0] / 2 : z_NC.shape[0];
   const [lo, hi] = opts.cfgInterval ?? [0, 1];
-  const zc = useCfg ? tf.slice(z_NC, [0, 0], [N, -1]) : z_NC;
-  const res = integrateFlow((y_ND, t) => {
-    if (!useCfg || t < lo || t > hi) return head.forward(y_ND, t, zc, layout);
-    const v = head.forward(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t, z_NC, layout);
-    const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
-    return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
-  }, [N, tokenDim], { steps: opts.odeSteps ?? 32, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise, onStart: opts.recordStartNoise });
-  if (zc !== z_NC) zc.dispose();
-  return res;
+  const steps = opts.odeSteps ?? 32, times = timeGrid(steps, opts.timeShift ?? 1);
+  // The head bound to its conditions once per solve (guided rows, and the conditional rows alone outside the
+  // guidance interval), made on first use: each ODE step then runs only what depends on (y, t).
+  let guided: PreparedVelocity | undefined, plain: PreparedVelocity | undefined, zc: tf.Tensor2D | undefined;
+  const keepScope = <T>(f: () => T): T => { tf.engine().startScope(); try { return f(); } finally { tf.engine().endScope(); } };
+  try {
+    return integrateFlow((y_ND, t) => {
+      if (!useCfg || t < lo || t > hi) {
+        plain ??= keepScope(() => head.prepare(useCfg ? (zc = tf.keep(tf.slice(z_NC, [0, 0], [N, -1]))) : z_NC, layout, times));
+        return plain.velocity(y_ND, t);
+      }
+      guided ??= keepScope(() => head.prepare(z_NC, layout, times));
+      const v = guided.velocity(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t);
+      const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
+      return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
+    }, [N, tokenDim], { steps, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise, onStart: opts.recordStartNoise });
+  } finally {
+    guided?.dispose();
+    plain?.dispose();
+    zc?.dispose();
+  }
 }
 
 /** The tokens at the given (Morton) indices of every sample of a [B, n, D] canvas, in that order, duplicated for guidance. */

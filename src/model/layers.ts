@@ -97,8 +97,7 @@ export function applyLayerNorm(ln: LayerNorm, x: tf.Tensor): tf.Tensor {
 /** AdaLN: LayerNorm without affine, modulated per row, x̂·(1 + scale) + shift (DiT, FlowAR); x, scale, shift [N, C].
  * One kernel with its gradient where the engine has it (one pass instead of ~10 ops forward and ~15 back). */
 export function adaLnModulate(x: tf.Tensor2D, scale: tf.Tensor, shift: tf.Tensor): tf.Tensor2D {
-  const gain = tf.add(1, scale);
-  return fusedNormScaleShift(x, gain, shift, LN_EPS) ?? tf.add(tf.mul(normalize(x).xhat, gain), shift) as tf.Tensor2D;
+  return fusedNormScaleShift(x, scale, shift, LN_EPS, true) ?? tf.add(tf.mul(normalize(x).xhat, tf.add(1, scale)), shift) as tf.Tensor2D;
 }
 
 /** tanh-approximated GELU: one fused kernel where the engine has one, else the composite below. */
