@@ -238,22 +238,23 @@ static void row_stats(const float *restrict xr, int64_t C, float eps, float *mea
 
 // Normalise each row of x [N, C] (mean and variance accumulated in double), then scale and shift:
 // y = x̂·G + B with G, B either one [C] vector for every row (LayerNorm's gain and bias) or [N, C] (AdaLN's
-// 1 + scale and shift, one per row).
+// 1 + scale and shift, one per row; with onePlus the kernel adds the 1 itself).
 static void norm_scale_shift_fwd(const float *restrict x, const float *restrict G, const float *restrict B, float *restrict y,
-                                 int64_t N, int64_t C, int perRow, float eps) {
+                                 int64_t N, int64_t C, int perRow, int onePlus, float eps) {
   for (int64_t n = 0; n < N; n++) {
     const float *xr = x + n * C, *g = perRow ? G + n * C : G, *b = perRow ? B + n * C : B;
     float mean, rstd;
     row_stats(xr, C, eps, &mean, &rstd);
     float *yr = y + n * C;
-    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * g[c] + b[c];
+    if (onePlus) for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (1.0f + g[c]) + b[c];
+    else for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * g[c] + b[c];
   }
 }
 
 // Its gradient (statistics recomputed from x): dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·G;
 // dG = dy·x̂ and dB = dy, summed over rows (in double) when G, B are shared [C] vectors.
 static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict x, const float *restrict G, float *restrict dx,
-                                float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, float eps) {
+                                float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, int onePlus, float eps) {
   double *accG = NULL, *accB = NULL;
   if (!perRow) {
     accG = calloc((size_t)C, sizeof(double));
@@ -266,7 +267,7 @@ static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict 
     row_stats(xr, C, eps, &mean, &rstd);
     double m1 = 0, m2 = 0;
     for (int64_t c = 0; c < C; c++) {
-      const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * g[c];
+      const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * (onePlus ? 1.0f + g[c] : g[c]);
       m1 += dxh;
       m2 += dxh * xh;
     }
@@ -275,7 +276,7 @@ static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict 
     float *dxr = dx + n * C;
     for (int64_t c = 0; c < C; c++) {
       const float xh = (xr[c] - mean) * rstd;
-      const double dxh = (double)dyr[c] * g[c];
+      const double dxh = (double)dyr[c] * (onePlus ? 1.0f + g[c] : g[c]);
       dxr[c] = (float)(rstd * (dxh - m1 - xh * m2));
       if (perRow) { dG[n * C + c] = dyr[c] * xh; dB[n * C + c] = dyr[c]; }
       else { accG[c] += (double)dyr[c] * xh; accB[c] += dyr[c]; }
@@ -289,16 +290,19 @@ static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict 
   return 1;
 }
 
-// The norm kernels' calling convention: `count` Float32Arrays then N, C, perRow, eps. `kinds` says each array's
-// length: 'r' N·C (rows), 'g' C, or N·C when perRow (the gain/shift and their gradients).
-static int norm_args(napi_env env, napi_callback_info info, const char *usage, const char *kinds, float **a, int64_t *N, int64_t *C, int *perRow, float *eps) {
+// The norm kernels' calling convention: `count` Float32Arrays then N, C, flags, eps, with flags bit 0 perRow and
+// bit 1 onePlus (the gain is 1 + G: AdaLN's 1 + scale without a separate add, rounded as that add rounds it).
+// `kinds` says each array's length: 'r' N·C (rows), 'g' C, or N·C when perRow (the gain/shift and their gradients).
+static int norm_args(napi_env env, napi_callback_info info, const char *usage, const char *kinds, float **a, int64_t *N, int64_t *C, int *perRow, int *onePlus, float *eps) {
   const size_t count = strlen(kinds);
   size_t argc = 10, len;
   napi_value argv[10];
   if (count > 6 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + 4) goto bad;
   *N = get_i64(env, argv[count]);
   *C = get_i64(env, argv[count + 1]);
-  *perRow = get_i64(env, argv[count + 2]) != 0;
+  const int64_t flags = get_i64(env, argv[count + 2]);
+  *perRow = (flags & 1) != 0;
+  *onePlus = (flags & 2) != 0;
   double e = 0;
   if (napi_get_value_double(env, argv[count + 3], &e) != napi_ok) goto bad;
   *eps = (float)e;
@@ -312,22 +316,22 @@ bad:
   return 0;
 }
 
-// normScaleShift(x, G, B, y, N, C, perRow, eps) and normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps).
+// normScaleShift(x, G, B, y, N, C, flags, eps) and normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, flags, eps).
 static napi_value NormScaleShift(napi_env env, napi_callback_info info) {
   float *a[4], eps;
   int64_t N, C;
-  int perRow;
-  if (norm_args(env, info, "normScaleShift(x, G, B, y, N, C, perRow, eps): Float32Arrays of N*C (x, y) and C or N*C (G, B)", "rggr", a, &N, &C, &perRow, &eps))
-    norm_scale_shift_fwd(a[0], a[1], a[2], a[3], N, C, perRow, eps);
+  int perRow, onePlus;
+  if (norm_args(env, info, "normScaleShift(x, G, B, y, N, C, flags, eps): Float32Arrays of N*C (x, y) and C or N*C (G, B)", "rggr", a, &N, &C, &perRow, &onePlus, &eps))
+    norm_scale_shift_fwd(a[0], a[1], a[2], a[3], N, C, perRow, onePlus, eps);
   return NULL;
 }
 
 static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
   float *a[6], eps;
   int64_t N, C;
-  int perRow;
-  if (norm_args(env, info, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, perRow, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)", "rrgrgg", a, &N, &C, &perRow, &eps)
-      && !norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, perRow, eps))
+  int perRow, onePlus;
+  if (norm_args(env, info, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, flags, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)", "rrgrgg", a, &N, &C, &perRow, &onePlus, &eps)
+      && !norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, perRow, onePlus, eps))
     napi_throw_error(env, NULL, "normScaleShiftGrad: out of memory");
   return NULL;
 }
@@ -487,6 +491,75 @@ static napi_value GeluBwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Gated residual out = h + g·a (AdaLN-Zero's gate: one pass instead of a multiply and an add, rounded as those two
+// round it) and its gradient: dg = dy·a, da = dy·g (dh = dy needs no kernel).
+NESTAR_CLONES static void gated_add_f32(const float *restrict h, const float *restrict g, const float *restrict a, float *restrict y, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) y[i] = h[i] + g[i] * a[i];
+}
+
+NESTAR_CLONES static void gated_add_bwd_f32(const float *restrict dy, const float *restrict g, const float *restrict a, float *restrict dg, float *restrict da, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) { dg[i] = dy[i] * a[i]; da[i] = dy[i] * g[i]; }
+}
+
+// SiLU y = x·σ(x) and its derivative σ(x)·(1 + x·(1 − σ(x))).
+NESTAR_CLONES static void silu_fwd_f32(const float *restrict x, float *restrict y, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+NESTAR_CLONES static void silu_bwd_f32(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const float s = 1.0f / (1.0f + expf(-x[i]));
+    dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+  }
+}
+
+static napi_value GatedAdd(napi_env env, napi_callback_info info) {
+  float *a[4];
+  size_t n;
+  if (f32_args(env, info, "gatedAdd(h, g, a, y) expects four Float32Arrays of equal length", 4, 4, a, &n)) gated_add_f32(a[0], a[1], a[2], a[3], n);
+  return NULL;
+}
+
+static napi_value GatedAddGrad(napi_env env, napi_callback_info info) {
+  float *a[5];
+  size_t n;
+  if (f32_args(env, info, "gatedAddGrad(dy, g, a, dg, da) expects five Float32Arrays of equal length", 5, 5, a, &n)) gated_add_bwd_f32(a[0], a[1], a[2], a[3], a[4], n);
+  return NULL;
+}
+
+static napi_value SiluFwd(napi_env env, napi_callback_info info) {
+  float *a[2];
+  size_t n;
+  if (f32_args(env, info, "siluFwd(x, y) expects two Float32Arrays of equal length", 2, 2, a, &n)) silu_fwd_f32(a[0], a[1], n);
+  return NULL;
+}
+
+static napi_value SiluBwd(napi_env env, napi_callback_info info) {
+  float *a[3];
+  size_t n;
+  if (f32_args(env, info, "siluBwd(x, dy, dx) expects three Float32Arrays of equal length", 3, 3, a, &n)) silu_bwd_f32(a[0], a[1], a[2], n);
+  return NULL;
+}
+
+// guidance(v, y, w): classifier-free guidance of v = [v_c; v_u] (two halves of n values each): y = v_u + (v_c − v_u)·w,
+// rounded as the three ops of the composite form round it.
+static napi_value Guidance(napi_env env, napi_callback_info info) {
+  float *a[3];
+  size_t l[3];
+  int64_t wbits;
+  const char *usage = "guidance(v, y, wBits): Float32Arrays of 2n (v) and n (y), the weight as its float32 bits";
+  if (!arrays_ints(env, info, usage, 2, 1, a, l, &wbits)) return NULL;
+  if (l[0] != 2 * l[1]) { napi_throw_range_error(env, NULL, usage); return NULL; }
+  const float w = float_from_bits(wbits);
+  const float *vc = a[0], *vu = a[0] + l[1];
+  for (size_t i = 0; i < l[1]; i++) a[1][i] = vu[i] + (vc[i] - vu[i]) * w;
+  return NULL;
+}
+
 // One scratch buffer reused across calls: a fresh 50 MB malloc each step costs more in page faults (on
 // VMs especially) than the convolution itself. JS calls are single-threaded, so one buffer is enough.
 static float *scratch = NULL;
@@ -630,6 +703,11 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"normScaleShiftGrad", NULL, NormScaleShiftGrad, NULL, NULL, NULL, napi_default, NULL},
       {"ema", NULL, Ema, NULL, NULL, NULL, napi_default, NULL},
       {"linear", NULL, Linear, NULL, NULL, NULL, napi_default, NULL},
+      {"gatedAdd", NULL, GatedAdd, NULL, NULL, NULL, napi_default, NULL},
+      {"gatedAddGrad", NULL, GatedAddGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"siluFwd", NULL, SiluFwd, NULL, NULL, NULL, napi_default, NULL},
+      {"siluBwd", NULL, SiluBwd, NULL, NULL, NULL, napi_default, NULL},
+      {"guidance", NULL, Guidance, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},

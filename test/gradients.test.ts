@@ -165,3 +165,32 @@ test('multi-head attention (fused native kernel where built) = the head-split co
     tf.dispose(x);
   }
 });
+
+test('SiLU and the gated residual (fused native kernels where built) = autodiff of their composite ops = finite differences; guidance = its composite', async () => {
+  const { silu, gatedResidual } = await import('../src/model/layers.js');
+  const { guide } = await import('../src/model/generator.js');
+  const { fusedGuidance, GATED_ADD_KERNEL, GUIDANCE_KERNEL, SILU_KERNEL } = await import('../src/engine/fusedOps.js');
+  for (const shape of [[1, 1], [7, 13], [3, 5, 2]]) {
+    const x = rnd(shape, 1, 3), g = rnd(shape, 2), a = rnd(shape, 3);
+    const cases: Array<[string, (...t: tf.Tensor[]) => tf.Tensor, (...t: tf.Tensor[]) => tf.Tensor, tf.Tensor[]]> = [
+      ['silu', (t) => silu(t), (t) => tf.mul(t, tf.sigmoid(t)), [x]],
+      ['gated residual', (h, gg, aa) => gatedResidual(h, gg, aa), (h, gg, aa) => tf.add(h, tf.mul(gg, aa)), [x, g, a]],
+    ];
+    for (const [what, fused, composite, ins] of cases) {
+      const yf = tf.tidy(() => fused(...ins).dataSync() as Float32Array), yc = tf.tidy(() => composite(...ins).dataSync() as Float32Array);
+      assert.ok(maxRelErr(yf, yc) < 1e-5, `${what} ${shape} forward: ${maxRelErr(yf, yc)}`);
+      const gf = grads(fused, ins), gc = grads(composite, ins);
+      gf.forEach((d, i) => assert.ok(maxRelErr(d, gc[i]!) < 1e-5, `${what} ${shape} gradient ${i}: ${maxRelErr(d, gc[i]!)}`));
+      ins.forEach((_, i) => assertFd(finiteDiff(fused, ins, i, gf[i]!, [0, Math.floor(x.size / 2)]), `${what} ${shape} input ${i}`));
+    }
+    tf.dispose([x, g, a]);
+  }
+  const v = rnd([6, 5], 4), w = 1.25;
+  const fg = fusedGuidance(v as tf.Tensor2D, w) ?? guide(v as tf.Tensor2D, w);
+  assert.ok(maxRelErr(fg.dataSync(), guide(v as tf.Tensor2D, w).dataSync()) < 1e-6, 'guidance');
+  if (tf.getKernel(SILU_KERNEL, tf.getBackend())) {
+    const prof = await tf.profile(() => [silu(v), gatedResidual(v, v, v), fusedGuidance(v as tf.Tensor2D, w)!]);
+    assert.deepEqual(prof.kernelNames, [SILU_KERNEL, GATED_ADD_KERNEL, GUIDANCE_KERNEL]);
+  }
+  tf.dispose([v, fg]);
+});

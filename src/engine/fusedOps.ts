@@ -107,21 +107,69 @@ const ATTENTION_GRADIENT: tf.GradConfig = {
     const [q, k, v, P] = saved as tf.Tensor[];
     const dO = Array.isArray(dy) ? dy[0]! : dy;
     const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { dO, q: q!, k: k!, v: v!, P: P! }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
-    return { q: () => dq!, k: () => dk!, v: () => dv!, mask: () => tf.zeros([q!.shape[1]!, k!.shape[1]!]) };
+    const B = (attrs as { groups: number }).groups, C = q!.shape[q!.rank - 1]!;
+    return { q: () => dq!, k: () => dk!, v: () => dv!, mask: () => tf.zeros([q!.size / (B * C), k!.size / (B * C)]) };
   },
 };
 
 /**
  * Multi-head attention softmax(q·kᵀ·scale + mask)·v on row layouts, q [B, Lq, H·dh], k and v [B, Lk, H·dh],
  * head h in columns h·dh.. (no head transposes), additive mask [Lq, Lk] or null, as one kernel with its gradient
- * (the mask gets none). Undefined when the backend has no such kernel, and the caller composes it from plain ops.
+ * (the mask gets none). q, k, v may also be given as rows [B·L, H·dh] with `groups` = B (no reshapes either).
+ * Undefined when the backend has no such kernel, and the caller composes it from plain ops.
  */
-export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor2D | null, heads: number, scale: number): tf.Tensor3D | undefined {
+export function fusedAttention<T extends tf.Tensor2D | tf.Tensor3D>(q: T, k: T, v: T, mask: tf.Tensor2D | null, heads: number, scale: number, groups?: number): T | undefined {
   const ins = mask ? [q, k, v, mask] : [q, k, v];
   if (!engineFlags.fusedAttention || !hasKernel(ATTENTION_KERNEL, ...ins)) return undefined;
   registerGradientOnce(ATTENTION_GRADIENT);
   const inputs: tf.NamedTensorMap = { q, k, v };
   if (mask) inputs.mask = mask;
-  const [out] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, { heads, scale: Math.fround(scale) }) as unknown as tf.Tensor3D[];
+  const B = q.rank === 3 ? q.shape[0] : groups!;
+  const [out] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, { heads, scale: Math.fround(scale), groups: B }) as unknown as T[];
   return out;
+}
+
+export const GATED_ADD_KERNEL = 'NestarGatedAdd';
+export const GATED_ADD_GRAD_KERNEL = 'NestarGatedAddGrad';
+
+const GATED_ADD_GRADIENT: tf.GradConfig = {
+  kernelName: GATED_ADD_KERNEL,
+  inputsToSave: ['g', 'a'],
+  gradFunc: (dy, saved) => {
+    const [dg, da] = tf.engine().runKernel(GATED_ADD_GRAD_KERNEL, { dy: dy as tf.Tensor, g: saved[0]!, a: saved[1]! }) as unknown as tf.Tensor[];
+    return { h: () => dy as tf.Tensor, g: () => dg!, a: () => da! };
+  },
+};
+
+/** The gated residual h + g·a (inputs of one shape) as one kernel with its gradient, or undefined when the backend
+ * has none or the shapes differ. */
+export function fusedGatedAdd(h: tf.Tensor, g: tf.Tensor, a: tf.Tensor): tf.Tensor | undefined {
+  if (!tf.util.arraysEqual(h.shape, g.shape) || !tf.util.arraysEqual(h.shape, a.shape) || !hasKernel(GATED_ADD_KERNEL, h, g, a)) return undefined;
+  registerGradientOnce(GATED_ADD_GRADIENT);
+  return tf.engine().runKernel(GATED_ADD_KERNEL, { h, g, a }) as tf.Tensor;
+}
+
+export const SILU_KERNEL = 'NestarSilu';
+export const SILU_GRAD_KERNEL = 'NestarSiluGrad';
+
+const SILU_GRADIENT: tf.GradConfig = {
+  kernelName: SILU_KERNEL,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(SILU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
+};
+
+/** SiLU x·σ(x) as one kernel with its gradient, or undefined when the backend has none. */
+export function fusedSilu(x: tf.Tensor): tf.Tensor | undefined {
+  if (!hasKernel(SILU_KERNEL, x)) return undefined;
+  registerGradientOnce(SILU_GRADIENT);
+  return tf.engine().runKernel(SILU_KERNEL, { x }) as tf.Tensor;
+}
+
+export const GUIDANCE_KERNEL = 'NestarGuidance';
+
+/** Classifier-free guidance v_u + (v_c − v_u)·w of v = [v_c; v_u] ([2N, D] → [N, D]) as one kernel (sampling
+ * only, no gradient), or undefined when the backend has none. */
+export function fusedGuidance(v: tf.Tensor2D, w: number): tf.Tensor2D | undefined {
+  if (v.shape[0] % 2 !== 0 || !hasKernel(GUIDANCE_KERNEL, v)) return undefined;
+  return tf.engine().runKernel(GUIDANCE_KERNEL, { v }, { w: Math.fround(w) }) as tf.Tensor2D;
 }

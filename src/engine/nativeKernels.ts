@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, EMA_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, LINEAR_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL,
-  SUM_SQUARES_KERNEL } from './fusedOps.js';
+import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
+  LINEAR_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -28,6 +28,11 @@ export interface NativeAddon {
     B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
   attentionGrad(dO: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, P: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
     B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number): void;
+  gatedAdd(h: Float32Array, g: Float32Array, a: Float32Array, y: Float32Array): void;
+  gatedAddGrad(dy: Float32Array, g: Float32Array, a: Float32Array, dg: Float32Array, da: Float32Array): void;
+  siluFwd(x: Float32Array, y: Float32Array): void;
+  siluBwd(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  guidance(v: Float32Array, y: Float32Array, wBits: number): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -113,12 +118,49 @@ export const makeTanh = (addon: NativeAddon) => unaryKernel('Tanh', (x, y) => ad
 /** Fused tanh-GELU (kernel GELU_KERNEL, see src/engine/fusedOps.ts) and its gradient. */
 const makeGelu = (addon: NativeAddon) => unaryKernel('GELU', (x, y) => addon.geluFwd(x, y));
 
-function makeGeluGrad(addon: NativeAddon): tf.KernelFunc {
+/** A float32 kernel dx = f'(x)·dy (the gradients of GELU and SiLU). */
+function unaryGradKernel(f: (x: Float32Array, dy: Float32Array, dx: Float32Array) => void): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
     const be = backend as unknown as WasmBackendLike;
     const out = be.makeOutput([...x.shape], 'float32');
-    addon.geluBwd(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out));
+    f(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+const makeGeluGrad = (addon: NativeAddon) => unaryGradKernel((x, dy, dx) => addon.geluBwd(x, dy, dx));
+const makeSilu = (addon: NativeAddon) => unaryKernel('SiLU', (x, y) => addon.siluFwd(x, y));
+const makeSiluGrad = (addon: NativeAddon) => unaryGradKernel((x, dy, dx) => addon.siluBwd(x, dy, dx));
+
+/** NestarGatedAdd: h + g·a; NestarGatedAddGrad: [dg, da]. */
+function makeGatedAdd(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { h, g, a } = inputs as Record<'h' | 'g' | 'a', tf.TensorInfo>;
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...h.shape], 'float32');
+    addon.gatedAdd(be.typedArrayFromHeap(h), be.typedArrayFromHeap(g), be.typedArrayFromHeap(a), be.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+function makeGatedAddGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { dy, g, a } = inputs as Record<'dy' | 'g' | 'a', tf.TensorInfo>;
+    const be = backend as unknown as WasmBackendLike;
+    const outs = [g, a].map((t) => be.makeOutput([...t.shape], 'float32'));
+    addon.gatedAddGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(g), be.typedArrayFromHeap(a), be.typedArrayFromHeap(outs[0]!), be.typedArrayFromHeap(outs[1]!));
+    return outs;
+  };
+}
+
+/** NestarGuidance: v [2N, D] = [v_c; v_u] → v_u + (v_c − v_u)·w. */
+function makeGuidance(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { v } = inputs as { v: tf.TensorInfo };
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([v.shape[0]! / 2, ...v.shape.slice(1)], 'float32');
+    addon.guidance(be.typedArrayFromHeap(v), be.typedArrayFromHeap(out), floatBits((attrs as { w: number }).w));
     return out;
   };
 }
@@ -199,27 +241,29 @@ function makeLinear(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-interface AttentionAttrs { heads: number; scale: number }
+interface AttentionAttrs { heads: number; scale: number; groups: number }
 const NO_MASK = new Float32Array(0);
 const floatBits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
 
-/** The [B, Lq, Lk, H, dh] of an attention call on q [B, Lq, C], k [B, Lk, C]. */
-function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, heads: number): [number, number, number, number, number] {
-  const [B, Lq, C] = q.shape as [number, number, number];
-  if (k.shape[0] !== B || k.shape[2] !== C || C % heads !== 0) throw new Error(`attention: q ${q.shape} and k ${k.shape} do not fit ${heads} heads`);
-  return [B, Lq, k.shape[1]!, heads, C / heads];
+/** The [B, Lq, Lk, H, dh] of an attention call on q [B, Lq, C] or [B·Lq, C] (B = groups), k likewise. */
+function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, a: AttentionAttrs): [number, number, number, number, number] {
+  const C = q.shape[q.shape.length - 1]!, B = a.groups, nq = tf.util.sizeFromShape(q.shape), nk = tf.util.sizeFromShape(k.shape);
+  if (k.shape[k.shape.length - 1] !== C || C % a.heads !== 0 || nq % (B * C) !== 0 || nk % (B * C) !== 0) {
+    throw new Error(`attention: q ${q.shape} and k ${k.shape} do not fit ${B} groups of ${a.heads} heads`);
+  }
+  return [B, nq / (B * C), nk / (B * C), a.heads, C / a.heads];
 }
 
 /** NestarAttention (src/engine/fusedOps.ts): [out, P]. */
 function makeAttention(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { q, k, v, mask } = inputs as Record<'q' | 'k' | 'v', tf.TensorInfo> & { mask?: tf.TensorInfo };
-    const { heads, scale } = attrs as unknown as AttentionAttrs;
-    const [B, Lq, Lk, H, dh] = attentionDims(q, k, heads);
+    const a = attrs as unknown as AttentionAttrs;
+    const [B, Lq, Lk, H, dh] = attentionDims(q, k, a);
     const be = backend as unknown as WasmBackendLike;
     const out = be.makeOutput([...q.shape], 'float32'), P = be.makeOutput([B, H, Lq, Lk], 'float32');
     addon.attention(be.typedArrayFromHeap(q), be.typedArrayFromHeap(k), be.typedArrayFromHeap(v), mask ? be.typedArrayFromHeap(mask) : NO_MASK,
-      be.typedArrayFromHeap(out), be.typedArrayFromHeap(P), B, Lq, Lk, H, dh, floatBits(scale), mask ? 1 : 0);
+      be.typedArrayFromHeap(out), be.typedArrayFromHeap(P), B, Lq, Lk, H, dh, floatBits(a.scale), mask ? 1 : 0);
     return [out, P];
   };
 }
@@ -228,13 +272,13 @@ function makeAttention(addon: NativeAddon): tf.KernelFunc {
 function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dO, q, k, v, P } = inputs as Record<'dO' | 'q' | 'k' | 'v' | 'P', tf.TensorInfo>;
-    const { heads, scale } = attrs as unknown as AttentionAttrs;
-    const [B, Lq, Lk, H, dh] = attentionDims(q, k, heads);
+    const a = attrs as unknown as AttentionAttrs;
+    const [B, Lq, Lk, H, dh] = attentionDims(q, k, a);
     const be = backend as unknown as WasmBackendLike;
     const outs = [q, k, v].map((t) => be.makeOutput([...t.shape], 'float32'));
     const [dq, dk, dv] = outs.map((o) => be.typedArrayFromHeap(o));
     addon.attentionGrad(be.typedArrayFromHeap(dO), be.typedArrayFromHeap(q), be.typedArrayFromHeap(k), be.typedArrayFromHeap(v), be.typedArrayFromHeap(P),
-      dq!, dk!, dv!, B, Lq, Lk, H, dh, floatBits(scale));
+      dq!, dk!, dv!, B, Lq, Lk, H, dh, floatBits(a.scale));
     return outs;
   };
 }
@@ -300,6 +344,11 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [LINEAR_KERNEL]: makeLinear,
   [ATTENTION_KERNEL]: makeAttention,
   [ATTENTION_GRAD_KERNEL]: makeAttentionGrad,
+  [GATED_ADD_KERNEL]: makeGatedAdd,
+  [GATED_ADD_GRAD_KERNEL]: makeGatedAddGrad,
+  [SILU_KERNEL]: makeSilu,
+  [SILU_GRAD_KERNEL]: makeSiluGrad,
+  [GUIDANCE_KERNEL]: makeGuidance,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */

@@ -2,7 +2,7 @@
 // to a velocity. Residual MLP blocks modulated by AdaLN on c = emb(t) + proj(z); the modulation and
 // output layers start at zero so the head starts as the zero velocity field.
 import * as tf from '@tensorflow/tfjs-core';
-import { adaLnModulate, applyLinear, linear, silu, type Linear } from '../model/layers.js';
+import { adaLnModulate, applyLinear, gatedResidual, linear, silu, type Linear } from '../model/layers.js';
 import type { ParamStore } from '../model/params.js';
 import type { HeadLayout, PreparedVelocity, VelocityHead } from './head.js';
 
@@ -58,7 +58,7 @@ export class FlowHead implements VelocityHead {
     let h = applyLinear(this.inProj, y_ND);
     for (const b of this.blocks) {
       const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(b.scale, c), applyLinear(b.shift, c));
-      h = tf.add(h, tf.mul(applyLinear(b.gate, c), applyLinear(b.fc2, silu(applyLinear(b.fc1, hn)))));
+      h = gatedResidual(h, applyLinear(b.gate, c), applyLinear(b.fc2, silu(applyLinear(b.fc1, hn))));
     }
     const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(this.finalScale, c), applyLinear(this.finalShift, c));
     return applyLinear(this.out, hn) as tf.Tensor2D;
@@ -73,17 +73,19 @@ export function timeEmbedding(fc1: Linear, fc2: Linear, t: number | ArrayLike<nu
 
 /** The time embeddings of an ODE grid, made in one batch; row(t) is one [1, W] row (computed afresh for a t off the grid). */
 export class TimeTable {
-  private readonly rows: tf.Tensor;
-  private readonly index = new Map<number, number>();
+  // One kept [1, W] tensor per time, so a step takes its row without a slice kernel.
+  private readonly rows = new Map<number, tf.Tensor>();
   constructor(private readonly fc1: Linear, private readonly fc2: Linear, times: ArrayLike<number>) {
-    this.rows = tf.keep(timeEmbedding(fc1, fc2, times, times.length));
-    for (let i = 0; i < times.length; i++) if (!this.index.has(times[i]!)) this.index.set(times[i]!, i);
+    const all = tf.tidy(() => tf.split(timeEmbedding(fc1, fc2, times, times.length), times.length, 0));
+    for (let i = 0; i < times.length; i++) {
+      if (this.rows.has(times[i]!)) all[i]!.dispose();
+      else this.rows.set(times[i]!, tf.keep(all[i]!));
+    }
   }
   row(t: number): tf.Tensor {
-    const i = this.index.get(t);
-    return i === undefined ? timeEmbedding(this.fc1, this.fc2, t, 1) : tf.slice(this.rows, [i, 0], [1, -1]);
+    return this.rows.get(t) ?? timeEmbedding(this.fc1, this.fc2, t, 1);
   }
-  dispose(): void { this.rows.dispose(); }
+  dispose(): void { tf.dispose([...this.rows.values()]); }
 }
 
 /** DiT/MAR sinusoidal features of t·1000: cos for the first half, sin for the second, max period 1e4. */

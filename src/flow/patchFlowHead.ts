@@ -6,12 +6,12 @@
 // Why: a per-token head samples the P tokens of a patch independently given their conditions, so nothing
 // makes neighbours agree (speckled strokes); here the ODE state of a patch is integrated jointly.
 import * as tf from '@tensorflow/tfjs-core';
-import { adaLnModulate, applyLinear, gelu, linear, silu, type Linear } from '../model/layers.js';
+import { adaLnModulate, applyLinear, gatedResidual, gelu, linear, silu, type Linear } from '../model/layers.js';
 import type { ParamStore } from '../model/params.js';
 import { timeEmbedding, TimeTable, T_FREQ } from './flowHead.js';
 import { layoutRows, type HeadLayout, type PreparedVelocity, type VelocityHead } from './head.js';
 import { sinCos2d } from '../model/posEmbed.js';
-import { multiHeadAttention } from '../model/attention.js';
+import { groupedSelfAttention } from '../model/attention.js';
 
 export interface PatchFlowHeadSpec {
   tokenDim: number; condDim: number; width: number; depth: number;
@@ -71,7 +71,9 @@ export class PatchFlowHead implements VelocityHead {
 
   prepare(z_NC: tf.Tensor2D, layout: HeadLayout, times: ArrayLike<number>): PreparedVelocity {
     const terms = this.conditionTerms(z_NC, layout, z_NC.shape[0]);
-    const kept = [terms.zp, terms.posS, ...(terms.mask ? [terms.mask] : [])].map((x) => tf.keep(x));
+    // Positions tiled to every row once, so each step adds them without reshapes.
+    terms.posN = tf.tile(terms.posS, [z_NC.shape[0] / terms.posS.shape[0]!, 1]);
+    const kept = [terms.zp, terms.posS, terms.posN, ...(terms.mask ? [terms.mask] : [])].map((x) => tf.keep(x));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
     return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose(kept); table.dispose(); } };
   }
@@ -84,22 +86,23 @@ export class PatchFlowHead implements VelocityHead {
       if (s.slot < 0 || s.slot + s.length > this.pos.shape[0]!) throw new Error(`${this.name}: segment slots ${s.slot}..${s.slot + s.length} exceed its ${this.pos.shape[0]} positions`);
     }
     const posS = tf.concat(layout.segments.map((s) => tf.slice(this.pos, [s.slot, 0], [s.length, W])), 0);
-    return { zp: applyLinear(this.zProj, z_NC), posS, ...segmentAttention(layout, N / S, this.spec.heads, W) };
+    return { zp: applyLinear(this.zProj, z_NC), posS, ...segmentAttention(layout, N / S, this.spec.heads) };
   }
 
   /** The head given emb(t) ([N, W], or [1, W] for every row) and the condition terms. */
   private velocityFrom(y_ND: tf.Tensor2D, te: tf.Tensor, terms: ConditionTerms): tf.Tensor2D {
     const N = y_ND.shape[0], W = this.spec.width, S = terms.posS.shape[0]!;
     const c = silu(tf.add(te, terms.zp));
-    let h: tf.Tensor = tf.reshape(tf.add(tf.reshape(applyLinear(this.inProj, y_ND), [N / S, S, W]), terms.posS), [N, W]);
+    const x = applyLinear(this.inProj, y_ND);
+    let h: tf.Tensor = terms.posN ? tf.add(x, terms.posN) : tf.reshape(tf.add(tf.reshape(x, [N / S, S, W]), terms.posS), [N, W]);
     const modulate = (x: tf.Tensor, m: { shift: Linear; scale: Linear }) =>
       adaLnModulate(x as tf.Tensor2D, applyLinear(m.scale, c), applyLinear(m.shift, c));
     for (const b of this.blocks) {
       const hn = modulate(h, b.attnMod);
       const a = terms.attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn));
-      h = tf.add(h, tf.mul(applyLinear(b.attnMod.gate, c), applyLinear(b.proj, a)));
+      h = gatedResidual(h, applyLinear(b.attnMod.gate, c), applyLinear(b.proj, a));
       const hm = modulate(h, b.mlpMod);
-      h = tf.add(h, tf.mul(applyLinear(b.mlpMod.gate, c), applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm)))));
+      h = gatedResidual(h, applyLinear(b.mlpMod.gate, c), applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm))));
     }
     return applyLinear(this.out, modulate(h, { shift: this.finalShift, scale: this.finalScale })) as tf.Tensor2D;
   }
@@ -107,6 +110,8 @@ export class PatchFlowHead implements VelocityHead {
 
 interface ConditionTerms {
   zp: tf.Tensor; posS: tf.Tensor;
+  /** posS tiled to all N rows (bound heads only). */
+  posN?: tf.Tensor;
   mask: tf.Tensor2D | null;
   attend: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
 }
@@ -115,7 +120,7 @@ interface ConditionTerms {
  * Full self-attention within each segment of each sample, on [N, W] rows. Equal segments are folded into
  * the batch (no mask); unequal ones (next-scale's scales) attend over the sample under a block-diagonal mask.
  */
-function segmentAttention(layout: HeadLayout, G: number, H: number, W: number): Pick<ConditionTerms, 'mask' | 'attend'> {
+function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<ConditionTerms, 'mask' | 'attend'> {
   const lens = layout.segments.map((s) => s.length), S = lens.reduce((a, b) => a + b, 0);
   const equal = lens.every((l) => l === lens[0]);
   const groups = equal ? G * lens.length : G, L = equal ? lens[0]! : S;
@@ -129,6 +134,5 @@ function segmentAttention(layout: HeadLayout, G: number, H: number, W: number): 
     }
     mask = tf.tensor2d(m, [S, S]);
   }
-  const rows = (x: tf.Tensor) => tf.reshape(x, [groups, L, W]) as tf.Tensor3D;
-  return { mask, attend: (q, k, v) => tf.reshape(multiHeadAttention(rows(q), rows(k), rows(v), mask, H), [groups * L, W]) };
+  return { mask, attend: (q, k, v) => groupedSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, mask, H, groups) };
 }

@@ -16,3 +16,12 @@ export function multiHeadAttention(q_BLC: tf.Tensor3D, k_BSC: tf.Tensor3D, v_BSC
   const att = tf.matMul(tf.softmax(scores), split(v_BSC, Lk));
   return tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, Lq, C]);
 }
+
+/** The same on rows [B·L, C] of `groups` = B equal groups (self-attention within each group), [B·L, C]. */
+export function groupedSelfAttention(q_NC: tf.Tensor2D, k_NC: tf.Tensor2D, v_NC: tf.Tensor2D, mask_LL: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D {
+  const [N, C] = q_NC.shape;
+  const fused = fusedAttention(q_NC, k_NC, v_NC, mask_LL, heads, 1 / Math.sqrt(C / heads), groups);
+  if (fused) return fused;
+  const g = (x: tf.Tensor2D) => tf.reshape(x, [groups, N / groups, C]) as tf.Tensor3D;
+  return tf.reshape(multiHeadAttention(g(q_NC), g(k_NC), g(v_NC), mask_LL, heads), [N, C]);
+}

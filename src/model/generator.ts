@@ -7,6 +7,7 @@ import type { HeadLayout, PreparedVelocity, VelocityHead } from '../flow/head.js
 import type { ParamStore } from './params.js';
 import type { CoordStep } from './coord.js';
 import { Rng as RngClass, type Rng } from '../util/rng.js';
+import { fusedGuidance } from '../engine/fusedOps.js';
 
 /** Which generator a checkpoint or run holds. */
 export type Method = 'nestar' | 'raster' | 'nextscale';
@@ -161,14 +162,19 @@ export function sampleHead(head: VelocityHead, z_NC: tf.Tensor2D, tokenDim: numb
       }
       guided ??= keepScope(() => head.prepare(z_NC, layout, times));
       const v = guided.velocity(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t);
-      const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
-      return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
+      return fusedGuidance(v, w) ?? guide(v, w);
     }, [N, tokenDim], { steps, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise, onStart: opts.recordStartNoise });
   } finally {
     guided?.dispose();
     plain?.dispose();
     zc?.dispose();
   }
+}
+
+/** Classifier-free guidance v_u + (v_c − v_u)·w of v = [v_c; v_u], as plain ops. */
+export function guide(v: tf.Tensor2D, w: number): tf.Tensor2D {
+  const [vc, vu] = tf.split(v, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
+  return tf.add(vu, tf.mul(tf.sub(vc, vu), w)) as tf.Tensor2D;
 }
 
 /** The tokens at the given (Morton) indices of every sample of a [B, n, D] canvas, in that order, duplicated for guidance. */

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamStore } from './params.js';
 import { engineFlags } from '../engine/flags.js';
-import { fusedGelu, fusedLinear, fusedNormScaleShift } from '../engine/fusedOps.js';
+import { fusedGatedAdd, fusedGelu, fusedLinear, fusedNormScaleShift, fusedSilu } from '../engine/fusedOps.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
@@ -111,8 +111,14 @@ export function geluComposite(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
+/** x·σ(x): one fused kernel where the engine has one. */
 export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
+  return fusedSilu(x) ?? tf.mul(x, tf.sigmoid(x));
+}
+
+/** AdaLN-Zero's gated residual h + g·a: one fused kernel where the engine has one. */
+export function gatedResidual(h: tf.Tensor, g: tf.Tensor, a: tf.Tensor): tf.Tensor {
+  return fusedGatedAdd(h, g, a) ?? tf.add(h, tf.mul(g, a));
 }
 
 /**
