@@ -545,6 +545,39 @@ static napi_value SiluBwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Forward-only variants that read the AdaLN modulations from column blocks of one [N, ld] matrix M (all of a
+// head's scale/shift/gate projections made by one matmul in a bound head): normCols(x, M, y, N, C, ld, gOff, bOff,
+// eps) is y = x̂·(1 + M[:, gOff..]) + M[:, bOff..], gatedAddCols(h, M, a, y, N, C, ld, off) is y = h + M[:, off..]·a.
+static napi_value NormCols(napi_env env, napi_callback_info info) {
+  float *a[3];
+  size_t l[3];
+  int64_t d[6];
+  const char *usage = "normCols(x, M, y, N, C, ld, gOff, bOff, epsBits): Float32Arrays of N*C (x, y) and N*ld (M), offsets + C <= ld";
+  if (!arrays_ints(env, info, usage, 3, 6, a, l, d)) return NULL;
+  const int64_t N = d[0], C = d[1], ld = d[2], go = d[3], bo = d[4];
+  if (l[0] != (size_t)(N * C) || l[2] != (size_t)(N * C) || l[1] != (size_t)(N * ld) || go + C > ld || bo + C > ld) { napi_throw_range_error(env, NULL, usage); return NULL; }
+  const float eps = float_from_bits(d[5]);
+  for (int64_t n = 0; n < N; n++) {
+    const float *xr = a[0] + n * C, *g = a[1] + n * ld + go, *b = a[1] + n * ld + bo;
+    float mean, rstd, *yr = a[2] + n * C;
+    row_stats(xr, C, eps, &mean, &rstd);
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (1.0f + g[c]) + b[c];
+  }
+  return NULL;
+}
+
+static napi_value GatedAddCols(napi_env env, napi_callback_info info) {
+  float *a[4];
+  size_t l[4];
+  int64_t d[4];
+  const char *usage = "gatedAddCols(h, M, a, y, N, C, ld, off): Float32Arrays of N*C (h, a, y) and N*ld (M), off + C <= ld";
+  if (!arrays_ints(env, info, usage, 4, 4, a, l, d)) return NULL;
+  const int64_t N = d[0], C = d[1], ld = d[2], off = d[3];
+  if (l[0] != (size_t)(N * C) || l[2] != (size_t)(N * C) || l[3] != (size_t)(N * C) || l[1] != (size_t)(N * ld) || off + C > ld) { napi_throw_range_error(env, NULL, usage); return NULL; }
+  for (int64_t n = 0; n < N; n++) gated_add_f32(a[0] + n * C, a[1] + n * ld + off, a[2] + n * C, a[3] + n * C, (size_t)C);
+  return NULL;
+}
+
 // guidance(v, y, w): classifier-free guidance of v = [v_c; v_u] (two halves of n values each): y = v_u + (v_c − v_u)·w,
 // rounded as the three ops of the composite form round it.
 static napi_value Guidance(napi_env env, napi_callback_info info) {
@@ -708,6 +741,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"siluFwd", NULL, SiluFwd, NULL, NULL, NULL, napi_default, NULL},
       {"siluBwd", NULL, SiluBwd, NULL, NULL, NULL, napi_default, NULL},
       {"guidance", NULL, Guidance, NULL, NULL, NULL, napi_default, NULL},
+      {"normCols", NULL, NormCols, NULL, NULL, NULL, napi_default, NULL},
+      {"gatedAddCols", NULL, GatedAddCols, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},

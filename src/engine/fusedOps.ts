@@ -173,3 +173,19 @@ export function fusedGuidance(v: tf.Tensor2D, w: number): tf.Tensor2D | undefine
   if (v.shape[0] % 2 !== 0 || !hasKernel(GUIDANCE_KERNEL, v)) return undefined;
   return tf.engine().runKernel(GUIDANCE_KERNEL, { v }, { w: Math.fround(w) }) as tf.Tensor2D;
 }
+
+export const NORM_COLS_KERNEL = 'NestarNormCols';
+export const GATED_ADD_COLS_KERNEL = 'NestarGatedAddCols';
+
+/** x̂·(1 + M[:, gOff..gOff+C]) + M[:, bOff..bOff+C] for x [N, C] and modulations M [N, ld], as one kernel (forward
+ * only: a bound head's ODE step), or undefined when the backend has none. */
+export function fusedNormCols(x: tf.Tensor2D, M: tf.Tensor2D, gOff: number, bOff: number, eps: number): tf.Tensor2D | undefined {
+  if (!engineFlags.fusedNorm || !hasKernel(NORM_COLS_KERNEL, x, M)) return undefined;
+  return tf.engine().runKernel(NORM_COLS_KERNEL, { x, M }, { gOff, bOff, eps: Math.fround(eps) }) as tf.Tensor2D;
+}
+
+/** h + M[:, off..off+C]·a for h, a [N, C], as one kernel (forward only), or undefined when the backend has none. */
+export function fusedGatedAddCols(h: tf.Tensor2D, M: tf.Tensor2D, off: number, a: tf.Tensor2D): tf.Tensor2D | undefined {
+  if (!hasKernel(GATED_ADD_COLS_KERNEL, h, M, a)) return undefined;
+  return tf.engine().runKernel(GATED_ADD_COLS_KERNEL, { h, M, a }, { off }) as tf.Tensor2D;
+}

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
-  LINEAR_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
+  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -33,6 +33,8 @@ export interface NativeAddon {
   siluFwd(x: Float32Array, y: Float32Array): void;
   siluBwd(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   guidance(v: Float32Array, y: Float32Array, wBits: number): void;
+  normCols(x: Float32Array, M: Float32Array, y: Float32Array, N: number, C: number, ld: number, gOff: number, bOff: number, epsBits: number): void;
+  gatedAddCols(h: Float32Array, M: Float32Array, a: Float32Array, y: Float32Array, N: number, C: number, ld: number, off: number): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -283,6 +285,29 @@ function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** NestarNormCols and NestarGatedAddCols: AdaLN and its gate reading the modulations from column blocks of M [N, ld]. */
+function makeNormCols(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, M } = inputs as Record<'x' | 'M', tf.TensorInfo>;
+    const a = attrs as unknown as { gOff: number; bOff: number; eps: number };
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...x.shape], 'float32');
+    addon.normCols(be.typedArrayFromHeap(x), be.typedArrayFromHeap(M), be.typedArrayFromHeap(out), x.shape[0]!, x.shape[1]!, M.shape[1]!, a.gOff, a.bOff, floatBits(a.eps));
+    return out;
+  };
+}
+
+function makeGatedAddCols(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { h, M, a } = inputs as Record<'h' | 'M' | 'a', tf.TensorInfo>;
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...h.shape], 'float32');
+    addon.gatedAddCols(be.typedArrayFromHeap(h), be.typedArrayFromHeap(M), be.typedArrayFromHeap(a), be.typedArrayFromHeap(out), h.shape[0]!, h.shape[1]!, M.shape[1]!,
+      (attrs as { off: number }).off);
+    return out;
+  };
+}
+
 interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
 
 /** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
@@ -349,6 +374,8 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [SILU_KERNEL]: makeSilu,
   [SILU_GRAD_KERNEL]: makeSiluGrad,
   [GUIDANCE_KERNEL]: makeGuidance,
+  [NORM_COLS_KERNEL]: makeNormCols,
+  [GATED_ADD_COLS_KERNEL]: makeGatedAddCols,
 };
 
 /** Replaces the WASM backend's kernels with the native ones. */

@@ -2,7 +2,8 @@
 // to a velocity. Residual MLP blocks modulated by AdaLN on c = emb(t) + proj(z); the modulation and
 // output layers start at zero so the head starts as the zero velocity field.
 import * as tf from '@tensorflow/tfjs-core';
-import { adaLnModulate, applyLinear, gatedResidual, linear, silu, type Linear } from '../model/layers.js';
+import { applyLinear, linear, silu, type Linear } from '../model/layers.js';
+import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import type { HeadLayout, PreparedVelocity, VelocityHead } from './head.js';
 
@@ -49,19 +50,24 @@ export class FlowHead implements VelocityHead {
   prepare(z_NC: tf.Tensor2D, _layout: HeadLayout, times: ArrayLike<number>): PreparedVelocity {
     const zp = tf.keep(applyLinear(this.zProj, z_NC));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
-    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), zp), dispose: () => { zp.dispose(); table.dispose(); } };
+    const stack = new StackedModulations([...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift]);
+    return {
+      velocity: (y, t) => this.velocityFrom(y, table.row(t), zp, stack),
+      dispose: () => { zp.dispose(); table.dispose(); stack.dispose(); },
+    };
   }
 
-  /** The head given emb(t) ([N, W], or [1, W] for every row) and the projected conditions zp [N, W]. */
-  private velocityFrom(y_ND: tf.Tensor2D, te: tf.Tensor, zp: tf.Tensor): tf.Tensor2D {
+  /** The head given emb(t) ([N, W], or [1, W] for every row), the projected conditions zp [N, W] and, in a bound
+   * head, the stacked modulation layers. */
+  private velocityFrom(y_ND: tf.Tensor2D, te: tf.Tensor, zp: tf.Tensor, stack?: StackedModulations): tf.Tensor2D {
     const c = silu(tf.add(te, zp));
+    const mod = stack ? stack.of(c) : directModulator(c);
     let h = applyLinear(this.inProj, y_ND);
     for (const b of this.blocks) {
-      const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(b.scale, c), applyLinear(b.shift, c));
-      h = gatedResidual(h, applyLinear(b.gate, c), applyLinear(b.fc2, silu(applyLinear(b.fc1, hn))));
+      const hn = mod.modulate(h, b.scale, b.shift);
+      h = mod.gate(h, b.gate, applyLinear(b.fc2, silu(applyLinear(b.fc1, hn))));
     }
-    const hn = adaLnModulate(h as tf.Tensor2D, applyLinear(this.finalScale, c), applyLinear(this.finalShift, c));
-    return applyLinear(this.out, hn) as tf.Tensor2D;
+    return applyLinear(this.out, mod.modulate(h, this.finalScale, this.finalShift)) as tf.Tensor2D;
   }
 }
 

@@ -6,7 +6,8 @@
 // Why: a per-token head samples the P tokens of a patch independently given their conditions, so nothing
 // makes neighbours agree (speckled strokes); here the ODE state of a patch is integrated jointly.
 import * as tf from '@tensorflow/tfjs-core';
-import { adaLnModulate, applyLinear, gatedResidual, gelu, linear, silu, type Linear } from '../model/layers.js';
+import { applyLinear, gelu, linear, silu, type Linear } from '../model/layers.js';
+import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import { timeEmbedding, TimeTable, T_FREQ } from './flowHead.js';
 import { layoutRows, type HeadLayout, type PreparedVelocity, type VelocityHead } from './head.js';
@@ -75,7 +76,8 @@ export class PatchFlowHead implements VelocityHead {
     terms.posN = tf.tile(terms.posS, [z_NC.shape[0] / terms.posS.shape[0]!, 1]);
     const kept = [terms.zp, terms.posS, terms.posN, ...(terms.mask ? [terms.mask] : [])].map((x) => tf.keep(x));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
-    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose(kept); table.dispose(); } };
+    terms.stack = new StackedModulations([...this.blocks.flatMap((b) => [b.attnMod, b.mlpMod]).flatMap((m) => [m.scale, m.shift, m.gate]), this.finalScale, this.finalShift]);
+    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose(kept); table.dispose(); terms.stack!.dispose(); } };
   }
 
   /** What depends on the conditions and layout only: the projected conditions, the in-patch positions, the attention. */
@@ -93,18 +95,16 @@ export class PatchFlowHead implements VelocityHead {
   private velocityFrom(y_ND: tf.Tensor2D, te: tf.Tensor, terms: ConditionTerms): tf.Tensor2D {
     const N = y_ND.shape[0], W = this.spec.width, S = terms.posS.shape[0]!;
     const c = silu(tf.add(te, terms.zp));
+    const mod = terms.stack ? terms.stack.of(c) : directModulator(c);
     const x = applyLinear(this.inProj, y_ND);
     let h: tf.Tensor = terms.posN ? tf.add(x, terms.posN) : tf.reshape(tf.add(tf.reshape(x, [N / S, S, W]), terms.posS), [N, W]);
-    const modulate = (x: tf.Tensor, m: { shift: Linear; scale: Linear }) =>
-      adaLnModulate(x as tf.Tensor2D, applyLinear(m.scale, c), applyLinear(m.shift, c));
     for (const b of this.blocks) {
-      const hn = modulate(h, b.attnMod);
-      const a = terms.attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn));
-      h = gatedResidual(h, applyLinear(b.attnMod.gate, c), applyLinear(b.proj, a));
-      const hm = modulate(h, b.mlpMod);
-      h = gatedResidual(h, applyLinear(b.mlpMod.gate, c), applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm))));
+      const hn = mod.modulate(h, b.attnMod.scale, b.attnMod.shift);
+      h = mod.gate(h, b.attnMod.gate, applyLinear(b.proj, terms.attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn))));
+      const hm = mod.modulate(h, b.mlpMod.scale, b.mlpMod.shift);
+      h = mod.gate(h, b.mlpMod.gate, applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm))));
     }
-    return applyLinear(this.out, modulate(h, { shift: this.finalShift, scale: this.finalScale })) as tf.Tensor2D;
+    return applyLinear(this.out, mod.modulate(h, this.finalScale, this.finalShift)) as tf.Tensor2D;
   }
 }
 
@@ -112,6 +112,8 @@ interface ConditionTerms {
   zp: tf.Tensor; posS: tf.Tensor;
   /** posS tiled to all N rows (bound heads only). */
   posN?: tf.Tensor;
+  /** The modulation layers side by side (bound heads only). */
+  stack?: StackedModulations;
   mask: tf.Tensor2D | null;
   attend: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
 }
