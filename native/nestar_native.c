@@ -376,14 +376,15 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
 // the column block h·dh..), additive mask [Lq, Lk] or none, out [B, Lq, H·dh], and the probabilities
 // P [B, H, Lq, Lk] kept for the gradient. Per (b, h): S = q·kᵀ (BLAS, strided), S·scale + mask, a row softmax
 // (max subtracted, sum in float as tfjs's kernel does), out = P·v (BLAS, strided).
+// ld is the row stride of q, k and v (C for separate arrays; 3C when they are column blocks of one qkv matrix).
 static void attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
-                          int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale) {
+                          int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld) {
   const int64_t C = H * dh;
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < H; h++) {
       float *Pbh = P + (b * H + h) * Lq * Lk;
-      const float *qb = q + b * Lq * C + h * dh, *kb = k + b * Lk * C + h * dh, *vb = v + b * Lk * C + h * dh;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Lq, (int)Lk, (int)dh, 1.0f, qb, (int)C, kb, (int)C, 0.0f, Pbh, (int)Lk);
+      const float *qb = q + b * Lq * ld + h * dh, *kb = k + b * Lk * ld + h * dh, *vb = v + b * Lk * ld + h * dh;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Lq, (int)Lk, (int)dh, 1.0f, qb, (int)ld, kb, (int)ld, 0.0f, Pbh, (int)Lk);
       for (int64_t i = 0; i < Lq; i++) {
         float *r = Pbh + i * Lk, mx = -INFINITY, sum = 0;
         for (int64_t j = 0; j < Lk; j++) {
@@ -394,7 +395,7 @@ static void attention_fwd(const float *q, const float *k, const float *v, const 
         for (int64_t j = 0; j < Lk; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
         for (int64_t j = 0; j < Lk; j++) r[j] /= sum;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Lq, (int)dh, (int)Lk, 1.0f, Pbh, (int)Lk, vb, (int)C, 0.0f,
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Lq, (int)dh, (int)Lk, 1.0f, Pbh, (int)Lk, vb, (int)ld, 0.0f,
                   out + b * Lq * C + h * dh, (int)C);
     }
   }
@@ -454,7 +455,28 @@ static napi_value Attention(napi_env env, napi_callback_info info) {
   int64_t d[7];
   const char *usage = "attention(q, k, v, mask, out, P, B, Lq, Lk, H, dh, scaleBits, hasMask): Float32Arrays of B*Lq*H*dh (q, out), B*Lk*H*dh (k, v), Lq*Lk (mask) and B*H*Lq*Lk (P)";
   if (!arrays_ints(env, info, usage, 6, 7, a, l, d) || !attention_shapes(env, l, d, d[6] != 0, usage, 0)) return NULL;
-  attention_fwd(a[0], a[1], a[2], d[6] ? a[3] : NULL, a[4], a[5], d[0], d[1], d[2], d[3], d[4], float_from_bits(d[5]));
+  attention_fwd(a[0], a[1], a[2], d[6] ? a[3] : NULL, a[4], a[5], d[0], d[1], d[2], d[3], d[4], float_from_bits(d[5]), d[3] * d[4]);
+  return NULL;
+}
+
+static float *scratch_buffer(size_t n);
+
+// attentionQkv(qkv, mask, out, B, L, H, dh, scaleBits, hasMask): self-attention forward (no gradient: a bound head's
+// ODE step) with q, k, v the column blocks of one [B·L, 3·H·dh] matrix (one matmul made all three).
+static napi_value AttentionQkv(napi_env env, napi_callback_info info) {
+  float *a[3];
+  size_t l[3];
+  int64_t d[6];
+  const char *usage = "attentionQkv(qkv, mask, out, B, L, H, dh, scaleBits, hasMask): Float32Arrays of B*L*3*H*dh (qkv), L*L (mask) and B*L*H*dh (out)";
+  if (!arrays_ints(env, info, usage, 3, 6, a, l, d)) return NULL;
+  const int64_t B = d[0], L = d[1], H = d[2], dh = d[3], C = H * dh;
+  if (B < 1 || L < 1 || H < 1 || dh < 1 || l[0] != (size_t)(B * L * 3 * C) || l[2] != (size_t)(B * L * C) || (d[5] && l[1] != (size_t)(L * L))) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  float *P = scratch_buffer((size_t)(B * H * L * L));
+  if (!P) { napi_throw_error(env, NULL, "attentionQkv: out of memory"); return NULL; }
+  attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], P, B, L, L, H, dh, float_from_bits(d[4]), 3 * C);
   return NULL;
 }
 
@@ -745,6 +767,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"gatedAddCols", NULL, GatedAddCols, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionQkv", NULL, AttentionQkv, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };

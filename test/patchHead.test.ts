@@ -147,9 +147,9 @@ test('a head bound to its conditions (prepare, what the ODE solvers call) gives 
     for (const v of ps.list()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * r.normal()), v.shape));
     const rows = 2 * (layout.segments.reduce((a, s) => a + s.length, 0));
     const y = rnd([rows, 3], 1), z = rnd([rows, 5], 2), times = [0, 0.25, 0.5, 0.75];
-    // fusedNorm off: the stacked modulations are read by slices (the path of engines without column kernels).
+    // Fused kernels off: the stacked modulations and q/k/v are read by slices (engines without column kernels).
     for (const fused of [true, false]) {
-      engineFlags.fusedNorm = fused;
+      engineFlags.fusedNorm = engineFlags.fusedAttention = fused;
       try {
         const bound = head.prepare(z, layout, times);
         for (const t of [0, 0.5, 0.75, 0.6]) {
@@ -160,7 +160,7 @@ test('a head bound to its conditions (prepare, what the ODE solvers call) gives 
         const before = tf.memory().numTensors;
         bound.dispose();
         assert.ok(tf.memory().numTensors < before, 'dispose frees the bound tensors');
-      } finally { engineFlags.fusedNorm = true; }
+      } finally { engineFlags.fusedNorm = engineFlags.fusedAttention = true; }
     }
     tf.dispose([y, z]);
   }

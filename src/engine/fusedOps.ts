@@ -189,3 +189,15 @@ export function fusedGatedAddCols(h: tf.Tensor2D, M: tf.Tensor2D, off: number, a
   if (!hasKernel(GATED_ADD_COLS_KERNEL, h, M, a)) return undefined;
   return tf.engine().runKernel(GATED_ADD_COLS_KERNEL, { h, M, a }, { off }) as tf.Tensor2D;
 }
+
+export const ATTENTION_QKV_KERNEL = 'NestarAttentionQkv';
+
+/** Self-attention within `groups` equal groups of rows, q, k, v the column blocks of qkv [N, 3C] (one matmul made
+ * them), [N, C], as one kernel (forward only: a bound head's ODE step), or undefined when the backend has none. */
+export function fusedAttentionQkv(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D | undefined {
+  const ins = mask ? [qkv, mask] : [qkv];
+  if (!engineFlags.fusedAttention || !hasKernel(ATTENTION_QKV_KERNEL, ...ins)) return undefined;
+  const inputs: tf.NamedTensorMap = { qkv };
+  if (mask) inputs.mask = mask;
+  return tf.engine().runKernel(ATTENTION_QKV_KERNEL, inputs, { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) }) as tf.Tensor2D;
+}

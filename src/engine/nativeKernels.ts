@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
+import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
   GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon {
@@ -35,6 +35,7 @@ export interface NativeAddon {
   guidance(v: Float32Array, y: Float32Array, wBits: number): void;
   normCols(x: Float32Array, M: Float32Array, y: Float32Array, N: number, C: number, ld: number, gOff: number, bOff: number, epsBits: number): void;
   gatedAddCols(h: Float32Array, M: Float32Array, a: Float32Array, y: Float32Array, N: number, C: number, ld: number, off: number): void;
+  attentionQkv(qkv: Float32Array, mask: Float32Array, out: Float32Array, B: number, L: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -270,6 +271,21 @@ function makeAttention(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** NestarAttentionQkv: self-attention of the column blocks of qkv [B·L, 3C] → [B·L, C] (forward only). */
+function makeAttentionQkv(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { qkv, mask } = inputs as { qkv: tf.TensorInfo; mask?: tf.TensorInfo };
+    const a = attrs as unknown as AttentionAttrs;
+    const [N, C3] = qkv.shape as [number, number], C = C3 / 3;
+    if (C3 % 3 !== 0 || C % a.heads !== 0 || N % a.groups !== 0) throw new Error(`attentionQkv: qkv ${qkv.shape} does not fit ${a.groups} groups of ${a.heads} heads`);
+    const be = backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([N, C], 'float32');
+    addon.attentionQkv(be.typedArrayFromHeap(qkv), mask ? be.typedArrayFromHeap(mask) : NO_MASK, be.typedArrayFromHeap(out), a.groups, N / a.groups, a.heads, C / a.heads,
+      floatBits(a.scale), mask ? 1 : 0);
+    return out;
+  };
+}
+
 /** NestarAttentionGrad: [dq, dk, dv] from dO and the saved probabilities. */
 function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -369,6 +385,7 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [LINEAR_KERNEL]: makeLinear,
   [ATTENTION_KERNEL]: makeAttention,
   [ATTENTION_GRAD_KERNEL]: makeAttentionGrad,
+  [ATTENTION_QKV_KERNEL]: makeAttentionQkv,
   [GATED_ADD_KERNEL]: makeGatedAdd,
   [GATED_ADD_GRAD_KERNEL]: makeGatedAddGrad,
   [SILU_KERNEL]: makeSilu,

@@ -3,7 +3,7 @@
 // the layers' weights side by side, each read by its columns (one [N, W]x[W, 14W] product per step instead of
 // fourteen small ones, and no slices where the engine has column-reading kernels).
 import * as tf from '@tensorflow/tfjs-core';
-import { adaLnModulate, applyLinear, gatedResidual, LN_EPS, type Linear } from '../model/layers.js';
+import { adaLnModulate, applyLinear, gatedResidual, LN_EPS, stackLinears, type Linear } from '../model/layers.js';
 import { fusedGatedAddCols, fusedNormCols } from '../engine/fusedOps.js';
 
 export interface Modulator {
@@ -30,10 +30,7 @@ export class StackedModulations {
       this.offsets.set(l, off);
       off += l.w.shape[1]!;
     }
-    this.stacked = {
-      w: tf.keep(tf.concat(layers.map((l) => l.w), 1)) as tf.Variable,
-      b: tf.keep(tf.concat(layers.map((l) => l.b ?? tf.zeros([l.w.shape[1]!])), 0)) as tf.Variable,
-    };
+    this.stacked = stackLinears(layers);
   }
 
   /** The modulator of one step's condition c: one matmul, then each layer's columns. */

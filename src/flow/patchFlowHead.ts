@@ -6,7 +6,8 @@
 // Why: a per-token head samples the P tokens of a patch independently given their conditions, so nothing
 // makes neighbours agree (speckled strokes); here the ODE state of a patch is integrated jointly.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLinear, gelu, linear, silu, type Linear } from '../model/layers.js';
+import { applyLinear, gelu, linear, silu, stackLinears, type Linear } from '../model/layers.js';
+import { fusedAttentionQkv } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import { timeEmbedding, TimeTable, T_FREQ } from './flowHead.js';
@@ -76,8 +77,9 @@ export class PatchFlowHead implements VelocityHead {
     terms.posN = tf.tile(terms.posS, [z_NC.shape[0] / terms.posS.shape[0]!, 1]);
     const kept = [terms.zp, terms.posS, terms.posN, ...(terms.mask ? [terms.mask] : [])].map((x) => tf.keep(x));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
+    terms.qkv = this.blocks.map((b) => stackLinears([b.q, b.k, b.v]));
     terms.stack = new StackedModulations([...this.blocks.flatMap((b) => [b.attnMod, b.mlpMod]).flatMap((m) => [m.scale, m.shift, m.gate]), this.finalScale, this.finalShift]);
-    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose(kept); table.dispose(); terms.stack!.dispose(); } };
+    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose([...kept, ...terms.qkv!.flatMap((l) => [l.w, l.b!])]); table.dispose(); terms.stack!.dispose(); } };
   }
 
   /** What depends on the conditions and layout only: the projected conditions, the in-patch positions, the attention. */
@@ -98,9 +100,10 @@ export class PatchFlowHead implements VelocityHead {
     const mod = terms.stack ? terms.stack.of(c) : directModulator(c);
     const x = applyLinear(this.inProj, y_ND);
     let h: tf.Tensor = terms.posN ? tf.add(x, terms.posN) : tf.reshape(tf.add(tf.reshape(x, [N / S, S, W]), terms.posS), [N, W]);
-    for (const b of this.blocks) {
+    for (const [i, b] of this.blocks.entries()) {
       const hn = mod.modulate(h, b.attnMod.scale, b.attnMod.shift);
-      h = mod.gate(h, b.attnMod.gate, applyLinear(b.proj, terms.attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn))));
+      const a = terms.qkv ? terms.attendQkv(applyLinear(terms.qkv[i]!, hn) as tf.Tensor2D) : terms.attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn));
+      h = mod.gate(h, b.attnMod.gate, applyLinear(b.proj, a));
       const hm = mod.modulate(h, b.mlpMod.scale, b.mlpMod.shift);
       h = mod.gate(h, b.mlpMod.gate, applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm))));
     }
@@ -114,15 +117,19 @@ interface ConditionTerms {
   posN?: tf.Tensor;
   /** The modulation layers side by side (bound heads only). */
   stack?: StackedModulations;
+  /** Each block's q, k, v layers side by side (bound heads only). */
+  qkv?: Linear[];
   mask: tf.Tensor2D | null;
   attend: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
+  /** The same from the column blocks of qkv [N, 3W]. */
+  attendQkv: (qkv: tf.Tensor2D) => tf.Tensor;
 }
 
 /**
  * Full self-attention within each segment of each sample, on [N, W] rows. Equal segments are folded into
  * the batch (no mask); unequal ones (next-scale's scales) attend over the sample under a block-diagonal mask.
  */
-function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<ConditionTerms, 'mask' | 'attend'> {
+function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<ConditionTerms, 'mask' | 'attend' | 'attendQkv'> {
   const lens = layout.segments.map((s) => s.length), S = lens.reduce((a, b) => a + b, 0);
   const equal = lens.every((l) => l === lens[0]);
   const groups = equal ? G * lens.length : G, L = equal ? lens[0]! : S;
@@ -136,5 +143,7 @@ function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<Condit
     }
     mask = tf.tensor2d(m, [S, S]);
   }
-  return { mask, attend: (q, k, v) => groupedSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, mask, H, groups) };
+  const attend = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => groupedSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, mask, H, groups);
+  const third = (x: tf.Tensor2D, i: number) => tf.slice(x, [0, (i * x.shape[1]) / 3], [-1, x.shape[1] / 3]);
+  return { mask, attend, attendQkv: (qkv) => fusedAttentionQkv(qkv, mask, H, groups) ?? attend(third(qkv, 0), third(qkv, 1), third(qkv, 2)) };
 }

@@ -42,6 +42,15 @@ const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
 }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
 
 
+/** Linear layers of one input side by side: one layer whose output is theirs concatenated (weights copied now and
+ * kept: the caller disposes w and b). For a bound flow head, where several projections of one tensor are made each step. */
+export function stackLinears(layers: Linear[]): Linear {
+  return {
+    w: tf.keep(tf.concat(layers.map((l) => l.w), 1)) as tf.Variable,
+    b: tf.keep(tf.concat(layers.map((l) => l.b ?? tf.zeros([l.w.shape[1]!])), 0)) as tf.Variable,
+  };
+}
+
 /** Applies a linear layer to [..., C]; folds leading dims into rows so matmuls (and gradients) stay 2-D. */
 export function applyLinear(l: Linear, x: tf.Tensor): tf.Tensor {
   const shape = x.shape;
