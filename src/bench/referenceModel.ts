@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore } from '../model/params.js';
 import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from '../model/layers.js';
+import { multiHeadAttention } from '../model/attention.js';
 
 export interface RefDims { batch: number; seq: number; width: number; depth: number; heads: number; inDim: number }
 export const REF: RefDims = { batch: 64, seq: 64, width: 256, depth: 4, heads: 4, inDim: 48 };
@@ -34,16 +35,12 @@ export class ReferenceModel {
   }
 
   forward(x_BLD: tf.Tensor3D): tf.Tensor3D {
-    const { width: C, heads: H } = this.dims;
-    const [B, L] = x_BLD.shape;
-    const dh = C / H;
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, L, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const { heads: H } = this.dims;
     let h: tf.Tensor = tf.add(applyLinear(this.emb, x_BLD), this.pos);
     for (const b of this.blocks) {
       const hn = applyLayerNorm(b.ln1, h);
-      const s = tf.add(tf.mul(tf.matMul(heads(applyLinear(b.q, hn)), heads(applyLinear(b.k, hn)), false, true), 1 / Math.sqrt(dh)), this.mask);
-      const att = tf.matMul(tf.softmax(s), heads(applyLinear(b.v, hn)));
-      h = tf.add(h, applyLinear(b.proj, tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, L, C])));
+      const att = multiHeadAttention(applyLinear(b.q, hn) as tf.Tensor3D, applyLinear(b.k, hn) as tf.Tensor3D, applyLinear(b.v, hn) as tf.Tensor3D, this.mask, H);
+      h = tf.add(h, applyLinear(b.proj, att));
       h = tf.add(h, applyLinear(b.fc2, gelu(applyLinear(b.fc1, applyLayerNorm(b.ln2, h)))));
     }
     return applyLinear(this.out, applyLayerNorm(this.lnOut, h)) as tf.Tensor3D;
