@@ -158,21 +158,33 @@ NESTAR_CLONES static void ema_f32(const float *restrict sh, const float *restric
   for (size_t i = 0; i < n; i++) so[i] = sh[i] * d + p[i] * od;
 }
 
-// Reads `count` Float32Array arguments, the first `equal` of one common length *len (the elementwise kernels'
-// calling convention), the rest (vectors of scalars) of any length.
-static int f32_args(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t equal, float **arrays, size_t *len) {
-  size_t argc = 8;
-  napi_value argv[8];
-  if (count > 8 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) goto bad;
-  for (size_t i = 0; i < count; i++) {
-    size_t l;
-    if (!get_f32(env, argv[i], &arrays[i], &l) || (i > 0 && i < equal && l != *len)) goto bad;
-    if (i == 0) *len = l;
-  }
+// Reads `count` Float32Array arguments (their lengths into lens) then `nints` non-negative integers: the calling
+// convention of the linear and attention kernels.
+static int arrays_ints(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t nints, float **a, size_t *lens, int64_t *ints) {
+  size_t argc = 16;
+  napi_value argv[16];
+  if (count + nints > 16 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + nints) goto bad;
+  for (size_t i = 0; i < count; i++) if (!get_f32(env, argv[i], &a[i], &lens[i])) goto bad;
+  for (size_t i = 0; i < nints; i++) if (napi_get_value_int64(env, argv[count + i], &ints[i]) != napi_ok || ints[i] < 0) goto bad;
   return 1;
 bad:
   napi_throw_type_error(env, NULL, usage);
   return 0;
+}
+
+// Reads `count` Float32Array arguments, the first `equal` of one common length *len (the elementwise kernels'
+// calling convention), the rest (vectors of scalars) of any length.
+static int f32_args(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t equal, float **arrays, size_t *len) {
+  size_t lens[16];
+  if (!arrays_ints(env, info, usage, count, 0, arrays, lens, NULL)) return 0;
+  for (size_t i = 1; i < equal; i++) {
+    if (lens[i] != lens[0]) {
+      napi_throw_type_error(env, NULL, usage);
+      return 0;
+    }
+  }
+  *len = lens[0];
+  return 1;
 }
 
 static napi_value Adamw(napi_env env, napi_callback_info info) {
@@ -336,18 +348,6 @@ static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Integer arguments after `count` Float32Arrays: the calling convention of the linear and attention kernels.
-static int arrays_ints(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t nints, float **a, size_t *lens, int64_t *ints) {
-  size_t argc = 16;
-  napi_value argv[16];
-  if (count + nints > 16 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + nints) goto bad;
-  for (size_t i = 0; i < count; i++) if (!get_f32(env, argv[i], &a[i], &lens[i])) goto bad;
-  for (size_t i = 0; i < nints; i++) if (napi_get_value_int64(env, argv[count + i], &ints[i]) != napi_ok || ints[i] < 0) goto bad;
-  return 1;
-bad:
-  napi_throw_type_error(env, NULL, usage);
-  return 0;
-}
 
 // linear(x, w, b, y, M, K, N): y = x·w + b for x [M, K], w [K, N], b [N] — one kernel instead of a matmul and
 // an add; the bias is added after the product, as the two ops round it.
@@ -491,28 +491,6 @@ static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value Tanh(napi_env env, napi_callback_info info) {
-  float *a[2];
-  size_t n;
-  if (f32_args(env, info, "tanh(x, y) expects two Float32Arrays of equal length", 2, 2, a, &n)) tanh_f32(a[0], a[1], n);
-  return NULL;
-}
-
-// geluFwd(x, y), geluBwd(x, dy, dx): all Float32Arrays of one length.
-static napi_value GeluFwd(napi_env env, napi_callback_info info) {
-  float *a[2];
-  size_t n;
-  if (f32_args(env, info, "geluFwd(x, y) expects two Float32Arrays of equal length", 2, 2, a, &n)) gelu_fwd_f32(a[0], a[1], n);
-  return NULL;
-}
-
-static napi_value GeluBwd(napi_env env, napi_callback_info info) {
-  float *a[3];
-  size_t n;
-  if (f32_args(env, info, "geluBwd(x, dy, dx) expects three Float32Arrays of equal length", 3, 3, a, &n)) gelu_bwd_f32(a[0], a[1], a[2], n);
-  return NULL;
-}
-
 // Gated residual out = h + g·a (AdaLN-Zero's gate: one pass instead of a multiply and an add, rounded as those two
 // round it) and its gradient: dg = dy·a, da = dy·g (dh = dy needs no kernel).
 NESTAR_CLONES static void gated_add_f32(const float *restrict h, const float *restrict g, const float *restrict a, float *restrict y, size_t n) {
@@ -539,33 +517,21 @@ NESTAR_CLONES static void silu_bwd_f32(const float *restrict x, const float *res
   }
 }
 
-static napi_value GatedAdd(napi_env env, napi_callback_info info) {
-  float *a[4];
-  size_t n;
-  if (f32_args(env, info, "gatedAdd(h, g, a, y) expects four Float32Arrays of equal length", 4, 4, a, &n)) gated_add_f32(a[0], a[1], a[2], a[3], n);
-  return NULL;
-}
-
-static napi_value GatedAddGrad(napi_env env, napi_callback_info info) {
-  float *a[5];
-  size_t n;
-  if (f32_args(env, info, "gatedAddGrad(dy, g, a, dg, da) expects five Float32Arrays of equal length", 5, 5, a, &n)) gated_add_bwd_f32(a[0], a[1], a[2], a[3], a[4], n);
-  return NULL;
-}
-
-static napi_value SiluFwd(napi_env env, napi_callback_info info) {
-  float *a[2];
-  size_t n;
-  if (f32_args(env, info, "siluFwd(x, y) expects two Float32Arrays of equal length", 2, 2, a, &n)) silu_fwd_f32(a[0], a[1], n);
-  return NULL;
-}
-
-static napi_value SiluBwd(napi_env env, napi_callback_info info) {
-  float *a[3];
-  size_t n;
-  if (f32_args(env, info, "siluBwd(x, dy, dx) expects three Float32Arrays of equal length", 3, 3, a, &n)) silu_bwd_f32(a[0], a[1], a[2], n);
-  return NULL;
-}
+// N-API entries of the element-wise kernels: `count` Float32Arrays of one length, then the kernel on them.
+#define ELEMENTWISE(Name, count, usage, call)                                   \
+  static napi_value Name(napi_env env, napi_callback_info info) {               \
+    float *a[count];                                                            \
+    size_t n;                                                                   \
+    if (f32_args(env, info, usage " expects " #count " Float32Arrays of equal length", count, count, a, &n)) call; \
+    return NULL;                                                                \
+  }
+ELEMENTWISE(Tanh, 2, "tanh(x, y)", tanh_f32(a[0], a[1], n))
+ELEMENTWISE(GeluFwd, 2, "geluFwd(x, y)", gelu_fwd_f32(a[0], a[1], n))
+ELEMENTWISE(GeluBwd, 3, "geluBwd(x, dy, dx)", gelu_bwd_f32(a[0], a[1], a[2], n))
+ELEMENTWISE(GatedAdd, 4, "gatedAdd(h, g, a, y)", gated_add_f32(a[0], a[1], a[2], a[3], n))
+ELEMENTWISE(GatedAddGrad, 5, "gatedAddGrad(dy, g, a, dg, da)", gated_add_bwd_f32(a[0], a[1], a[2], a[3], a[4], n))
+ELEMENTWISE(SiluFwd, 2, "siluFwd(x, y)", silu_fwd_f32(a[0], a[1], n))
+ELEMENTWISE(SiluBwd, 3, "siluBwd(x, dy, dx)", silu_bwd_f32(a[0], a[1], a[2], n))
 
 // Forward-only variants that read the AdaLN modulations from column blocks of one [N, ld] matrix M (all of a
 // head's scale/shift/gate projections made by one matmul in a bound head): normCols(x, M, y, N, C, ld, gOff, bOff,

@@ -15,7 +15,7 @@ interface Report { rows: Row[]; realData: Row; source: { params?: number; step: 
 const LONG_ROWS: Record<string, string> = {
   nestar: 'NestAR, patch head, interleaved', 'phead-zorder': 'NestAR, patch head, Z-order',
   'thead-interleaved': 'NestAR, per-token head, interleaved', 'thead-zorder': 'NestAR, per-token head, Z-order',
-  raster: 'raster AR',
+  raster: 'raster AR', nextscale: 'next-scale AR, patch head',
 };
 export const LONG_STEPS = [1200, 2400, 3600] as const;
 

@@ -18,18 +18,23 @@ function registerGradientOnce(config: tf.GradConfig): void {
 
 const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
 
-const GELU_GRADIENT: tf.GradConfig = {
-  kernelName: GELU_KERNEL,
-  inputsToSave: ['x'],
-  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
-};
+/** An element-wise op y = f(x) as one kernel whose gradient is a second kernel of (dy, x); the op returns undefined
+ * when the backend has no such kernel. */
+function unaryWithGradient(kernel: string, gradKernel: string): (x: tf.Tensor) => tf.Tensor | undefined {
+  const gradient: tf.GradConfig = {
+    kernelName: kernel,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(gradKernel, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
+  };
+  return (x) => {
+    if (!hasKernel(kernel, x)) return undefined;
+    registerGradientOnce(gradient);
+    return tf.engine().runKernel(kernel, { x }) as tf.Tensor;
+  };
+}
 
 /** tanh-GELU as one kernel, or undefined when the backend has none. */
-export function fusedGelu(x: tf.Tensor): tf.Tensor | undefined {
-  if (!hasKernel(GELU_KERNEL, x)) return undefined;
-  registerGradientOnce(GELU_GRADIENT);
-  return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
-}
+export const fusedGelu = unaryWithGradient(GELU_KERNEL, GELU_GRAD_KERNEL);
 
 export const ADAMW_KERNEL = 'NestarAdamW';
 export const EMA_KERNEL = 'NestarEma';
@@ -152,18 +157,8 @@ export function fusedGatedAdd(h: tf.Tensor, g: tf.Tensor, a: tf.Tensor): tf.Tens
 export const SILU_KERNEL = 'NestarSilu';
 export const SILU_GRAD_KERNEL = 'NestarSiluGrad';
 
-const SILU_GRADIENT: tf.GradConfig = {
-  kernelName: SILU_KERNEL,
-  inputsToSave: ['x'],
-  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(SILU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
-};
-
 /** SiLU x·σ(x) as one kernel with its gradient, or undefined when the backend has none. */
-export function fusedSilu(x: tf.Tensor): tf.Tensor | undefined {
-  if (!hasKernel(SILU_KERNEL, x)) return undefined;
-  registerGradientOnce(SILU_GRADIENT);
-  return tf.engine().runKernel(SILU_KERNEL, { x }) as tf.Tensor;
-}
+export const fusedSilu = unaryWithGradient(SILU_KERNEL, SILU_GRAD_KERNEL);
 
 export const GUIDANCE_KERNEL = 'NestarGuidance';
 
