@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf } from './helpers.js';
 import { integrateFlow, timeGrid, type OdeSolver } from '../src/flow/flowMatching.js';
-import { guidanceAt, sampleHead } from '../src/model/generator.js';
+import { guide, guidanceAt, sampleHead } from '../src/model/generator.js';
 import { prepareByForward, singleSegment, type VelocityHead } from '../src/flow/head.js';
 
 before(setup);
@@ -91,6 +91,11 @@ test('guidance combines v = v_u + w (v_c − v_u), only inside its interval; the
   assert.ok(Math.abs(one({ cfgInterval: [0.5, 1] }) - a) < 1e-6);
   assert.ok(Math.abs(one({ cfgInterval: [0, 0.5] }) - (b + w * (a - b))) < 1e-6);
   z.dispose();
+  // The plain-ops combination (engines without the fused guidance kernel) on its own: v = [v_c; v_u].
+  const vv = tf.tensor2d([[a, 2 * a], [b, 2 * b]]);
+  const g = guide(vv, w).dataSync();
+  assert.ok(Math.abs(g[0]! - (b + w * (a - b))) < 1e-6 && Math.abs(g[1]! - 2 * (b + w * (a - b))) < 1e-6, `plain guidance ${g}`);
+  vv.dispose();
   assert.equal(guidanceAt({ count: 1, cfg: 3 }, 0.5), 3);
   assert.equal(guidanceAt({ count: 1, cfg: 3, cfgSchedule: 'linear' }, 0), 1);
   assert.equal(guidanceAt({ count: 1, cfg: 3, cfgSchedule: 'linear' }, 0.5), 2);
