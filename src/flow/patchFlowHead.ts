@@ -72,14 +72,15 @@ export class PatchFlowHead implements VelocityHead {
   }
 
   prepare(z_NC: tf.Tensor2D, layout: HeadLayout, times: ArrayLike<number>): PreparedVelocity {
-    const terms = this.conditionTerms(z_NC, layout, z_NC.shape[0]);
-    // Positions tiled to every row once, so each step adds them without reshapes.
-    terms.posN = tf.tile(terms.posS, [z_NC.shape[0] / terms.posS.shape[0]!, 1]);
-    const kept = [terms.zp, terms.posS, terms.posN, ...(terms.mask ? [terms.mask] : [])].map((x) => tf.keep(x));
+    const base = this.conditionTerms(z_NC, layout, z_NC.shape[0]);
+    // Positions tiled to every row once, so each step adds them without reshapes; q/k/v and the modulations stacked.
+    const posN = tf.tile(base.posS, [z_NC.shape[0] / base.posS.shape[0]!, 1]);
+    const qkv = this.blocks.map((b) => stackLinears([b.q, b.k, b.v]));
+    const stack = new StackedModulations([...this.blocks.flatMap((b) => [b.attnMod, b.mlpMod]).flatMap((m) => [m.scale, m.shift, m.gate]), this.finalScale, this.finalShift]);
+    const terms: ConditionTerms = { ...base, posN, qkv, stack };
+    const owned = [base.zp, base.posS, posN, ...(base.mask ? [base.mask] : [])].map((x) => tf.keep(x)).concat(qkv.flatMap((l) => [l.w, l.b!]));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
-    terms.qkv = this.blocks.map((b) => stackLinears([b.q, b.k, b.v]));
-    terms.stack = new StackedModulations([...this.blocks.flatMap((b) => [b.attnMod, b.mlpMod]).flatMap((m) => [m.scale, m.shift, m.gate]), this.finalScale, this.finalShift]);
-    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose([...kept, ...terms.qkv!.flatMap((l) => [l.w, l.b!])]); table.dispose(); terms.stack!.dispose(); } };
+    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose(owned); table.dispose(); stack.dispose(); } };
   }
 
   /** What depends on the conditions and layout only: the projected conditions, the in-patch positions, the attention. */
