@@ -710,6 +710,9 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+// native/strided.c: the JS-buffer backend's strided element-wise kernels.
+void nestar_register_strided(napi_env env, napi_value exports);
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -738,6 +741,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  nestar_register_strided(env, exports);
   return exports;
 }
 

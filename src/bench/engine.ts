@@ -37,11 +37,11 @@ function runTorch(steps: number): { ok: boolean; error?: string; torch?: string;
 export async function engineBench(args: string[]): Promise<void> {
   const all = args.includes('--all');
   const steps = Number(args.find((a) => a.startsWith('--steps='))?.slice(8) ?? 8);
-  const paths = all ? ['native', 'wasm', 'cpu'] : ['native', 'wasm'];
+  const paths = all ? ['native', 'native-js', 'wasm', 'cpu'] : ['native', 'native-js', 'wasm'];
   const results: PathResult[] = [];
   for (const p of paths) {
     // Stock WASM takes ~10 s a step and pure JS ~200 s: fewer steps there.
-    const n = p === 'native' ? steps : p === 'wasm' ? 2 : 1;
+    const n = p.startsWith('native') ? steps : p === 'wasm' ? 2 : 1;
     console.error(`engine bench: ${p} (${n} steps)…`);
     results.push(runChild(p, n, p === 'cpu' ? 1800 : 900));
   }

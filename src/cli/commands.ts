@@ -83,7 +83,7 @@ export const TRAIN_HELP = `nestar train [--method nestar|raster|nextscale] [--co
   [--data mnist|emoji|FOLDER] [--image-size 32] [--channels 1|3] [--holdout 0.1] [--background #ffffff] [--limit N] [--patch P] [--tokenizer DIR [--latents FILE]] [--k K] [--n1 N1] [--width W] [--depth D] [--heads H]
   [--head token|patch] [--head-width W] [--head-depth D] [--head-heads H] [--order zorder|interleaved]
   [--coord none|noisy-context|generated-prefix|both] [--noise-max S] [--noise-zero-prob P] [--prefix-prob P] [--prefix-ramp STEPS]
-  [--module-weights tokens|modules|W1,W2,...] [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|wasm|cpu|tensorflow]`;
+  [--module-weights tokens|modules|W1,W2,...] [--checkpoint-every N] [--sample-every N] [--seed S] [--backend auto|native|native-js|wasm|cpu|tensorflow]`;
 
 /** --module-weights: 'tokens' (equal per token), 'modules' (equal per module) or one number per module. */
 function moduleWeights(v: string | boolean | undefined): ModuleWeights | undefined {

@@ -1,5 +1,6 @@
 // Backend selection lives here and only here. Order: tfjs-node ('tensorflow') if installed, then
-// WASM + the native OpenBLAS kernel pack ('native'), then plain WASM, then pure JS ('cpu').
+// WASM + the native OpenBLAS kernel pack ('native'), then the same pack on JS-owned tensor buffers
+// ('native-js': no 4 GiB wasm32 cap, see kernelHost.ts), then plain WASM, then pure JS ('cpu').
 // Overridable with --backend or NESTAR_BACKEND.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -11,10 +12,12 @@ import { availableParallelism } from 'node:os';
 import { applyOpenBlasCoreType, openBlasThreads, type OpenBlasEnvChoice } from './openblasEnv.js';
 import { engineFlags } from './flags.js';
 import { registerWasmAliasKernels } from './wasmKernels.js';
+import { JS_BUFFER_BACKEND, registerJsBufferBackend } from './kernelHost.js';
+import { registerJsBufferKernels } from './jsBufferKernels.js';
 import { loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
 
 /** The engine paths nestar can run on, fastest first. */
-export const BACKENDS = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow', 'native', 'native-js', 'wasm', 'cpu'] as const;
 /** One of BACKENDS. */
 export type BackendName = (typeof BACKENDS)[number];
 
@@ -24,7 +27,7 @@ export interface BackendInfo {
   requested: BackendName | 'auto';
   /** What the run uses. */
   name: BackendName;
-  /** The tfjs backend underneath ('native' runs on tfjs 'wasm'). */
+  /** The tfjs backend underneath ('native' runs on tfjs 'wasm', 'native-js' on JS_BUFFER_BACKEND). */
   tfBackend: string;
   openblas?: { coreType: string; coreTypeSource: OpenBlasEnvChoice['source']; threads: number };
   /** Why faster options were skipped, one line each. */
@@ -33,7 +36,8 @@ export interface BackendInfo {
 
 let current: BackendInfo | undefined;
 let addon: NativeAddon | undefined;
-/** The WASM backend's own kernels that the native pack replaced (tests compare both). */
+/** The tfjs backend the native pack is registered on, and its own kernels that the pack replaced (tests compare both). */
+let nativeHost = 'wasm';
 const originals = new Map<string, tf.KernelConfig>();
 
 /** Checks a backend name from a flag or NESTAR_BACKEND (`source` names it in the error). */
@@ -62,17 +66,33 @@ async function initWasm(): Promise<string | undefined> {
   }
 }
 
-/** Switches the native kernels on or off on the WASM backend (tests compare both paths). */
+async function initJsBuffers(pack: NativeAddon): Promise<string | undefined> {
+  registerJsBufferBackend();
+  registerJsBufferKernels(JS_BUFFER_BACKEND, pack);
+  return (await tf.setBackend(JS_BUFFER_BACKEND)) ? undefined : 'the JS-buffer backend did not initialise';
+}
+
+/** Switches the native kernels on or off on the backend they were registered on (tests compare both paths). */
 export function setNativeKernels(enabled: boolean): void {
   if (!addon) throw new Error('the native kernel pack is not loaded');
-  if (enabled) registerNativeKernels(addon);
+  if (enabled) registerNativeKernels(addon, nativeHost);
   else {
     for (const name of Object.keys(NATIVE_KERNELS)) {
-      tf.unregisterKernel(name, 'wasm');
+      tf.unregisterKernel(name, nativeHost);
       const cfg = originals.get(name);
       if (cfg) tf.registerKernel(cfg);
     }
   }
+}
+
+/** Registers the JS-buffer backend, with the native kernels, next to the native path in use (tests and benchmarks
+ * compare the two in one process by tf.setBackend); returns its tfjs name. */
+export function addJsBufferBackend(): string {
+  if (!addon) throw new Error('the native kernel pack is not loaded');
+  registerJsBufferBackend();
+  registerJsBufferKernels(JS_BUFFER_BACKEND, addon);
+  if (nativeHost !== JS_BUFFER_BACKEND) registerNativeKernels(addon, JS_BUFFER_BACKEND);
+  return JS_BUFFER_BACKEND;
 }
 
 export function nativeAddon(): NativeAddon | undefined {
@@ -93,22 +113,24 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
   for (const name of order) {
     let why: string | undefined;
     if (name === 'tensorflow') why = await tryTensorflow();
-    else if (name === 'native') {
+    else if (name === 'native' || name === 'native-js') {
       const env = applyOpenBlasCoreType();
       const loaded = loadNativeAddon();
       if (!loaded.addon) why = loaded.reason;
       else {
-        why = await initWasm();
+        const host = name === 'native' ? 'wasm' : JS_BUFFER_BACKEND;
+        why = name === 'native' ? await initWasm() : await initJsBuffers(loaded.addon);
         if (!why) {
           addon = loaded.addon;
+          nativeHost = host;
           addon.setThreads(openBlasThreads(process.env, availableParallelism()));
-          for (const name of Object.keys(NATIVE_KERNELS)) {
-            const cfg = tf.getKernel(name, 'wasm');
-            if (cfg) originals.set(name, cfg);
+          for (const k of Object.keys(NATIVE_KERNELS)) {
+            const cfg = tf.getKernel(k, host);
+            if (cfg) originals.set(k, cfg);
           }
-          registerNativeKernels(addon);
+          registerNativeKernels(addon, host);
           const info = addon.info();
-          current = { requested: want, name, tfBackend: 'wasm', skipped,
+          current = { requested: want, name, tfBackend: host, skipped,
             openblas: { coreType: info.coreType, coreTypeSource: env.source, threads: info.threads } };
           return current;
         }

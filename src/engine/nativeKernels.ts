@@ -1,14 +1,17 @@
-// Registers the native kernel pack's kernels with the tfjs WASM backend. The kernels read and write the
-// WASM heap in place (no copies); model code stays plain tfjs and is unaware of them.
+// Registers the native kernel pack's kernels with the tfjs WASM backend (or the JS-buffer backend, see
+// kernelHost.ts). The kernels read and write tensors in place (no copies); model code stays plain tfjs and is
+// unaware of them.
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kernelHost } from './kernelHost.js';
+import type { StridedAddon } from './jsBufferKernels.js';
 import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
   GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
-export interface NativeAddon {
+export interface NativeAddon extends StridedAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, strideC: number): void;
   tanh(x: Float32Array, y: Float32Array): void;
@@ -61,19 +64,13 @@ export function loadNativeAddon(): { addon?: NativeAddon; reason?: string } {
   }
 }
 
-// Minimal view of the WASM backend internals we use (public methods of BackendWasm).
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
 /** The BatchMatMul kernel on OpenBLAS, with batch broadcasting and both transposes. */
 export function makeBatchMatMul(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
     if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error('nestar native BatchMatMul: float32 only');
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const ra = a.shape.length, rb = b.shape.length;
     const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
     const kA = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
@@ -89,7 +86,7 @@ export function makeBatchMatMul(addon: NativeAddon): tf.KernelFunc {
     }
     const out = be.makeOutput([...outer, m, n], 'float32');
     // Views are taken after makeOutput: allocating may grow (and move) the heap.
-    const av = be.typedArrayFromHeap(a), bv = be.typedArrayFromHeap(b), cv = be.typedArrayFromHeap(out);
+    const av = be.view(a), bv = be.view(b), cv = be.view(out);
     if (m === 0 || n === 0) return out;
     if (kA === 0) { cv.fill(0); return out; }
     if (batchB === 1 && batchA === batch && !transposeA) {
@@ -108,9 +105,9 @@ function unaryKernel(name: string, f: (x: Float32Array, y: Float32Array) => void
   return ({ inputs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };
     if (x.dtype !== 'float32') throw new Error(`nestar native ${name}: float32 only`);
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...x.shape], 'float32');
-    f(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+    f(be.view(x), be.view(out));
     return out;
   };
 }
@@ -125,9 +122,9 @@ const makeGelu = (addon: NativeAddon) => unaryKernel('GELU', (x, y) => addon.gel
 function unaryGradKernel(f: (x: Float32Array, dy: Float32Array, dx: Float32Array) => void): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...x.shape], 'float32');
-    f(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out));
+    f(be.view(x), be.view(dy), be.view(out));
     return out;
   };
 }
@@ -140,9 +137,9 @@ const makeSiluGrad = (addon: NativeAddon) => unaryGradKernel((x, dy, dx) => addo
 function makeGatedAdd(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { h, g, a } = inputs as Record<'h' | 'g' | 'a', tf.TensorInfo>;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...h.shape], 'float32');
-    addon.gatedAdd(be.typedArrayFromHeap(h), be.typedArrayFromHeap(g), be.typedArrayFromHeap(a), be.typedArrayFromHeap(out));
+    addon.gatedAdd(be.view(h), be.view(g), be.view(a), be.view(out));
     return out;
   };
 }
@@ -150,9 +147,9 @@ function makeGatedAdd(addon: NativeAddon): tf.KernelFunc {
 function makeGatedAddGrad(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { dy, g, a } = inputs as Record<'dy' | 'g' | 'a', tf.TensorInfo>;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const outs = [g, a].map((t) => be.makeOutput([...t.shape], 'float32'));
-    addon.gatedAddGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(g), be.typedArrayFromHeap(a), be.typedArrayFromHeap(outs[0]!), be.typedArrayFromHeap(outs[1]!));
+    addon.gatedAddGrad(be.view(dy), be.view(g), be.view(a), be.view(outs[0]!), be.view(outs[1]!));
     return outs;
   };
 }
@@ -161,9 +158,9 @@ function makeGatedAddGrad(addon: NativeAddon): tf.KernelFunc {
 function makeGuidance(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { v } = inputs as { v: tf.TensorInfo };
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([v.shape[0]! / 2, ...v.shape.slice(1)], 'float32');
-    addon.guidance(be.typedArrayFromHeap(v), be.typedArrayFromHeap(out), floatBits((attrs as { w: number }).w));
+    addon.guidance(be.view(v), be.view(out), floatBits((attrs as { w: number }).w));
     return out;
   };
 }
@@ -172,10 +169,10 @@ function makeGuidance(addon: NativeAddon): tf.KernelFunc {
 function makeAdamW(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { p, m, v, g } = inputs as Record<'p' | 'm' | 'v' | 'g', tf.TensorInfo>;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const outs = [p, m, v].map((x) => be.makeOutput([...x.shape], 'float32'));
-    const [po, mo, vo] = outs.map((o) => be.typedArrayFromHeap(o));
-    addon.adamw(be.typedArrayFromHeap(p), be.typedArrayFromHeap(m), be.typedArrayFromHeap(v), be.typedArrayFromHeap(g), po!, mo!, vo!,
+    const [po, mo, vo] = outs.map((o) => be.view(o));
+    addon.adamw(be.view(p), be.view(m), be.view(v), be.view(g), po!, mo!, vo!,
       Float32Array.from((attrs as { scalars: number[] }).scalars));
     return outs;
   };
@@ -185,9 +182,9 @@ function makeAdamW(addon: NativeAddon): tf.KernelFunc {
 function makeEma(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { s, p } = inputs as Record<'s' | 'p', tf.TensorInfo>;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...s.shape], 'float32');
-    addon.ema(be.typedArrayFromHeap(s), be.typedArrayFromHeap(p), be.typedArrayFromHeap(out), Float32Array.from((attrs as { scalars: number[] }).scalars));
+    addon.ema(be.view(s), be.view(p), be.view(out), Float32Array.from((attrs as { scalars: number[] }).scalars));
     return out;
   };
 }
@@ -196,9 +193,9 @@ function makeEma(addon: NativeAddon): tf.KernelFunc {
 function makeSumSquares(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const xs = Object.keys(inputs).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).map((k) => (inputs as Record<string, tf.TensorInfo>)[k]!);
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([xs.length], 'float32');
-    addon.sumSquares(be.typedArrayFromHeap(out), xs.map((x) => be.typedArrayFromHeap(x)));
+    addon.sumSquares(be.view(out), xs.map((x) => be.view(x)));
     return out;
   };
 }
@@ -211,9 +208,9 @@ function makeNormScaleShift(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, g, b } = inputs as Record<'x' | 'g' | 'b', tf.TensorInfo>;
     const a = attrs as unknown as NormAttrs;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...x.shape], 'float32');
-    addon.normScaleShift(be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), be.typedArrayFromHeap(b), be.typedArrayFromHeap(out), x.shape[0]!, x.shape[1]!, normFlags(a), a.eps);
+    addon.normScaleShift(be.view(x), be.view(g), be.view(b), be.view(out), x.shape[0]!, x.shape[1]!, normFlags(a), a.eps);
     return out;
   };
 }
@@ -223,10 +220,10 @@ function makeNormScaleShiftGrad(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dy, x, g } = inputs as Record<'dy' | 'x' | 'g', tf.TensorInfo>;
     const a = attrs as unknown as NormAttrs;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const outs = [x, g, g].map((t) => be.makeOutput([...t.shape], 'float32'));
-    const [dx, dg, db] = outs.map((o) => be.typedArrayFromHeap(o));
-    addon.normScaleShiftGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(g), dx!, dg!, db!, x.shape[0]!, x.shape[1]!, normFlags(a), a.eps);
+    const [dx, dg, db] = outs.map((o) => be.view(o));
+    addon.normScaleShiftGrad(be.view(dy), be.view(x), be.view(g), dx!, dg!, db!, x.shape[0]!, x.shape[1]!, normFlags(a), a.eps);
     return outs;
   };
 }
@@ -237,9 +234,9 @@ function makeLinear(addon: NativeAddon): tf.KernelFunc {
     const { x, w, b } = inputs as Record<'x' | 'w' | 'b', tf.TensorInfo>;
     const [M, K] = x.shape as [number, number], N = w.shape[1]!;
     if (w.shape[0] !== K) throw new Error(`linear: inner dimensions ${K} and ${w.shape[0]} differ`);
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([M, N], 'float32');
-    addon.linear(be.typedArrayFromHeap(x), be.typedArrayFromHeap(w), be.typedArrayFromHeap(b), be.typedArrayFromHeap(out), M, K, N);
+    addon.linear(be.view(x), be.view(w), be.view(b), be.view(out), M, K, N);
     return out;
   };
 }
@@ -263,10 +260,10 @@ function makeAttention(addon: NativeAddon): tf.KernelFunc {
     const { q, k, v, mask } = inputs as Record<'q' | 'k' | 'v', tf.TensorInfo> & { mask?: tf.TensorInfo };
     const a = attrs as unknown as AttentionAttrs;
     const [B, Lq, Lk, H, dh] = attentionDims(q, k, a);
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...q.shape], 'float32'), P = be.makeOutput([B, H, Lq, Lk], 'float32');
-    addon.attention(be.typedArrayFromHeap(q), be.typedArrayFromHeap(k), be.typedArrayFromHeap(v), mask ? be.typedArrayFromHeap(mask) : NO_MASK,
-      be.typedArrayFromHeap(out), be.typedArrayFromHeap(P), B, Lq, Lk, H, dh, floatBits(a.scale), mask ? 1 : 0);
+    addon.attention(be.view(q), be.view(k), be.view(v), mask ? be.view(mask) : NO_MASK,
+      be.view(out), be.view(P), B, Lq, Lk, H, dh, floatBits(a.scale), mask ? 1 : 0);
     return [out, P];
   };
 }
@@ -278,9 +275,9 @@ function makeAttentionQkv(addon: NativeAddon): tf.KernelFunc {
     const a = attrs as unknown as AttentionAttrs;
     const [N, C3] = qkv.shape as [number, number], C = C3 / 3;
     if (C3 % 3 !== 0 || C % a.heads !== 0 || N % a.groups !== 0) throw new Error(`attentionQkv: qkv ${qkv.shape} does not fit ${a.groups} groups of ${a.heads} heads`);
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([N, C], 'float32');
-    addon.attentionQkv(be.typedArrayFromHeap(qkv), mask ? be.typedArrayFromHeap(mask) : NO_MASK, be.typedArrayFromHeap(out), a.groups, N / a.groups, a.heads, C / a.heads,
+    addon.attentionQkv(be.view(qkv), mask ? be.view(mask) : NO_MASK, be.view(out), a.groups, N / a.groups, a.heads, C / a.heads,
       floatBits(a.scale), mask ? 1 : 0);
     return out;
   };
@@ -292,10 +289,10 @@ function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
     const { dO, q, k, v, P } = inputs as Record<'dO' | 'q' | 'k' | 'v' | 'P', tf.TensorInfo>;
     const a = attrs as unknown as AttentionAttrs;
     const [B, Lq, Lk, H, dh] = attentionDims(q, k, a);
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const outs = [q, k, v].map((t) => be.makeOutput([...t.shape], 'float32'));
-    const [dq, dk, dv] = outs.map((o) => be.typedArrayFromHeap(o));
-    addon.attentionGrad(be.typedArrayFromHeap(dO), be.typedArrayFromHeap(q), be.typedArrayFromHeap(k), be.typedArrayFromHeap(v), be.typedArrayFromHeap(P),
+    const [dq, dk, dv] = outs.map((o) => be.view(o));
+    addon.attentionGrad(be.view(dO), be.view(q), be.view(k), be.view(v), be.view(P),
       dq!, dk!, dv!, B, Lq, Lk, H, dh, floatBits(a.scale));
     return outs;
   };
@@ -306,9 +303,9 @@ function makeNormCols(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, M } = inputs as Record<'x' | 'M', tf.TensorInfo>;
     const a = attrs as unknown as { gOff: number; bOff: number; eps: number };
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...x.shape], 'float32');
-    addon.normCols(be.typedArrayFromHeap(x), be.typedArrayFromHeap(M), be.typedArrayFromHeap(out), x.shape[0]!, x.shape[1]!, M.shape[1]!, a.gOff, a.bOff, floatBits(a.eps));
+    addon.normCols(be.view(x), be.view(M), be.view(out), x.shape[0]!, x.shape[1]!, M.shape[1]!, a.gOff, a.bOff, floatBits(a.eps));
     return out;
   };
 }
@@ -316,9 +313,9 @@ function makeNormCols(addon: NativeAddon): tf.KernelFunc {
 function makeGatedAddCols(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { h, M, a } = inputs as Record<'h' | 'M' | 'a', tf.TensorInfo>;
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([...h.shape], 'float32');
-    addon.gatedAddCols(be.typedArrayFromHeap(h), be.typedArrayFromHeap(M), be.typedArrayFromHeap(a), be.typedArrayFromHeap(out), h.shape[0]!, h.shape[1]!, M.shape[1]!,
+    addon.gatedAddCols(be.view(h), be.view(M), be.view(a), be.view(out), h.shape[0]!, h.shape[1]!, M.shape[1]!,
       (attrs as { off: number }).off);
     return out;
   };
@@ -346,9 +343,9 @@ function makeConv2dFilterGrad(addon: NativeAddon): tf.KernelFunc {
     const padTop = convPad(a, k, k2, 'Conv2DBackpropFilter');
     const [N, H, W] = x.shape as [number, number, number, number];
     const [, OH, OW] = dy.shape as [number, number, number, number];
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([k, k, C, O], 'float32');
-    addon.conv2dFilterGrad(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
+    addon.conv2dFilterGrad(be.view(x), be.view(dy), be.view(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
     return out;
   };
 }
@@ -362,9 +359,9 @@ function makeConv2dInputGrad(addon: NativeAddon): tf.KernelFunc {
     const padTop = convPad(a, k, k2, 'Conv2DBackpropInput');
     const [N, H, W] = a.inputShape;
     const [, OH, OW] = dy.shape as [number, number, number, number];
-    const be = backend as unknown as WasmBackendLike;
+    const be = kernelHost(backend);
     const out = be.makeOutput([N, H, W, C], 'float32');
-    addon.conv2dInputGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(filter), be.typedArrayFromHeap(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
+    addon.conv2dInputGrad(be.view(dy), be.view(filter), be.view(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
     return out;
   };
 }
@@ -395,10 +392,10 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [GATED_ADD_COLS_KERNEL]: makeGatedAddCols,
 };
 
-/** Replaces the WASM backend's kernels with the native ones. */
-export function registerNativeKernels(addon: NativeAddon): void {
+/** Replaces a backend's kernels (tfjs WASM's, or the JS-buffer backend's) with the native ones. */
+export function registerNativeKernels(addon: NativeAddon, backendName = 'wasm'): void {
   for (const [kernelName, make] of Object.entries(NATIVE_KERNELS)) {
-    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(addon) });
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ kernelName, backendName, kernelFunc: make(addon) });
   }
 }
