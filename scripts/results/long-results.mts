@@ -93,6 +93,30 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
       L();
     }
   }
+  // The guidance interval like-for-like at 3600 steps (scripts/results/long-interval.sh): both methods, same CFGs and seed.
+  const ivl = (m: string) => read<Report & { settings: { cfgInterval?: [number, number] } }>(join(dir, m, 'step-3600', 'eval-interval', 'report.json'));
+  const withIvl = LONG_METHODS.filter((m) => ivl(m) && rep(m, 3600));
+  if (withIvl.length) {
+    const range = ivl(withIvl[0]!)!.settings.cfgInterval;
+    L(`At 3600 steps with classifier-free guidance only on flow times [${range?.join(', ') ?? '?'}] (\`scripts/results/long-interval.sh\`, FlowAR's guidance interval; N = 2000, sampling seed 0, as the main sweep):`);
+    L();
+    L('| method | CFG | FD, guidance everywhere | FD, guidance interval | recall, everywhere | recall, interval |');
+    L('|---|---:|---:|---:|---:|---:|');
+    const bestIvl: Record<string, Row> = {};
+    for (const m of withIvl) {
+      for (const r of ivl(m)!.rows) {
+        const plain = rep(m, 3600)!.rows.find((x) => x.cfg === r.cfg);
+        if (!bestIvl[m] || r.fd < bestIvl[m]!.fd) bestIvl[m] = r;
+        L(`| ${LONG_ROWS[m]} | ${r.cfg} | ${plain ? f(plain.fd) : '–'} | ${f(r.fd)} | ${plain ? f(plain.recall, 3) : '–'} | ${f(r.recall, 3)} |`);
+      }
+    }
+    L();
+    if (bestIvl.nestar && bestIvl.raster) {
+      const a = bestIvl.nestar, b = bestIvl.raster;
+      L(`Best with the interval (seed 0): NestAR ${f(a.fd)} (CFG ${a.cfg}) vs raster AR ${f(b.fd)} (CFG ${b.cfg}); NestAR / raster AR = **${f(a.fd / b.fd)}**, recall ${f(a.recall / b.recall)}×.`);
+      L();
+    }
+  }
   const lat = read<{ settings: { cfg: number }; methods: Record<string, { medianMs: number; sequentialCalls: number }>; rasterOverNestar: number }>(join(dir, 'latency.json'));
   if (lat?.methods.nestar && lat.methods.raster) {
     L(`Batch-1 latency of the 3600-step checkpoints (\`scripts/results/measure-long.mts\`, one run, methods interleaved, 32 Euler steps, CFG ${lat.settings.cfg}): NestAR ${f(lat.methods.nestar.medianMs, 0)} ms (${lat.methods.nestar.sequentialCalls} calls) vs raster AR ${f(lat.methods.raster.medianMs, 0)} ms (${lat.methods.raster.sequentialCalls} calls): **${f(lat.rasterOverNestar)}×** lower (target ≥ 4×: ${lat.rasterOverNestar >= 4 ? 'met' : 'missed'}).`);
