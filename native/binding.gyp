@@ -2,10 +2,10 @@
   "targets": [
     {
       "target_name": "nestar_native",
-      "sources": ["nestar_native.c", "strided.c"],
+      "sources": ["nestar_native.c", "strided.c", "parallel.c"],
       "cflags": ["-O3", "-std=c11", "-fopenmp-simd"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
-      "libraries": ["-lopenblas", "-lm"]
+      "libraries": ["-lopenblas", "-lm", "-lpthread"]
     }
   ]
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <math.h>
 #include <stdlib.h>
+#include "parallel.h"
 
 // OpenBLAS extensions (declared in its cblas.h on Debian, repeated for other layouts).
 extern void openblas_set_num_threads(int);
@@ -187,17 +188,38 @@ static int f32_args(napi_env env, napi_callback_info info, const char *usage, si
   return 1;
 }
 
+// Element-wise kernels over more than one core: the first `shift` arrays (all of length n) are cut into
+// contiguous parts, the rest (vectors of scalars) passed whole; each part is the kernel on its slice.
+#define EW_GRAIN 32768
+typedef struct { float *a[8]; int count, shift; void (*f)(float **a, size_t n); } EwJob;
+
+static void ew_range(void *ctx, size_t lo, size_t hi) {
+  const EwJob *j = (const EwJob *)ctx;
+  float *a[8];
+  for (int i = 0; i < j->count; i++) a[i] = i < j->shift ? j->a[i] + lo : j->a[i];
+  j->f(a, hi - lo);
+}
+
+static void ew_parallel(float **a, int count, int shift, size_t n, void (*f)(float **a, size_t n)) {
+  EwJob j = {.count = count, .shift = shift, .f = f};
+  for (int i = 0; i < count; i++) j.a[i] = a[i];
+  nestar_parallel_for(n, EW_GRAIN, ew_range, &j);
+}
+
+static void adamw_part(float **a, size_t n) { adamw_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], n); }
+static void ema_part(float **a, size_t n) { ema_f32(a[0], a[1], a[2], a[3], n); }
+
 static napi_value Adamw(napi_env env, napi_callback_info info) {
   float *a[8];
   size_t n;
-  if (f32_args(env, info, "adamw(p, m, v, g, pOut, mOut, vOut, k) expects seven Float32Arrays of one length and k of 12", 8, 7, a, &n)) adamw_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], n);
+  if (f32_args(env, info, "adamw(p, m, v, g, pOut, mOut, vOut, k) expects seven Float32Arrays of one length and k of 12", 8, 7, a, &n)) ew_parallel(a, 8, 7, n, adamw_part);
   return NULL;
 }
 
 static napi_value Ema(napi_env env, napi_callback_info info) {
   float *a[4];
   size_t n;
-  if (f32_args(env, info, "ema(shadow, p, out, k) expects three Float32Arrays of one length and k of 2", 4, 3, a, &n)) ema_f32(a[0], a[1], a[2], a[3], n);
+  if (f32_args(env, info, "ema(shadow, p, out, k) expects three Float32Arrays of one length and k of 2", 4, 3, a, &n)) ew_parallel(a, 4, 3, n, ema_part);
   return NULL;
 }
 
@@ -251,9 +273,25 @@ static void row_stats(const float *restrict xr, int64_t C, float eps, float *mea
 // Normalise each row of x [N, C] (mean and variance accumulated in double), then scale and shift:
 // y = x̂·G + B with G, B either one [C] vector for every row (LayerNorm's gain and bias) or [N, C] (AdaLN's
 // 1 + scale and shift, one per row; with onePlus the kernel adds the 1 itself).
+typedef struct { const float *x, *G, *B; float *y; int64_t C; int perRow, onePlus; float eps; } NormJob;
+
+static void norm_rows(void *ctx, size_t lo, size_t hi);
+
 static void norm_scale_shift_fwd(const float *restrict x, const float *restrict G, const float *restrict B, float *restrict y,
                                  int64_t N, int64_t C, int perRow, int onePlus, float eps) {
-  for (int64_t n = 0; n < N; n++) {
+  NormJob j = {x, G, B, y, C, perRow, onePlus, eps};
+  // Rows are independent: split them over the pool (about EW_GRAIN values a part at least).
+  nestar_parallel_for((size_t)N, C > 0 ? (32768 + C - 1) / C : 1, norm_rows, &j);
+}
+
+static void norm_rows(void *ctx, size_t lo, size_t hi) {
+  const NormJob *j = (const NormJob *)ctx;
+  const float *restrict x = j->x, *restrict G = j->G, *restrict B = j->B;
+  float *restrict y = j->y;
+  const int64_t C = j->C;
+  const int perRow = j->perRow, onePlus = j->onePlus;
+  const float eps = j->eps;
+  for (int64_t n = (int64_t)lo; n < (int64_t)hi; n++) {
     const float *xr = x + n * C, *g = perRow ? G + n * C : G, *b = perRow ? B + n * C : B;
     float mean, rstd;
     row_stats(xr, C, eps, &mean, &rstd);
@@ -519,10 +557,12 @@ NESTAR_CLONES static void silu_bwd_f32(const float *restrict x, const float *res
 
 // N-API entries of the element-wise kernels: `count` Float32Arrays of one length, then the kernel on them.
 #define ELEMENTWISE(Name, count, usage, call)                                   \
+  static void Name##_part(float **a, size_t n) { call; }                        \
   static napi_value Name(napi_env env, napi_callback_info info) {               \
     float *a[count];                                                            \
     size_t n;                                                                   \
-    if (f32_args(env, info, usage " expects " #count " Float32Arrays of equal length", count, count, a, &n)) call; \
+    if (f32_args(env, info, usage " expects " #count " Float32Arrays of equal length", count, count, a, &n)) \
+      ew_parallel(a, count, count, n, Name##_part);                             \
     return NULL;                                                                \
   }
 ELEMENTWISE(Tanh, 2, "tanh(x, y)", tanh_f32(a[0], a[1], n))
@@ -695,6 +735,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   openblas_set_num_threads((int)get_i64(env, argv[0]));
+  nestar_set_pool_threads((int)get_i64(env, argv[0]));
   return NULL;
 }
 

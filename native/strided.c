@@ -5,6 +5,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include "parallel.h"
 
 #define MAX_RANK 8
 
@@ -80,6 +81,58 @@ static int64_t max_offset(const Walk *w, int j) {
   else if (sa == 0 && sb == 1) { const float av = ap[0]; for (int64_t i = 0; i < n; i++) yp[i] = av OP bp[i]; } \
   else for (int64_t i = 0; i < n; i++) yp[i] = ap[i * sa] OP bp[i * sb];
 
+// The box cut along its first dimension: parts of the walk for the thread pool (results do not depend on it).
+static Walk sub_walk(const Walk *w, int k, size_t lo, size_t hi) {
+  Walk p = *w;
+  p.dims[0] = (int64_t)(hi - lo);
+  for (int j = 0; j < k; j++) p.base[j] += (int64_t)lo * w->s[j][0];
+  return p;
+}
+
+// Rows of the first dimension per part so that a part has at least about 32k elements.
+static size_t grain_of(const Walk *w) {
+  int64_t inner = 1;
+  for (int64_t d = 1; d < w->r; d++) inner *= w->dims[d];
+  return inner >= 32768 ? 1 : (size_t)((32768 + inner - 1) / inner);
+}
+
+typedef struct { Walk w; int op; float *y; const float *a, *b; } BinaryJob;
+
+static void binary_range(void *ctx, size_t lo, size_t hi) {
+  const BinaryJob *j = (const BinaryJob *)ctx;
+  const Walk w = sub_walk(&j->w, 3, lo, hi);
+  float *y = j->y;
+  const float *a = j->a, *b = j->b;
+  const int op = j->op;
+  const int64_t n = w.dims[w.r - 1], sa = w.s[1][w.r - 1], sb = w.s[2][w.r - 1];
+  WALK(w, 3, {
+    float *yp = y + oy;
+    const float *ap = a + oa, *bp = b + ob;
+    switch (op) {
+      case 0: INNER(+) break;
+      case 1: INNER(-) break;
+      case 2: INNER(*) break;
+      default: INNER(/)
+    }
+  });
+}
+
+typedef struct { Walk w; float *dst; const float *src; } CopyJob;
+
+static void copy_range(void *ctx, size_t lo, size_t hi) {
+  const CopyJob *j = (const CopyJob *)ctx;
+  const Walk w = sub_walk(&j->w, 2, lo, hi);
+  float *dst = j->dst;
+  const float *src = j->src;
+  const int64_t n = w.dims[w.r - 1], sd = w.s[0][w.r - 1], ss = w.s[1][w.r - 1];
+  WALK(w, 2, {
+    float *dp = dst + oy;
+    const float *sp = src + oa;
+    if (sd == 1 && ss == 1) memcpy(dp, sp, sizeof(float) * (size_t)n);
+    else for (int64_t i = 0; i < n; i++) dp[i * sd] = sp[i * ss];
+  });
+}
+
 // binary(op, y, a, b, meta): y = a op b (op 0 add, 1 sub, 2 mul, 3 div) over the box meta = [r, dims, sy, sa, sb].
 static napi_value Binary(napi_env env, napi_callback_info info) {
   size_t argc = 5, ly, la, lb, lm;
@@ -100,17 +153,8 @@ static napi_value Binary(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, usage);
     return NULL;
   }
-  const int64_t n = w.dims[w.r - 1], sa = w.s[1][w.r - 1], sb = w.s[2][w.r - 1];
-  WALK(w, 3, {
-    float *yp = y + oy;
-    const float *ap = a + oa, *bp = b + ob;
-    switch (op) {
-      case 0: INNER(+) break;
-      case 1: INNER(-) break;
-      case 2: INNER(*) break;
-      default: INNER(/)
-    }
-  });
+  BinaryJob j = {w, op, y, a, b};
+  nestar_parallel_for((size_t)w.dims[0], grain_of(&w), binary_range, &j);
   return NULL;
 }
 
@@ -135,13 +179,8 @@ static napi_value Copy(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, usage);
     return NULL;
   }
-  const int64_t n = w.dims[w.r - 1], sd = w.s[0][w.r - 1], ss = w.s[1][w.r - 1];
-  WALK(w, 2, {
-    float *dp = dst + oy;
-    const float *sp = src + oa;
-    if (sd == 1 && ss == 1) memcpy(dp, sp, sizeof(float) * (size_t)n);
-    else for (int64_t i = 0; i < n; i++) dp[i * sd] = sp[i * ss];
-  });
+  CopyJob j = {w, dst, src};
+  nestar_parallel_for((size_t)w.dims[0], grain_of(&w), copy_range, &j);
   return NULL;
 }
 

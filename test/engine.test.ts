@@ -164,3 +164,33 @@ test('WASM alias kernels: Identity and same-dtype Cast share the buffer (no copy
   assert.ok(maxRelErr(g.dataSync(), want) < 1e-5);
   tf.dispose([c, same, i, g]);
 });
+
+test('element-wise and row-wise kernels split over the thread pool give the one-thread bits (odd sizes past the split grain)', (t) => {
+  const addon = nativeAddon();
+  if (backend !== 'native' || !addon) return void t.skip('native kernel pack not built on this machine');
+  const n = (1 << 20) + 7;
+  const x = new Float32Array(n).map((_, i) => Math.sin(i * 0.37) * 3), dy = new Float32Array(n).map((_, i) => Math.cos(i * 0.11));
+  const run = (threads: number) => {
+    addon.setThreads(threads);
+    const out = Array.from({ length: 4 }, () => new Float32Array(n));
+    addon.geluFwd(x, out[0]!);
+    addon.siluBwd(x, dy, out[1]!);
+    addon.gatedAdd(x, dy, x, out[2]!);
+    addon.binary(0, out[3]!, x, dy, Float64Array.from([1, n, 1, 1, 1]));
+    const N = 1000, C = 1027, yn = new Float32Array(N * C);
+    addon.normScaleShift(x.subarray(0, N * C), dy.subarray(0, N * C), x.subarray(5, 5 + N * C), yn, N, C, 3, 1e-6);
+    const rows = 2900, y2 = new Float32Array(rows * 350), cp = new Float32Array(1000 * 300);
+    addon.binary(2, y2, x, dy.subarray(0, 350), Float64Array.from([2, rows, 350, 350, 1, 350, 1, 0, 1]));
+    addon.copy(x, cp, Float64Array.from([2, 0, 17, 1000, 300, 300, 1, 1000, 1]));
+    const opt = [0, 1, 2].map(() => new Float32Array(n));
+    addon.adamw(x, dy, dy.map(Math.abs), dy, opt[0]!, opt[1]!, opt[2]!, Float32Array.from([1, 0.9, 0.1, 0.95, 0.05, 0.5, 0.5, 1e-8, 0.99, 1e-3, 0, 1]));
+    return [...out, yn, y2, cp, ...opt];
+  };
+  try {
+    const one = run(1), three = run(3);
+    one.forEach((r, i) => assert.deepEqual(three[i], r, `output ${i}`));
+    assert.ok(one[0]!.some((v) => v !== 0) && one[5]!.some((v) => v !== 0), 'the kernels wrote their outputs');
+  } finally {
+    addon.setThreads(openBlasThreads(process.env, availableParallelism()));
+  }
+});
