@@ -9,25 +9,15 @@
 
 #define MAX_RANK 8
 
-static int f32(napi_env env, napi_value v, float **p, size_t *n) {
+// A typed array argument of the given element type: its data and length, or 0.
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **p, size_t *n) {
   napi_typedarray_type t;
-  void *data;
   napi_value buf;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &t, n, &data, &buf, &off) != napi_ok || t != napi_float32_array) return 0;
-  *p = (float *)data;
-  return 1;
+  return napi_get_typedarray_info(env, v, &t, n, p, &buf, &off) == napi_ok && t == want;
 }
-
-static int f64(napi_env env, napi_value v, double **p, size_t *n) {
-  napi_typedarray_type t;
-  void *data;
-  napi_value buf;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &t, n, &data, &buf, &off) != napi_ok || t != napi_float64_array) return 0;
-  *p = (double *)data;
-  return 1;
-}
+#define f32(env, v, p, n) typed(env, v, napi_float32_array, (void **)(p), n)
+#define f64(env, v, p, n) typed(env, v, napi_float64_array, (void **)(p), n)
 
 // Walks the outer dimensions (all but the last) of a rank-r box with k operands' strides, calling the inner
 // loop with each operand's offset. Reads r, dims, then k stride lists from meta.

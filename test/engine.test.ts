@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
-import { setup, tf, maxRelErr } from './helpers.js';
+import { setup, tf, maxRelErr, referenceLossCurve } from './helpers.js';
 import { applyOpenBlasCoreType, coreTypeForFlags, openBlasThreads } from '../src/engine/openblasEnv.js';
 import { nativeAddon, setNativeKernels } from '../src/engine/backend.js';
 import { gelu, geluComposite } from '../src/model/layers.js';
@@ -118,28 +118,10 @@ test('training the reference transformer gives the same loss curve on the native
     t.skip('native kernel pack not built on this machine');
     return;
   }
-  const { ReferenceModel } = await import('../src/bench/referenceModel.js');
-  const { AdamW } = await import('../src/train/optimizer.js');
-  const dims = { batch: 8, seq: 16, width: 64, depth: 2, heads: 4, inDim: 12 };
-  const curve = (native: boolean) => {
-    setNativeKernels(native);
-    const model = new ReferenceModel(0, dims);
-    const opt = new AdamW(model.ps.vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-    const x = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 1) as tf.Tensor3D;
-    const y = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 2) as tf.Tensor3D;
-    const losses: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const { value, grads } = model.ps.grads(() => model.loss(x, y));
-      opt.apply(grads, 3e-3);
-      losses.push(value.dataSync()[0]!);
-      tf.dispose([value, ...grads.values()]);
-    }
-    tf.dispose([x, y]);
-    opt.dispose();
-    model.dispose();
-    return losses;
-  };
-  const ref = curve(false), got = curve(true);
+  setNativeKernels(false);
+  const ref = await referenceLossCurve();
+  setNativeKernels(true);
+  const got = await referenceLossCurve();
   setNativeKernels(true);
   assert.ok(ref.at(-1)! < 0.9 * ref[0]!, 'the loss moves, so the comparison means something');
   for (let i = 0; i < 20; i++) assert.ok(Math.abs(got[i]! - ref[i]!) / ref[i]! <= 1e-4, `step ${i}: native ${got[i]} vs wasm ${ref[i]}`);

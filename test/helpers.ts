@@ -47,3 +47,26 @@ export function degradationFds(net: FeatureNet, data: DataConfig, most: number):
   return { noise: [0, 0.3, 0.6, 1.2].map((s) => fdOf(noise(s))), blur: [0, 1, 2, 3].map((r) => fdOf(blur(r))) };
 }
 
+
+/** The reference transformer's training losses over `steps` AdamW steps on fixed random data (seeded), on the
+ * backend and kernels in use: compared between engine paths (test/engine.test.ts, test/jsBuffers.test.ts). */
+export async function referenceLossCurve(steps = 20): Promise<number[]> {
+  const { ReferenceModel } = await import('../src/bench/referenceModel.js');
+  const { AdamW } = await import('../src/train/optimizer.js');
+  const dims = { batch: 8, seq: 16, width: 64, depth: 2, heads: 4, inDim: 12 };
+  const model = new ReferenceModel(0, dims);
+  const opt = new AdamW(model.ps.vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const x = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 1) as tf.Tensor3D;
+  const y = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 2) as tf.Tensor3D;
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const { value, grads } = model.ps.grads(() => model.loss(x, y));
+    opt.apply(grads, 3e-3);
+    losses.push(value.dataSync()[0]!);
+    tf.dispose([value, ...grads.values()]);
+  }
+  tf.dispose([x, y]);
+  opt.dispose();
+  model.dispose();
+  return losses;
+}

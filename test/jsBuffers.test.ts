@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { maxRelErr, setup, tf } from './helpers.js';
+import { referenceLossCurve, setup, tf } from './helpers.js';
 import { addJsBufferBackend, nativeAddon, setNativeKernels } from '../src/engine/backend.js';
 import { JsBufferBackend } from '../src/engine/kernelHost.js';
 import { resolveRunConfig } from '../src/train/config.js';
@@ -24,9 +24,9 @@ before(async () => {
 });
 after(() => { if (base) void tf.setBackend(base); });
 
-const on = async <T>(backend: string, f: () => T): Promise<T> => {
+const on = async <T>(backend: string, f: () => T | Promise<T>): Promise<T> => {
   await tf.setBackend(backend);
-  try { return f(); } finally { await tf.setBackend(base); }
+  try { return await f(); } finally { await tf.setBackend(base); }
 };
 const skipWithoutPack = (t: { skip: (m: string) => void }) => { if (!js) t.skip('native kernel pack not built on this machine'); return !js; };
 
@@ -57,30 +57,10 @@ test('its strided kernels (broadcasting binary ops, Slice, SplitV, PadV2, Sum) g
 
 test('the reference transformer trains to the WASM path’s loss curve (1e-4 over 20 steps)', async (t) => {
   if (skipWithoutPack(t)) return;
-  const { ReferenceModel } = await import('../src/bench/referenceModel.js');
-  const { AdamW } = await import('../src/train/optimizer.js');
-  const dims = { batch: 8, seq: 16, width: 64, depth: 2, heads: 4, inDim: 12 };
-  const curve = () => {
-    const model = new ReferenceModel(0, dims);
-    const opt = new AdamW(model.ps.vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-    const x = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 1) as tf.Tensor3D;
-    const y = tf.randomNormal([dims.batch, dims.seq, dims.inDim], 0, 1, 'float32', 2) as tf.Tensor3D;
-    const losses: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const { value, grads } = model.ps.grads(() => model.loss(x, y));
-      opt.apply(grads, 3e-3);
-      losses.push(value.dataSync()[0]!);
-      tf.dispose([value, ...grads.values()]);
-    }
-    tf.dispose([x, y]);
-    opt.dispose();
-    model.dispose();
-    return losses;
-  };
   setNativeKernels(false);
-  const ref = await on(base, curve);
+  const ref = await on(base, () => referenceLossCurve());
   setNativeKernels(true);
-  const got = await on(js, curve);
+  const got = await on(js, () => referenceLossCurve());
   assert.ok(ref.at(-1)! < 0.9 * ref[0]!, 'the loss moves, so the comparison means something');
   for (let i = 0; i < 20; i++) assert.ok(Math.abs(got[i]! - ref[i]!) / ref[i]! <= 1e-4, `step ${i}: native-js ${got[i]} vs wasm ${ref[i]}`);
 });
