@@ -51,6 +51,12 @@ test('the tarball is within its size bound and ships what demo, web and evaluati
     'checkpoints/web/nextscale/ema.safetensors', 'checkpoints/features/mnist/feature-net.safetensors']) {
     assert.ok(pkg.files.includes(f), `the tarball has ${f}`);
   }
+  for (const f of ['native/binding.gyp', 'native/nestar_native.c', 'native/strided.c', 'native/parallel.c', 'native/parallel.h']) assert.ok(pkg.files.includes(f), `the tarball has ${f}`);
+  if (existsSync(join(ROOT, 'native', 'build', 'Release', 'nestar_native.node'))) {
+    // Where this checkout built its native pack, the installed package must have built it too (every source shipped).
+    const status = JSON.parse(readFileSync(join(pkg.app, 'node_modules', 'nestar', 'native', 'build', 'status.json'), 'utf8')) as { ok: boolean; reason: string };
+    assert.ok(status.ok, `the installed package's native pack: ${status.reason}`);
+  }
   assert.ok(!pkg.files.some((f) => f.startsWith('checkpoints/mnist-patch/ablations/') || f.startsWith('checkpoints/mnist-latent/')), 'ablation and latent checkpoints stay in the repository');
   const installed = JSON.parse(readFileSync(join(pkg.app, 'node_modules', 'nestar', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   for (const dev of ['vite', '@tensorflow/tfjs', 'esbuild', 'typescript']) assert.ok(!(dev in installed.dependencies), `${dev} is not a runtime dependency`);
