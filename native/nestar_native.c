@@ -621,6 +621,118 @@ static napi_value Guidance(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// One velocity evaluation of a patch flow head bound to its conditions (src/flow/patchFlowHead.ts `prepare`), as
+// one call instead of the ~26 kernels of the plain path, with the same operations in the same order (so the same
+// bits): c = silu(te + zp); M = c·Wm + bm (every AdaLN scale/shift/gate side by side); h = y·Win + bin + pos; per
+// block: h += M[gate]·proj(attn(qkv(norm(h, M[scale], M[shift])))), h += M[gate]·fc2(gelu(fc1(norm(h, …)))); then
+// v = norm(h, M[final])·Wout + bout. arrays: y, te, zp, pos, Win, bin, Wm, bm, Wout, bout, mask, v, then per block
+// Wqkv, bqkv, Wproj, bproj, Wfc1, bfc1, Wfc2, bfc2. meta: N, D, W, K, hidden, depth, H, groups, hasMask, scale, eps,
+// teRows, then per block the column offsets in M of attn scale, shift, gate, mlp scale, shift, gate, and last the
+// final scale and shift.
+static float *head_ws = NULL;
+static size_t head_ws_len = 0;
+
+static void linear_rows(const float *x, const float *w, const float *b, float *y, int64_t M, int64_t K, int64_t N) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, w, (int)N, 0.0f, y, (int)N);
+  for (int64_t i = 0; i < M; i++) {
+    float *yr = y + i * N;
+    for (int64_t j = 0; j < N; j++) yr[j] += b[j];
+  }
+}
+
+static void norm_cols_rows(const float *x, const float *M, float *y, int64_t N, int64_t C, int64_t ld, int64_t go, int64_t bo, float eps) {
+  for (int64_t n = 0; n < N; n++) {
+    const float *xr = x + n * C, *g = M + n * ld + go, *b = M + n * ld + bo;
+    float mean, rstd, *yr = y + n * C;
+    row_stats(xr, C, eps, &mean, &rstd);
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (1.0f + g[c]) + b[c];
+  }
+}
+
+static void gated_cols_rows(const float *h, const float *M, const float *a, float *y, int64_t N, int64_t C, int64_t ld, int64_t off) {
+  for (int64_t n = 0; n < N; n++) gated_add_f32(h + n * C, M + n * ld + off, a + n * C, y + n * C, (size_t)C);
+}
+
+static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
+  const char *usage = "patchHeadStep(arrays, meta): the bound head's Float32Arrays (see native/nestar_native.c) and a Float64Array of sizes and offsets";
+  size_t argc = 2, na = 0, lm = 0;
+  napi_value argv[2];
+  double *m = NULL;
+  napi_typedarray_type t;
+  napi_value buf;
+  size_t off;
+  bool isArr = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr
+      || napi_get_typedarray_info(env, argv[1], &t, &lm, (void **)&m, &buf, &off) != napi_ok || t != napi_float64_array || lm < 12) goto bad;
+  const int64_t N = (int64_t)m[0], D = (int64_t)m[1], W = (int64_t)m[2], K = (int64_t)m[3], hid = (int64_t)m[4], depth = (int64_t)m[5],
+                H = (int64_t)m[6], G = (int64_t)m[7], hasMask = (int64_t)m[8], teRows = (int64_t)m[11];
+  const float scale = (float)m[9], eps = (float)m[10];
+  if (N < 1 || D < 1 || W < 1 || H < 1 || W % H || G < 1 || N % G || depth < 0 || lm != (size_t)(12 + 6 * depth + 2) || (teRows != 1 && teRows != N)) goto bad;
+  napi_get_array_length(env, argv[0], (uint32_t *)&na);
+  na = (uint32_t)na;
+  if (na != (size_t)(12 + 8 * depth)) goto bad;
+  float *a[12 + 8 * 64];
+  size_t l[12 + 8 * 64];
+  if (depth > 64) goto bad;
+  for (uint32_t i = 0; i < na; i++) {
+    napi_value e;
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok || !get_f32(env, e, &a[i], &l[i])) goto bad;
+  }
+  const size_t n = (size_t)N;
+  if (l[0] != n * D || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != n * W || l[4] != (size_t)(D * W) || l[5] != (size_t)W
+      || l[6] != (size_t)(W * K) || l[7] != (size_t)K || l[8] != (size_t)(W * D) || l[9] != (size_t)D || l[11] != n * D
+      || (hasMask && l[10] != (size_t)((N / G) * (N / G)))) goto bad;
+  for (int64_t i = 0; i < depth; i++) {
+    const size_t *b = l + 12 + 8 * i;
+    if (b[0] != (size_t)(W * 3 * W) || b[1] != (size_t)(3 * W) || b[2] != (size_t)(W * W) || b[3] != (size_t)W || b[4] != (size_t)(W * hid)
+        || b[5] != (size_t)hid || b[6] != (size_t)(hid * W) || b[7] != (size_t)W) goto bad;
+  }
+  for (size_t i = 12; i < lm; i++) if (m[i] < 0 || m[i] + W > K) goto bad;
+  {
+    // Workspace: c/hn/att/p/h/h2 [N, W] each, M [N, K], qkv [N, 3W], f/f2 [N, hid], and attention probabilities.
+    const int64_t L = N / G;
+    const size_t need = n * (6 * W + K + 3 * W + 2 * hid) + (size_t)(G * H * L * L);
+    if (need > head_ws_len) {
+      free(head_ws);
+      head_ws = (float *)malloc(sizeof(float) * need);
+      head_ws_len = head_ws ? need : 0;
+      if (!head_ws) { napi_throw_error(env, NULL, "patchHeadStep: out of memory"); return NULL; }
+    }
+    float *c = head_ws, *hn = c + n * W, *att = hn + n * W, *p = att + n * W, *h = p + n * W, *h2 = h + n * W, *M = h2 + n * W,
+          *qkv = M + n * K, *f = qkv + n * 3 * W, *f2 = f + n * hid, *P = f2 + n * hid, *tmp;
+    for (int64_t r = 0; r < N; r++) {
+      const float *te = a[1] + (teRows == 1 ? 0 : r * W), *zp = a[2] + r * W;
+      for (int64_t j = 0; j < W; j++) p[r * W + j] = te[j] + zp[j];
+    }
+    silu_fwd_f32(p, c, n * W);
+    linear_rows(c, a[6], a[7], M, N, W, K);
+    linear_rows(a[0], a[4], a[5], h2, N, D, W);
+    for (size_t i = 0; i < n * W; i++) h[i] = h2[i] + a[3][i];
+    const double *o = m + 12;
+    for (int64_t i = 0; i < depth; i++, o += 6) {
+      float *const *b = a + 12 + 8 * i;
+      norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
+      linear_rows(hn, b[0], b[1], qkv, N, W, 3 * W);
+      attention_fwd(qkv, qkv + W, qkv + 2 * W, hasMask ? a[10] : NULL, att, P, G, L, L, H, W / H, scale, 3 * W);
+      linear_rows(att, b[2], b[3], p, N, W, W);
+      gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[2]);
+      tmp = h, h = h2, h2 = tmp;
+      norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[3], (int64_t)o[4], eps);
+      linear_rows(hn, b[4], b[5], f, N, W, hid);
+      gelu_fwd_f32(f, f2, n * hid);
+      linear_rows(f2, b[6], b[7], p, N, hid, W);
+      gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[5]);
+      tmp = h, h = h2, h2 = tmp;
+    }
+    norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
+    linear_rows(hn, a[8], a[9], a[11], N, W, D);
+  }
+  return NULL;
+bad:
+  napi_throw_type_error(env, NULL, usage);
+  return NULL;
+}
+
 // One scratch buffer reused across calls: a fresh 50 MB malloc each step costs more in page faults (on
 // VMs especially) than the convolution itself. JS calls are single-threaded, so one buffer is enough.
 static float *scratch = NULL;
@@ -773,6 +885,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"siluFwd", NULL, SiluFwd, NULL, NULL, NULL, napi_default, NULL},
       {"siluBwd", NULL, SiluBwd, NULL, NULL, NULL, napi_default, NULL},
       {"guidance", NULL, Guidance, NULL, NULL, NULL, napi_default, NULL},
+      {"patchHeadStep", NULL, PatchHeadStep, NULL, NULL, NULL, napi_default, NULL},
       {"normCols", NULL, NormCols, NULL, NULL, NULL, napi_default, NULL},
       {"gatedAddCols", NULL, GatedAddCols, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},

@@ -149,18 +149,25 @@ test('a head bound to its conditions (prepare, what the ODE solvers call) gives 
     const y = rnd([rows, 3], 1), z = rnd([rows, 5], 2), times = [0, 0.25, 0.5, 0.75];
     // Fused kernels off: the stacked modulations and q/k/v are read by slices (engines without column kernels).
     for (const fused of [true, false]) {
-      engineFlags.fusedNorm = engineFlags.fusedAttention = fused;
+      engineFlags.fusedNorm = engineFlags.fusedAttention = engineFlags.fusedHead = fused;
       try {
         const bound = head.prepare(z, layout, times);
         for (const t of [0, 0.5, 0.75, 0.6]) {
           const a = bound.velocity(y, t).dataSync() as Float32Array, b = head.forward(y, t, z, layout).dataSync() as Float32Array;
           assert.ok(maxRelErr(a, b) < 1e-5, `${kind} head, ${layout.segments.length} segments, t ${t}, fused ${fused}: ${maxRelErr(a, b)}`);
           assert.ok(b.some((x) => Math.abs(x) > 1e-3), 'velocities are not all zero');
+          if (fused) {
+            // The one-kernel evaluation (NestarPatchHeadStep, where the engine has it) runs the bound path's own operations: the same bits.
+            engineFlags.fusedHead = false;
+            const c = bound.velocity(y, t).dataSync() as Float32Array;
+            engineFlags.fusedHead = true;
+            assert.deepEqual(a, c, `${kind} head, t ${t}: the fused head step differs from the kernel-by-kernel bound path`);
+          }
         }
         const before = tf.memory().numTensors;
         bound.dispose();
         assert.ok(tf.memory().numTensors < before, 'dispose frees the bound tensors');
-      } finally { engineFlags.fusedNorm = engineFlags.fusedAttention = true; }
+      } finally { engineFlags.fusedNorm = engineFlags.fusedAttention = engineFlags.fusedHead = true; }
     }
     tf.dispose([y, z]);
   }

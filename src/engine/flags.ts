@@ -15,4 +15,6 @@ export const engineFlags = {
   fusedLinear: true,
   /** Use the backend's fused multi-head attention kernel (forward and gradient) when it has one. */
   fusedAttention: true,
+  /** Run a bound patch flow head's whole velocity evaluation as one kernel when the backend has one (sampling). */
+  fusedHead: true,
 };

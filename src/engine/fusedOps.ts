@@ -196,3 +196,29 @@ export function fusedAttentionQkv(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, he
   if (mask) inputs.mask = mask;
   return tf.engine().runKernel(ATTENTION_QKV_KERNEL, inputs, { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) }) as tf.Tensor2D;
 }
+
+export const PATCH_HEAD_STEP_KERNEL = 'NestarPatchHeadStep';
+
+/** What one fused velocity evaluation of a bound patch head reads (src/flow/patchFlowHead.ts). */
+export interface PatchHeadStepInputs {
+  y: tf.Tensor2D; te: tf.Tensor; zp: tf.Tensor; pos: tf.Tensor; inW: tf.Tensor; inB: tf.Tensor; modW: tf.Tensor; modB: tf.Tensor;
+  outW: tf.Tensor; outB: tf.Tensor; mask: tf.Tensor | null;
+  /** Per block: qkv w, b, proj w, b, fc1 w, b, fc2 w, b. */
+  blocks: tf.Tensor[][];
+  heads: number; groups: number; eps: number;
+  /** Column offsets in the stacked modulations: per block attn scale, shift, gate, mlp scale, shift, gate; then the final scale, shift. */
+  offsets: number[];
+}
+
+/** A bound patch head's velocity [N, D] as one kernel (forward only: sampling), or undefined when the backend has none. */
+export function fusedPatchHeadStep(a: PatchHeadStepInputs): tf.Tensor2D | undefined {
+  if (!engineFlags.fusedHead || !hasKernel(PATCH_HEAD_STEP_KERNEL, a.y)) return undefined;
+  const [N, D] = a.y.shape, W = a.zp.shape[1]!, K = a.modW.shape[1]!, hidden = a.blocks[0]?.[4]?.shape[1] ?? W;
+  const inputs: tf.NamedTensorMap = {};
+  [a.y, a.te, a.zp, a.pos, a.inW, a.inB, a.modW, a.modB, a.outW, a.outB].forEach((x, i) => { inputs[`x${i}`] = x; });
+  if (a.mask) inputs.mask = a.mask;
+  a.blocks.flat().forEach((x, i) => { inputs[`k${i}`] = x; });
+  const meta = [N, D, W, K, hidden, a.blocks.length, a.heads, a.groups, a.mask ? 1 : 0, Math.fround(1 / Math.sqrt(W / a.heads)), a.eps,
+    a.te.shape[0]!, ...a.offsets];
+  return tf.engine().runKernel(PATCH_HEAD_STEP_KERNEL, inputs, { meta }) as tf.Tensor2D;
+}

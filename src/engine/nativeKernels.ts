@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { kernelHost } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
 import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
-  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
+  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon extends StridedAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -39,6 +39,7 @@ export interface NativeAddon extends StridedAddon {
   normCols(x: Float32Array, M: Float32Array, y: Float32Array, N: number, C: number, ld: number, gOff: number, bOff: number, epsBits: number): void;
   gatedAddCols(h: Float32Array, M: Float32Array, a: Float32Array, y: Float32Array, N: number, C: number, ld: number, off: number): void;
   attentionQkv(qkv: Float32Array, mask: Float32Array, out: Float32Array, B: number, L: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
+  patchHeadStep(arrays: Float32Array[], meta: Float64Array): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -321,6 +322,18 @@ function makeGatedAddCols(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** NestarPatchHeadStep (src/engine/fusedOps.ts): a bound patch head's velocity in one call; inputs x0..x9, mask, k0... */
+function makePatchHeadStep(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo>, be = kernelHost(backend), meta = (attrs as { meta: number[] }).meta;
+    const out = be.makeOutput([meta[0]!, meta[1]!], 'float32');
+    const blocks = Object.keys(ins).filter((k) => k.startsWith('k')).sort((p, q) => Number(p.slice(1)) - Number(q.slice(1)));
+    addon.patchHeadStep([...Array.from({ length: 10 }, (_, i) => be.view(ins[`x${i}`]!)), ins.mask ? be.view(ins.mask) : NO_MASK, be.view(out),
+      ...blocks.map((k) => be.view(ins[k]!))], Float64Array.from(meta));
+    return out;
+  };
+}
+
 interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
 
 /** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
@@ -390,6 +403,7 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [GUIDANCE_KERNEL]: makeGuidance,
   [NORM_COLS_KERNEL]: makeNormCols,
   [GATED_ADD_COLS_KERNEL]: makeGatedAddCols,
+  [PATCH_HEAD_STEP_KERNEL]: makePatchHeadStep,
 };
 
 /** Replaces a backend's kernels (tfjs WASM's, or the JS-buffer backend's) with the native ones. */

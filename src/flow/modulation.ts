@@ -33,14 +33,18 @@ export class StackedModulations {
     this.stacked = stackLinears(layers);
   }
 
+  /** The stacked layer itself and where a layer's columns start in it (for a kernel that reads them itself). */
+  get layer(): Linear { return this.stacked; }
+  column(l: Linear): number {
+    const o = this.offsets.get(l);
+    if (o === undefined) throw new Error('StackedModulations: a layer that was not stacked');
+    return o;
+  }
+
   /** The modulator of one step's condition c: one matmul, then each layer's columns. */
   of(c: tf.Tensor): Modulator {
     const M = applyLinear(this.stacked, c) as tf.Tensor2D;
-    const col = (l: Linear) => {
-      const o = this.offsets.get(l);
-      if (o === undefined) throw new Error('StackedModulations: a layer that was not stacked');
-      return o;
-    };
+    const col = (l: Linear) => this.column(l);
     const cols = (l: Linear) => tf.slice(M, [0, col(l)], [-1, l.w.shape[1]!]);
     return {
       modulate: (x, scale, shift) => fusedNormCols(x as tf.Tensor2D, M, col(scale), col(shift), LN_EPS) ?? adaLnModulate(x as tf.Tensor2D, cols(scale), cols(shift)),

@@ -6,8 +6,8 @@
 // Why: a per-token head samples the P tokens of a patch independently given their conditions, so nothing
 // makes neighbours agree (speckled strokes); here the ODE state of a patch is integrated jointly.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLinear, gelu, linear, silu, stackLinears, type Linear } from '../model/layers.js';
-import { fusedAttentionQkv } from '../engine/fusedOps.js';
+import { applyLinear, gelu, linear, LN_EPS, silu, stackLinears, type Linear } from '../model/layers.js';
+import { fusedAttentionQkv, fusedPatchHeadStep } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import { timeEmbedding, TimeTable, T_FREQ } from './flowHead.js';
@@ -80,7 +80,17 @@ export class PatchFlowHead implements VelocityHead {
     const terms: ConditionTerms = { ...base, posN, qkv, stack };
     const owned = [base.zp, base.posS, posN, ...(base.mask ? [base.mask] : [])].map((x) => tf.keep(x)).concat(qkv.flatMap((l) => [l.w, l.b!]));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
-    return { velocity: (y, t) => this.velocityFrom(y, table.row(t), terms), dispose: () => { tf.dispose(owned); table.dispose(); stack.dispose(); } };
+    // Where the engine has it, a whole evaluation is one kernel over the same terms (the same operations, so the same bits).
+    const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedPatchHeadStep({ y, te, zp: terms.zp, pos: posN, inW: this.inProj.w, inB: this.inProj.b!,
+      modW: stack.layer.w, modB: stack.layer.b!, outW: this.out.w, outB: this.out.b!, mask: terms.mask,
+      blocks: this.blocks.map((b, i) => [qkv[i]!.w, qkv[i]!.b!, b.proj.w, b.proj.b!, b.fc1.w, b.fc1.b!, b.fc2.w, b.fc2.b!]),
+      heads: this.spec.heads, groups: terms.groups, eps: LN_EPS,
+      offsets: [...this.blocks.flatMap((b) => [b.attnMod.scale, b.attnMod.shift, b.attnMod.gate, b.mlpMod.scale, b.mlpMod.shift, b.mlpMod.gate]),
+        this.finalScale, this.finalShift].map((l) => stack.column(l)) });
+    return {
+      velocity: (y, t) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(y, te, terms); },
+      dispose: () => { tf.dispose(owned); table.dispose(); stack.dispose(); },
+    };
   }
 
   /** What depends on the conditions and layout only: the projected conditions, the in-patch positions, the attention. */
@@ -121,6 +131,8 @@ interface ConditionTerms {
   /** Each block's q, k, v layers side by side (bound heads only). */
   qkv?: Linear[];
   mask: tf.Tensor2D | null;
+  /** Attention groups of the rows (samples × equal segments, or samples under the block-diagonal mask). */
+  groups: number;
   attend: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
   /** The same from the column blocks of qkv [N, 3W]. */
   attendQkv: (qkv: tf.Tensor2D) => tf.Tensor;
@@ -130,7 +142,7 @@ interface ConditionTerms {
  * Full self-attention within each segment of each sample, on [N, W] rows. Equal segments are folded into
  * the batch (no mask); unequal ones (next-scale's scales) attend over the sample under a block-diagonal mask.
  */
-function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<ConditionTerms, 'mask' | 'attend' | 'attendQkv'> {
+function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<ConditionTerms, 'mask' | 'groups' | 'attend' | 'attendQkv'> {
   const lens = layout.segments.map((s) => s.length), S = lens.reduce((a, b) => a + b, 0);
   const equal = lens.every((l) => l === lens[0]);
   const groups = equal ? G * lens.length : G, L = equal ? lens[0]! : S;
@@ -146,5 +158,5 @@ function segmentAttention(layout: HeadLayout, G: number, H: number): Pick<Condit
   }
   const attend = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => groupedSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, mask, H, groups);
   const third = (x: tf.Tensor2D, i: number) => tf.slice(x, [0, (i * x.shape[1]) / 3], [-1, x.shape[1] / 3]);
-  return { mask, attend, attendQkv: (qkv) => fusedAttentionQkv(qkv, mask, H, groups) ?? attend(third(qkv, 0), third(qkv, 1), third(qkv, 2)) };
+  return { mask, groups, attend, attendQkv: (qkv) => fusedAttentionQkv(qkv, mask, H, groups) ?? attend(third(qkv, 0), third(qkv, 1), third(qkv, 2)) };
 }
