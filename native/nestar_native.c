@@ -733,6 +733,74 @@ bad:
   return NULL;
 }
 
+// The per-token flow head's bound velocity evaluation (src/flow/flowHead.ts `prepare`) as one call, likewise:
+// c = silu(te + zp); M = c·Wm + bm; h = y·Win + bin; per block h += M[gate]·fc2(silu(fc1(norm(h, M[scale], M[shift]))));
+// v = norm(h, M[final])·Wout + bout. arrays: y, te, zp, Win, bin, Wm, bm, Wout, bout, v, then per block Wfc1, bfc1,
+// Wfc2, bfc2. meta: N, D, W, K, depth, eps, teRows, then per block the offsets of scale, shift, gate; then the final
+// scale and shift.
+static napi_value TokenHeadStep(napi_env env, napi_callback_info info) {
+  const char *usage = "tokenHeadStep(arrays, meta): the bound head's Float32Arrays (see native/nestar_native.c) and a Float64Array of sizes and offsets";
+  size_t argc = 2, lm = 0, off;
+  uint32_t na = 0;
+  napi_value argv[2], buf;
+  double *m = NULL;
+  napi_typedarray_type t;
+  bool isArr = false;
+  float *a[10 + 4 * 64];
+  size_t l[10 + 4 * 64];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr
+      || napi_get_typedarray_info(env, argv[1], &t, &lm, (void **)&m, &buf, &off) != napi_ok || t != napi_float64_array || lm < 7) goto bad;
+  const int64_t N = (int64_t)m[0], D = (int64_t)m[1], W = (int64_t)m[2], K = (int64_t)m[3], depth = (int64_t)m[4], teRows = (int64_t)m[6];
+  const float eps = (float)m[5];
+  if (N < 1 || D < 1 || W < 1 || depth < 0 || depth > 64 || lm != (size_t)(7 + 3 * depth + 2) || (teRows != 1 && teRows != N)) goto bad;
+  if (napi_get_array_length(env, argv[0], &na) != napi_ok || na != (uint32_t)(10 + 4 * depth)) goto bad;
+  for (uint32_t i = 0; i < na; i++) {
+    napi_value e;
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok || !get_f32(env, e, &a[i], &l[i])) goto bad;
+  }
+  const size_t n = (size_t)N;
+  if (l[0] != n * D || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != (size_t)(D * W) || l[4] != (size_t)W || l[5] != (size_t)(W * K)
+      || l[6] != (size_t)K || l[7] != (size_t)(W * D) || l[8] != (size_t)D || l[9] != n * D) goto bad;
+  for (int64_t i = 0; i < depth; i++) {
+    const size_t *b = l + 10 + 4 * i;
+    if (b[0] != (size_t)(W * W) || b[1] != (size_t)W || b[2] != (size_t)(W * W) || b[3] != (size_t)W) goto bad;
+  }
+  for (size_t i = 7; i < lm; i++) if (m[i] < 0 || m[i] + W > K) goto bad;
+  {
+    const size_t need = n * (7 * W + K);
+    if (need > head_ws_len) {
+      free(head_ws);
+      head_ws = (float *)malloc(sizeof(float) * need);
+      head_ws_len = head_ws ? need : 0;
+      if (!head_ws) { napi_throw_error(env, NULL, "tokenHeadStep: out of memory"); return NULL; }
+    }
+    float *c = head_ws, *hn = c + n * W, *p = hn + n * W, *h = p + n * W, *h2 = h + n * W, *f = h2 + n * W, *f2 = f + n * W, *M = f2 + n * W, *tmp;
+    for (int64_t r = 0; r < N; r++) {
+      const float *te = a[1] + (teRows == 1 ? 0 : r * W), *zp = a[2] + r * W;
+      for (int64_t j = 0; j < W; j++) p[r * W + j] = te[j] + zp[j];
+    }
+    silu_fwd_f32(p, c, n * W);
+    linear_rows(c, a[5], a[6], M, N, W, K);
+    linear_rows(a[0], a[3], a[4], h, N, D, W);
+    const double *o = m + 7;
+    for (int64_t i = 0; i < depth; i++, o += 3) {
+      float *const *b = a + 10 + 4 * i;
+      norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
+      linear_rows(hn, b[0], b[1], f, N, W, W);
+      silu_fwd_f32(f, f2, n * W);
+      linear_rows(f2, b[2], b[3], p, N, W, W);
+      gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[2]);
+      tmp = h, h = h2, h2 = tmp;
+    }
+    norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
+    linear_rows(hn, a[7], a[8], a[9], N, W, D);
+  }
+  return NULL;
+bad:
+  napi_throw_type_error(env, NULL, usage);
+  return NULL;
+}
+
 // One scratch buffer reused across calls: a fresh 50 MB malloc each step costs more in page faults (on
 // VMs especially) than the convolution itself. JS calls are single-threaded, so one buffer is enough.
 static float *scratch = NULL;
@@ -886,6 +954,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"siluBwd", NULL, SiluBwd, NULL, NULL, NULL, napi_default, NULL},
       {"guidance", NULL, Guidance, NULL, NULL, NULL, napi_default, NULL},
       {"patchHeadStep", NULL, PatchHeadStep, NULL, NULL, NULL, napi_default, NULL},
+      {"tokenHeadStep", NULL, TokenHeadStep, NULL, NULL, NULL, napi_default, NULL},
       {"normCols", NULL, NormCols, NULL, NULL, NULL, napi_default, NULL},
       {"gatedAddCols", NULL, GatedAddCols, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},

@@ -222,3 +222,25 @@ export function fusedPatchHeadStep(a: PatchHeadStepInputs): tf.Tensor2D | undefi
     a.te.shape[0]!, ...a.offsets];
   return tf.engine().runKernel(PATCH_HEAD_STEP_KERNEL, inputs, { meta }) as tf.Tensor2D;
 }
+
+export const TOKEN_HEAD_STEP_KERNEL = 'NestarTokenHeadStep';
+
+/** What one fused velocity evaluation of a bound per-token head reads (src/flow/flowHead.ts). */
+export interface TokenHeadStepInputs {
+  y: tf.Tensor2D; te: tf.Tensor; zp: tf.Tensor; inW: tf.Tensor; inB: tf.Tensor; modW: tf.Tensor; modB: tf.Tensor; outW: tf.Tensor; outB: tf.Tensor;
+  /** Per block: fc1 w, b, fc2 w, b. */
+  blocks: tf.Tensor[][];
+  eps: number;
+  /** Column offsets in the stacked modulations: per block scale, shift, gate; then the final scale, shift. */
+  offsets: number[];
+}
+
+/** A bound per-token head's velocity [N, D] as one kernel (forward only), or undefined when the backend has none. */
+export function fusedTokenHeadStep(a: TokenHeadStepInputs): tf.Tensor2D | undefined {
+  if (!engineFlags.fusedHead || !hasKernel(TOKEN_HEAD_STEP_KERNEL, a.y)) return undefined;
+  const [N, D] = a.y.shape, W = a.zp.shape[1]!, K = a.modW.shape[1]!;
+  const inputs: tf.NamedTensorMap = {};
+  [a.y, a.te, a.zp, a.inW, a.inB, a.modW, a.modB, a.outW, a.outB].forEach((x, i) => { inputs[`x${i}`] = x; });
+  a.blocks.flat().forEach((x, i) => { inputs[`k${i}`] = x; });
+  return tf.engine().runKernel(TOKEN_HEAD_STEP_KERNEL, inputs, { meta: [N, D, W, K, a.blocks.length, a.eps, a.te.shape[0]!, ...a.offsets] }) as tf.Tensor2D;
+}

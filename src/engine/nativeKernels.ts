@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { kernelHost } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
 import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
-  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
+  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon extends StridedAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -40,6 +40,7 @@ export interface NativeAddon extends StridedAddon {
   gatedAddCols(h: Float32Array, M: Float32Array, a: Float32Array, y: Float32Array, N: number, C: number, ld: number, off: number): void;
   attentionQkv(qkv: Float32Array, mask: Float32Array, out: Float32Array, B: number, L: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
   patchHeadStep(arrays: Float32Array[], meta: Float64Array): void;
+  tokenHeadStep(arrays: Float32Array[], meta: Float64Array): void;
   setThreads(n: number): void;
   info(): { coreType: string; threads: number; config: string };
 }
@@ -322,14 +323,16 @@ function makeGatedAddCols(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-/** NestarPatchHeadStep (src/engine/fusedOps.ts): a bound patch head's velocity in one call; inputs x0..x9, mask, k0... */
-function makePatchHeadStep(addon: NativeAddon): tf.KernelFunc {
+/** NestarPatchHeadStep / NestarTokenHeadStep (src/engine/fusedOps.ts): a bound flow head's velocity in one call. Inputs
+ * x0..x9 (x0..x8 for the token head), the patch head's optional mask, and k0, k1, … its blocks' weights; the output goes
+ * after them (the addon's argument order). */
+function makeHeadStep(step: (arrays: Float32Array[], meta: Float64Array) => void, patch: boolean): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const ins = inputs as Record<string, tf.TensorInfo>, be = kernelHost(backend), meta = (attrs as { meta: number[] }).meta;
     const out = be.makeOutput([meta[0]!, meta[1]!], 'float32');
     const blocks = Object.keys(ins).filter((k) => k.startsWith('k')).sort((p, q) => Number(p.slice(1)) - Number(q.slice(1)));
-    addon.patchHeadStep([...Array.from({ length: 10 }, (_, i) => be.view(ins[`x${i}`]!)), ins.mask ? be.view(ins.mask) : NO_MASK, be.view(out),
-      ...blocks.map((k) => be.view(ins[k]!))], Float64Array.from(meta));
+    const head = Array.from({ length: patch ? 10 : 9 }, (_, i) => be.view(ins[`x${i}`]!));
+    step([...head, ...(patch ? [ins.mask ? be.view(ins.mask) : NO_MASK] : []), be.view(out), ...blocks.map((k) => be.view(ins[k]!))], Float64Array.from(meta));
     return out;
   };
 }
@@ -403,7 +406,8 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [GUIDANCE_KERNEL]: makeGuidance,
   [NORM_COLS_KERNEL]: makeNormCols,
   [GATED_ADD_COLS_KERNEL]: makeGatedAddCols,
-  [PATCH_HEAD_STEP_KERNEL]: makePatchHeadStep,
+  [PATCH_HEAD_STEP_KERNEL]: (addon) => makeHeadStep((a, m) => addon.patchHeadStep(a, m), true),
+  [TOKEN_HEAD_STEP_KERNEL]: (addon) => makeHeadStep((a, m) => addon.tokenHeadStep(a, m), false),
 };
 
 /** Replaces a backend's kernels (tfjs WASM's, or the JS-buffer backend's) with the native ones. */

@@ -2,7 +2,8 @@
 // to a velocity. Residual MLP blocks modulated by AdaLN on c = emb(t) + proj(z); the modulation and
 // output layers start at zero so the head starts as the zero velocity field.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLinear, linear, silu, type Linear } from '../model/layers.js';
+import { applyLinear, linear, LN_EPS, silu, type Linear } from '../model/layers.js';
+import { fusedTokenHeadStep } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import type { HeadLayout, PreparedVelocity, VelocityHead } from './head.js';
@@ -51,8 +52,13 @@ export class FlowHead implements VelocityHead {
     const zp = tf.keep(applyLinear(this.zProj, z_NC));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
     const stack = new StackedModulations([...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift]);
+    // Where the engine has it, a whole evaluation is one kernel (the same operations in the same order: the same bits).
+    const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedTokenHeadStep({ y, te, zp, inW: this.inProj.w, inB: this.inProj.b!,
+      modW: stack.layer.w, modB: stack.layer.b!, outW: this.out.w, outB: this.out.b!, eps: LN_EPS,
+      blocks: this.blocks.map((b) => [b.fc1.w, b.fc1.b!, b.fc2.w, b.fc2.b!]),
+      offsets: [...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift].map((l) => stack.column(l)) });
     return {
-      velocity: (y, t) => this.velocityFrom(y, table.row(t), zp, stack),
+      velocity: (y, t) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(y, te, zp, stack); },
       dispose: () => { zp.dispose(); table.dispose(); stack.dispose(); },
     };
   }
