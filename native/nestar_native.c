@@ -653,31 +653,71 @@ static void gated_cols_rows(const float *h, const float *M, const float *a, floa
   for (int64_t n = 0; n < N; n++) gated_add_f32(h + n * C, M + n * ld + off, a + n * C, y + n * C, (size_t)C);
 }
 
-static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
-  const char *usage = "patchHeadStep(arrays, meta): the bound head's Float32Arrays (see native/nestar_native.c) and a Float64Array of sizes and offsets";
-  size_t argc = 2, na = 0, lm = 0;
-  napi_value argv[2];
-  double *m = NULL;
+// The shared parts of the two head-step kernels: their (arrays, meta) arguments, a workspace kept between calls, the
+// AdaLN modulations of c = silu(te + zp) as M = c·Wm + bm, and the final modulated output layer.
+static int head_args(napi_env env, napi_callback_info info, float **a, size_t *l, uint32_t max, uint32_t *count, double **m, size_t *lm) {
+  size_t argc = 2, off;
+  napi_value argv[2], buf;
   napi_typedarray_type t;
-  napi_value buf;
-  size_t off;
   bool isArr = false;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr
-      || napi_get_typedarray_info(env, argv[1], &t, &lm, (void **)&m, &buf, &off) != napi_ok || t != napi_float64_array || lm < 12) goto bad;
+      || napi_get_typedarray_info(env, argv[1], &t, lm, (void **)m, &buf, &off) != napi_ok || t != napi_float64_array
+      || napi_get_array_length(env, argv[0], count) != napi_ok || *count > max) return 0;
+  for (uint32_t i = 0; i < *count; i++) {
+    napi_value e;
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok || !get_f32(env, e, &a[i], &l[i])) return 0;
+  }
+  return 1;
+}
+
+static float *head_workspace(size_t need) {
+  if (need > head_ws_len) {
+    free(head_ws);
+    head_ws = (float *)malloc(sizeof(float) * need);
+    head_ws_len = head_ws ? need : 0;
+  }
+  return head_ws;
+}
+
+static void head_modulations(const float *te, int64_t teRows, const float *zp, const float *Wm, const float *bm, float *tmp, float *c, float *M,
+                             int64_t N, int64_t W, int64_t K) {
+  for (int64_t r = 0; r < N; r++) {
+    const float *tr = te + (teRows == 1 ? 0 : r * W), *zr = zp + r * W;
+    for (int64_t j = 0; j < W; j++) tmp[r * W + j] = tr[j] + zr[j];
+  }
+  silu_fwd_f32(tmp, c, (size_t)(N * W));
+  linear_rows(c, Wm, bm, M, N, W, K);
+}
+
+static void head_output(const float *h, const float *M, float *hn, const double *o, const float *Wout, const float *bout, float *v,
+                        int64_t N, int64_t W, int64_t K, int64_t D, float eps) {
+  norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
+  linear_rows(hn, Wout, bout, v, N, W, D);
+}
+
+// h2 = h + M[gate]·fc2(act(fc1(norm(h, M[scale], M[shift])))): the gated AdaLN MLP sublayer both heads share (o: the
+// offsets of scale, shift, gate; hn [N, W], f and f2 [N, hid], p [N, W] are scratch).
+static void adaln_mlp(const float *h, float *h2, const float *M, const double *o, float *const *w, void (*act)(const float *, float *, size_t),
+                      float *hn, float *f, float *f2, float *p, int64_t N, int64_t W, int64_t hid, int64_t K, float eps) {
+  norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
+  linear_rows(hn, w[0], w[1], f, N, W, hid);
+  act(f, f2, (size_t)(N * hid));
+  linear_rows(f2, w[2], w[3], p, N, hid, W);
+  gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[2]);
+}
+
+static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
+  const char *usage = "patchHeadStep(arrays, meta): the bound head's Float32Arrays (see native/nestar_native.c) and a Float64Array of sizes and offsets";
+  float *a[12 + 8 * 64];
+  size_t l[12 + 8 * 64], lm = 0;
+  uint32_t na = 0;
+  double *m = NULL;
+  if (!head_args(env, info, a, l, 12 + 8 * 64, &na, &m, &lm) || lm < 12) goto bad;
   const int64_t N = (int64_t)m[0], D = (int64_t)m[1], W = (int64_t)m[2], K = (int64_t)m[3], hid = (int64_t)m[4], depth = (int64_t)m[5],
                 H = (int64_t)m[6], G = (int64_t)m[7], hasMask = (int64_t)m[8], teRows = (int64_t)m[11];
   const float scale = (float)m[9], eps = (float)m[10];
   if (N < 1 || D < 1 || W < 1 || H < 1 || W % H || G < 1 || N % G || depth < 0 || lm != (size_t)(12 + 6 * depth + 2) || (teRows != 1 && teRows != N)) goto bad;
-  napi_get_array_length(env, argv[0], (uint32_t *)&na);
-  na = (uint32_t)na;
-  if (na != (size_t)(12 + 8 * depth)) goto bad;
-  float *a[12 + 8 * 64];
-  size_t l[12 + 8 * 64];
-  if (depth > 64) goto bad;
-  for (uint32_t i = 0; i < na; i++) {
-    napi_value e;
-    if (napi_get_element(env, argv[0], i, &e) != napi_ok || !get_f32(env, e, &a[i], &l[i])) goto bad;
-  }
+  if (depth > 64 || na != (uint32_t)(12 + 8 * depth)) goto bad;
   const size_t n = (size_t)N;
   if (l[0] != n * D || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != n * W || l[4] != (size_t)(D * W) || l[5] != (size_t)W
       || l[6] != (size_t)(W * K) || l[7] != (size_t)K || l[8] != (size_t)(W * D) || l[9] != (size_t)D || l[11] != n * D
@@ -691,21 +731,11 @@ static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
   {
     // Workspace: c/hn/att/p/h/h2 [N, W] each, M [N, K], qkv [N, 3W], f/f2 [N, hid], and attention probabilities.
     const int64_t L = N / G;
-    const size_t need = n * (6 * W + K + 3 * W + 2 * hid) + (size_t)(G * H * L * L);
-    if (need > head_ws_len) {
-      free(head_ws);
-      head_ws = (float *)malloc(sizeof(float) * need);
-      head_ws_len = head_ws ? need : 0;
-      if (!head_ws) { napi_throw_error(env, NULL, "patchHeadStep: out of memory"); return NULL; }
-    }
-    float *c = head_ws, *hn = c + n * W, *att = hn + n * W, *p = att + n * W, *h = p + n * W, *h2 = h + n * W, *M = h2 + n * W,
+    float *c = head_workspace(n * (6 * W + K + 3 * W + 2 * hid) + (size_t)(G * H * L * L));
+    if (!c) { napi_throw_error(env, NULL, "patchHeadStep: out of memory"); return NULL; }
+    float *hn = c + n * W, *att = hn + n * W, *p = att + n * W, *h = p + n * W, *h2 = h + n * W, *M = h2 + n * W,
           *qkv = M + n * K, *f = qkv + n * 3 * W, *f2 = f + n * hid, *P = f2 + n * hid, *tmp;
-    for (int64_t r = 0; r < N; r++) {
-      const float *te = a[1] + (teRows == 1 ? 0 : r * W), *zp = a[2] + r * W;
-      for (int64_t j = 0; j < W; j++) p[r * W + j] = te[j] + zp[j];
-    }
-    silu_fwd_f32(p, c, n * W);
-    linear_rows(c, a[6], a[7], M, N, W, K);
+    head_modulations(a[1], teRows, a[2], a[6], a[7], p, c, M, N, W, K);
     linear_rows(a[0], a[4], a[5], h2, N, D, W);
     for (size_t i = 0; i < n * W; i++) h[i] = h2[i] + a[3][i];
     const double *o = m + 12;
@@ -717,15 +747,10 @@ static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
       linear_rows(att, b[2], b[3], p, N, W, W);
       gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[2]);
       tmp = h, h = h2, h2 = tmp;
-      norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[3], (int64_t)o[4], eps);
-      linear_rows(hn, b[4], b[5], f, N, W, hid);
-      gelu_fwd_f32(f, f2, n * hid);
-      linear_rows(f2, b[6], b[7], p, N, hid, W);
-      gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[5]);
+      adaln_mlp(h, h2, M, o + 3, b + 4, gelu_fwd_f32, hn, f, f2, p, N, W, hid, K, eps);
       tmp = h, h = h2, h2 = tmp;
     }
-    norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
-    linear_rows(hn, a[8], a[9], a[11], N, W, D);
+    head_output(h, M, hn, o, a[8], a[9], a[11], N, W, K, D, eps);
   }
   return NULL;
 bad:
@@ -740,24 +765,15 @@ bad:
 // scale and shift.
 static napi_value TokenHeadStep(napi_env env, napi_callback_info info) {
   const char *usage = "tokenHeadStep(arrays, meta): the bound head's Float32Arrays (see native/nestar_native.c) and a Float64Array of sizes and offsets";
-  size_t argc = 2, lm = 0, off;
-  uint32_t na = 0;
-  napi_value argv[2], buf;
-  double *m = NULL;
-  napi_typedarray_type t;
-  bool isArr = false;
   float *a[10 + 4 * 64];
-  size_t l[10 + 4 * 64];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr
-      || napi_get_typedarray_info(env, argv[1], &t, &lm, (void **)&m, &buf, &off) != napi_ok || t != napi_float64_array || lm < 7) goto bad;
+  size_t l[10 + 4 * 64], lm = 0;
+  uint32_t na = 0;
+  double *m = NULL;
+  if (!head_args(env, info, a, l, 10 + 4 * 64, &na, &m, &lm) || lm < 7) goto bad;
   const int64_t N = (int64_t)m[0], D = (int64_t)m[1], W = (int64_t)m[2], K = (int64_t)m[3], depth = (int64_t)m[4], teRows = (int64_t)m[6];
   const float eps = (float)m[5];
   if (N < 1 || D < 1 || W < 1 || depth < 0 || depth > 64 || lm != (size_t)(7 + 3 * depth + 2) || (teRows != 1 && teRows != N)) goto bad;
-  if (napi_get_array_length(env, argv[0], &na) != napi_ok || na != (uint32_t)(10 + 4 * depth)) goto bad;
-  for (uint32_t i = 0; i < na; i++) {
-    napi_value e;
-    if (napi_get_element(env, argv[0], i, &e) != napi_ok || !get_f32(env, e, &a[i], &l[i])) goto bad;
-  }
+  if (na != (uint32_t)(10 + 4 * depth)) goto bad;
   const size_t n = (size_t)N;
   if (l[0] != n * D || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != (size_t)(D * W) || l[4] != (size_t)W || l[5] != (size_t)(W * K)
       || l[6] != (size_t)K || l[7] != (size_t)(W * D) || l[8] != (size_t)D || l[9] != n * D) goto bad;
@@ -767,33 +783,18 @@ static napi_value TokenHeadStep(napi_env env, napi_callback_info info) {
   }
   for (size_t i = 7; i < lm; i++) if (m[i] < 0 || m[i] + W > K) goto bad;
   {
-    const size_t need = n * (7 * W + K);
-    if (need > head_ws_len) {
-      free(head_ws);
-      head_ws = (float *)malloc(sizeof(float) * need);
-      head_ws_len = head_ws ? need : 0;
-      if (!head_ws) { napi_throw_error(env, NULL, "tokenHeadStep: out of memory"); return NULL; }
-    }
-    float *c = head_ws, *hn = c + n * W, *p = hn + n * W, *h = p + n * W, *h2 = h + n * W, *f = h2 + n * W, *f2 = f + n * W, *M = f2 + n * W, *tmp;
-    for (int64_t r = 0; r < N; r++) {
-      const float *te = a[1] + (teRows == 1 ? 0 : r * W), *zp = a[2] + r * W;
-      for (int64_t j = 0; j < W; j++) p[r * W + j] = te[j] + zp[j];
-    }
-    silu_fwd_f32(p, c, n * W);
-    linear_rows(c, a[5], a[6], M, N, W, K);
+    float *c = head_workspace(n * (7 * W + K));
+    if (!c) { napi_throw_error(env, NULL, "tokenHeadStep: out of memory"); return NULL; }
+    float *hn = c + n * W, *p = hn + n * W, *h = p + n * W, *h2 = h + n * W, *f = h2 + n * W, *f2 = f + n * W, *M = f2 + n * W, *tmp;
+    head_modulations(a[1], teRows, a[2], a[5], a[6], p, c, M, N, W, K);
     linear_rows(a[0], a[3], a[4], h, N, D, W);
     const double *o = m + 7;
     for (int64_t i = 0; i < depth; i++, o += 3) {
       float *const *b = a + 10 + 4 * i;
-      norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
-      linear_rows(hn, b[0], b[1], f, N, W, W);
-      silu_fwd_f32(f, f2, n * W);
-      linear_rows(f2, b[2], b[3], p, N, W, W);
-      gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[2]);
+      adaln_mlp(h, h2, M, o, b, silu_fwd_f32, hn, f, f2, p, N, W, W, K, eps);
       tmp = h, h = h2, h2 = tmp;
     }
-    norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
-    linear_rows(hn, a[7], a[8], a[9], N, W, D);
+    head_output(h, M, hn, o, a[7], a[8], a[9], N, W, K, D, eps);
   }
   return NULL;
 bad:
