@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelHost } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
+import { makeConv2dFilterGrad, makeConv2dInputGrad } from './convKernels.js';
 import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
   GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
@@ -333,51 +334,6 @@ function makeHeadStep(step: (arrays: Float32Array[], meta: Float64Array) => void
     const blocks = Object.keys(ins).filter((k) => k.startsWith('k')).sort((p, q) => Number(p.slice(1)) - Number(q.slice(1)));
     const head = Array.from({ length: patch ? 10 : 9 }, (_, i) => be.view(ins[`x${i}`]!));
     step([...head, ...(patch ? [ins.mask ? be.view(ins.mask) : NO_MASK] : []), be.view(out), ...blocks.map((k) => be.view(ins[k]!))], Float64Array.from(meta));
-    return out;
-  };
-}
-
-interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
-
-/** Checks the convolution is one the native kernels handle and returns its padding (top = left). */
-function convPad(a: ConvAttrs, k: number, k2: number, what: string): number {
-  const strides = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
-  const dil = a.dilations === undefined ? [1, 1] : typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
-  if (strides[0] !== 1 || strides[1] !== 1 || dil[0] !== 1 || dil[1] !== 1 || a.dataFormat === 'NCHW' || k !== k2 || (k % 2 === 0 && a.pad === 'same')
-    || (typeof a.pad !== 'number' && a.pad !== 'same' && a.pad !== 'valid')) {
-    throw new Error(`nestar native ${what} supports stride 1, dilation 1, NHWC, square (odd for 'same') filters and same/valid/numeric padding only`);
-  }
-  return a.pad === 'valid' ? 0 : a.pad === 'same' ? (k - 1) / 2 : a.pad;
-}
-
-/** Conv2DBackpropFilter (missing from tfjs WASM). */
-function makeConv2dFilterGrad(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-    const [k, k2, C, O] = a.filterShape;
-    const padTop = convPad(a, k, k2, 'Conv2DBackpropFilter');
-    const [N, H, W] = x.shape as [number, number, number, number];
-    const [, OH, OW] = dy.shape as [number, number, number, number];
-    const be = kernelHost(backend);
-    const out = be.makeOutput([k, k, C, O], 'float32');
-    addon.conv2dFilterGrad(be.view(x), be.view(dy), be.view(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
-    return out;
-  };
-}
-
-/** Conv2DBackpropInput (tfjs WASM's own is a naive loop). */
-function makeConv2dInputGrad(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-    const [k, k2, C, O] = filter.shape as [number, number, number, number];
-    const padTop = convPad(a, k, k2, 'Conv2DBackpropInput');
-    const [N, H, W] = a.inputShape;
-    const [, OH, OW] = dy.shape as [number, number, number, number];
-    const be = kernelHost(backend);
-    const out = be.makeOutput([N, H, W, C], 'float32');
-    addon.conv2dInputGrad(be.view(dy), be.view(filter), be.view(out), N, H, W, C, OH, OW, O, k, padTop, padTop);
     return out;
   };
 }
