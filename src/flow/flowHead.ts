@@ -53,10 +53,11 @@ export class FlowHead implements VelocityHead {
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
     const stack = new StackedModulations([...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift]);
     // Where the engine has it, a whole evaluation is one kernel (the same operations in the same order: the same bits).
-    const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedTokenHeadStep({ y, te, zp, inW: this.inProj.w, inB: this.inProj.b!,
-      modW: stack.layer.w, modB: stack.layer.b!, outW: this.out.w, outB: this.out.b!, eps: LN_EPS,
+    // What the kernel reads besides (y, t) is fixed for the solve: gathered once here, not every step.
+    const fixed = { zp, inW: this.inProj.w, inB: this.inProj.b!, modW: stack.layer.w, modB: stack.layer.b!, outW: this.out.w, outB: this.out.b!, eps: LN_EPS,
       blocks: this.blocks.map((b) => [b.fc1.w, b.fc1.b!, b.fc2.w, b.fc2.b!]),
-      offsets: [...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift].map((l) => stack.column(l)) });
+      offsets: [...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift].map((l) => stack.column(l)) };
+    const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedTokenHeadStep({ ...fixed, y, te });
     return {
       velocity: (y, t) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(y, te, zp, stack); },
       dispose: () => { zp.dispose(); table.dispose(); stack.dispose(); },

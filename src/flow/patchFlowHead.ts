@@ -81,12 +81,13 @@ export class PatchFlowHead implements VelocityHead {
     const owned = [base.zp, base.posS, posN, ...(base.mask ? [base.mask] : [])].map((x) => tf.keep(x)).concat(qkv.flatMap((l) => [l.w, l.b!]));
     const table = new TimeTable(this.tEmb1, this.tEmb2, times);
     // Where the engine has it, a whole evaluation is one kernel over the same terms (the same operations, so the same bits).
-    const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedPatchHeadStep({ y, te, zp: terms.zp, pos: posN, inW: this.inProj.w, inB: this.inProj.b!,
-      modW: stack.layer.w, modB: stack.layer.b!, outW: this.out.w, outB: this.out.b!, mask: terms.mask,
+    // What the kernel reads besides (y, t) is fixed for the solve: gathered once here, not every step.
+    const fixed = { zp: terms.zp, pos: posN, inW: this.inProj.w, inB: this.inProj.b!, modW: stack.layer.w, modB: stack.layer.b!, outW: this.out.w,
+      outB: this.out.b!, mask: terms.mask, heads: this.spec.heads, groups: terms.groups, eps: LN_EPS,
       blocks: this.blocks.map((b, i) => [qkv[i]!.w, qkv[i]!.b!, b.proj.w, b.proj.b!, b.fc1.w, b.fc1.b!, b.fc2.w, b.fc2.b!]),
-      heads: this.spec.heads, groups: terms.groups, eps: LN_EPS,
       offsets: [...this.blocks.flatMap((b) => [b.attnMod.scale, b.attnMod.shift, b.attnMod.gate, b.mlpMod.scale, b.mlpMod.shift, b.mlpMod.gate]),
-        this.finalScale, this.finalShift].map((l) => stack.column(l)) });
+        this.finalScale, this.finalShift].map((l) => stack.column(l)) };
+    const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedPatchHeadStep({ ...fixed, y, te });
     return {
       velocity: (y, t) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(y, te, terms); },
       dispose: () => { tf.dispose(owned); table.dispose(); stack.dispose(); },
