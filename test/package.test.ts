@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { PNG } from 'pngjs';
@@ -51,7 +51,10 @@ test('the tarball is within its size bound and ships what demo, web and evaluati
     'checkpoints/web/nextscale/ema.safetensors', 'checkpoints/features/mnist/feature-net.safetensors']) {
     assert.ok(pkg.files.includes(f), `the tarball has ${f}`);
   }
-  for (const f of ['native/binding.gyp', 'native/nestar_native.c', 'native/strided.c', 'native/parallel.c', 'native/parallel.h']) assert.ok(pkg.files.includes(f), `the tarball has ${f}`);
+  // Every source of the native pack (each .c, .h and binding.gyp under native/) ships, so the install can build it.
+  const nativeSources = readdirSync(join(ROOT, 'native')).filter((f) => /\.(c|h|gyp)$/.test(f)).map((f) => `native/${f}`);
+  assert.ok(nativeSources.length >= 8, `native sources found: ${nativeSources.join(', ')}`);
+  for (const f of nativeSources) assert.ok(pkg.files.includes(f), `the tarball has ${f}`);
   if (existsSync(join(ROOT, 'native', 'build', 'Release', 'nestar_native.node'))) {
     // Where this checkout built its native pack, the installed package must have built it too (every source shipped).
     const status = JSON.parse(readFileSync(join(pkg.app, 'node_modules', 'nestar', 'native', 'build', 'status.json'), 'utf8')) as { ok: boolean; reason: string };

@@ -1,0 +1,39 @@
+// What the native pack's source files share (native/nestar_native.c defines these unless noted): argument readers of
+// the N-API calling conventions, the element-wise kernels other kernels reuse, and each file's registration.
+#ifndef NESTAR_KERNELS_H
+#define NESTAR_KERNELS_H
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Function multi-versioning: AVX-512/AVX2/SSE clones chosen at load time on x86-64 (GCC).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NESTAR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NESTAR_CLONES
+#endif
+
+int get_f32(napi_env env, napi_value v, float **data, size_t *len);
+int64_t get_i64(napi_env env, napi_value v);
+int arrays_ints(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t nints, float **a, size_t *lens, int64_t *ints);
+int f32_args(napi_env env, napi_callback_info info, const char *usage, size_t count, size_t equal, float **arrays, size_t *len);
+float float_from_bits(int64_t bits);
+
+NESTAR_CLONES void gelu_fwd_f32(const float *restrict x, float *restrict y, size_t n);
+NESTAR_CLONES void silu_fwd_f32(const float *restrict x, float *restrict y, size_t n);
+NESTAR_CLONES void gated_add_f32(const float *restrict h, const float *restrict g, const float *restrict a, float *restrict y, size_t n);
+
+// native/norm.c
+void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd);
+// native/attention.c
+void attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
+                   int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld);
+// native/conv.c: one scratch buffer reused across calls (JS calls are single-threaded).
+float *scratch_buffer(size_t n);
+
+void nestar_register_strided(napi_env env, napi_value exports);
+void nestar_register_norm(napi_env env, napi_value exports);
+void nestar_register_attention(napi_env env, napi_value exports);
+void nestar_register_head_step(napi_env env, napi_value exports);
+void nestar_register_conv(napi_env env, napi_value exports);
+#endif

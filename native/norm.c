@@ -1,0 +1,180 @@
+// Row normalisation kernels of the native pack: LayerNorm / AdaLN forward and gradient, and the bound heads'
+// column-block variants (normCols, gatedAddCols).
+#include <node_api.h>
+#include <cblas.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include "kernels.h"
+#include "parallel.h"
+
+// Mean and 1/σ of one row of C values, accumulated in double (shared by the forward and backward kernels,
+// so the gradient sees exactly the forward's statistics).
+void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd) {
+  double s = 0, q = 0;
+  for (int64_t c = 0; c < C; c++) s += xr[c];
+  const float m = (float)(s / (double)C);
+  for (int64_t c = 0; c < C; c++) { const double d = xr[c] - m; q += d * d; }
+  *mean = m;
+  *rstd = (float)(1.0 / sqrt(q / (double)C + eps));
+}
+
+// Normalise each row of x [N, C] (mean and variance accumulated in double), then scale and shift:
+// y = x̂·G + B with G, B either one [C] vector for every row (LayerNorm's gain and bias) or [N, C] (AdaLN's
+// 1 + scale and shift, one per row; with onePlus the kernel adds the 1 itself).
+typedef struct { const float *x, *G, *B; float *y; int64_t C; int perRow, onePlus; float eps; } NormJob;
+
+static void norm_rows(void *ctx, size_t lo, size_t hi);
+
+static void norm_scale_shift_fwd(const float *restrict x, const float *restrict G, const float *restrict B, float *restrict y,
+                                 int64_t N, int64_t C, int perRow, int onePlus, float eps) {
+  NormJob j = {x, G, B, y, C, perRow, onePlus, eps};
+  // Rows are independent: split them over the pool (about EW_GRAIN values a part at least).
+  nestar_parallel_for((size_t)N, C > 0 ? (32768 + C - 1) / C : 1, norm_rows, &j);
+}
+
+static void norm_rows(void *ctx, size_t lo, size_t hi) {
+  const NormJob *j = (const NormJob *)ctx;
+  const float *restrict x = j->x, *restrict G = j->G, *restrict B = j->B;
+  float *restrict y = j->y;
+  const int64_t C = j->C;
+  const int perRow = j->perRow, onePlus = j->onePlus;
+  const float eps = j->eps;
+  for (int64_t n = (int64_t)lo; n < (int64_t)hi; n++) {
+    const float *xr = x + n * C, *g = perRow ? G + n * C : G, *b = perRow ? B + n * C : B;
+    float mean, rstd;
+    row_stats(xr, C, eps, &mean, &rstd);
+    float *yr = y + n * C;
+    if (onePlus) for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (1.0f + g[c]) + b[c];
+    else for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * g[c] + b[c];
+  }
+}
+
+// Its gradient (statistics recomputed from x): dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·G;
+// dG = dy·x̂ and dB = dy, summed over rows (in double) when G, B are shared [C] vectors.
+static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict x, const float *restrict G, float *restrict dx,
+                                float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, int onePlus, float eps) {
+  double *accG = NULL, *accB = NULL;
+  if (!perRow) {
+    accG = calloc((size_t)C, sizeof(double));
+    accB = calloc((size_t)C, sizeof(double));
+    if (!accG || !accB) { free(accG); free(accB); return 0; }
+  }
+  for (int64_t n = 0; n < N; n++) {
+    const float *xr = x + n * C, *dyr = dy + n * C, *g = perRow ? G + n * C : G;
+    float mean, rstd;
+    row_stats(xr, C, eps, &mean, &rstd);
+    double m1 = 0, m2 = 0;
+    for (int64_t c = 0; c < C; c++) {
+      const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * (onePlus ? 1.0f + g[c] : g[c]);
+      m1 += dxh;
+      m2 += dxh * xh;
+    }
+    m1 /= (double)C;
+    m2 /= (double)C;
+    float *dxr = dx + n * C;
+    for (int64_t c = 0; c < C; c++) {
+      const float xh = (xr[c] - mean) * rstd;
+      const double dxh = (double)dyr[c] * (onePlus ? 1.0f + g[c] : g[c]);
+      dxr[c] = (float)(rstd * (dxh - m1 - xh * m2));
+      if (perRow) { dG[n * C + c] = dyr[c] * xh; dB[n * C + c] = dyr[c]; }
+      else { accG[c] += (double)dyr[c] * xh; accB[c] += dyr[c]; }
+    }
+  }
+  if (!perRow) {
+    for (int64_t c = 0; c < C; c++) { dG[c] = (float)accG[c]; dB[c] = (float)accB[c]; }
+    free(accG);
+    free(accB);
+  }
+  return 1;
+}
+
+// The norm kernels' calling convention: `count` Float32Arrays then N, C, flags, eps, with flags bit 0 perRow and
+// bit 1 onePlus (the gain is 1 + G: AdaLN's 1 + scale without a separate add, rounded as that add rounds it).
+// `kinds` says each array's length: 'r' N·C (rows), 'g' C, or N·C when perRow (the gain/shift and their gradients).
+static int norm_args(napi_env env, napi_callback_info info, const char *usage, const char *kinds, float **a, int64_t *N, int64_t *C, int *perRow, int *onePlus, float *eps) {
+  const size_t count = strlen(kinds);
+  size_t argc = 10, len;
+  napi_value argv[10];
+  if (count > 6 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + 4) goto bad;
+  *N = get_i64(env, argv[count]);
+  *C = get_i64(env, argv[count + 1]);
+  const int64_t flags = get_i64(env, argv[count + 2]);
+  *perRow = (flags & 1) != 0;
+  *onePlus = (flags & 2) != 0;
+  double e = 0;
+  if (napi_get_value_double(env, argv[count + 3], &e) != napi_ok) goto bad;
+  *eps = (float)e;
+  for (size_t i = 0; i < count; i++) {
+    const size_t want = (size_t)(kinds[i] == 'r' || *perRow ? *N * *C : *C);
+    if (!get_f32(env, argv[i], &a[i], &len) || len != want) goto bad;
+  }
+  return 1;
+bad:
+  napi_throw_type_error(env, NULL, usage);
+  return 0;
+}
+
+// normScaleShift(x, G, B, y, N, C, flags, eps) and normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, flags, eps).
+static napi_value NormScaleShift(napi_env env, napi_callback_info info) {
+  float *a[4], eps;
+  int64_t N, C;
+  int perRow, onePlus;
+  if (norm_args(env, info, "normScaleShift(x, G, B, y, N, C, flags, eps): Float32Arrays of N*C (x, y) and C or N*C (G, B)", "rggr", a, &N, &C, &perRow, &onePlus, &eps))
+    norm_scale_shift_fwd(a[0], a[1], a[2], a[3], N, C, perRow, onePlus, eps);
+  return NULL;
+}
+
+static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
+  float *a[6], eps;
+  int64_t N, C;
+  int perRow, onePlus;
+  if (norm_args(env, info, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, flags, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)", "rrgrgg", a, &N, &C, &perRow, &onePlus, &eps)
+      && !norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, perRow, onePlus, eps))
+    napi_throw_error(env, NULL, "normScaleShiftGrad: out of memory");
+  return NULL;
+}
+
+// Forward-only variants that read the AdaLN modulations from column blocks of one [N, ld] matrix M (all of a
+// head's scale/shift/gate projections made by one matmul in a bound head): normCols(x, M, y, N, C, ld, gOff, bOff,
+// eps) is y = x̂·(1 + M[:, gOff..]) + M[:, bOff..], gatedAddCols(h, M, a, y, N, C, ld, off) is y = h + M[:, off..]·a.
+static napi_value NormCols(napi_env env, napi_callback_info info) {
+  float *a[3];
+  size_t l[3];
+  int64_t d[6];
+  const char *usage = "normCols(x, M, y, N, C, ld, gOff, bOff, epsBits): Float32Arrays of N*C (x, y) and N*ld (M), offsets + C <= ld";
+  if (!arrays_ints(env, info, usage, 3, 6, a, l, d)) return NULL;
+  const int64_t N = d[0], C = d[1], ld = d[2], go = d[3], bo = d[4];
+  if (l[0] != (size_t)(N * C) || l[2] != (size_t)(N * C) || l[1] != (size_t)(N * ld) || go + C > ld || bo + C > ld) { napi_throw_range_error(env, NULL, usage); return NULL; }
+  const float eps = float_from_bits(d[5]);
+  for (int64_t n = 0; n < N; n++) {
+    const float *xr = a[0] + n * C, *g = a[1] + n * ld + go, *b = a[1] + n * ld + bo;
+    float mean, rstd, *yr = a[2] + n * C;
+    row_stats(xr, C, eps, &mean, &rstd);
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (1.0f + g[c]) + b[c];
+  }
+  return NULL;
+}
+
+static napi_value GatedAddCols(napi_env env, napi_callback_info info) {
+  float *a[4];
+  size_t l[4];
+  int64_t d[4];
+  const char *usage = "gatedAddCols(h, M, a, y, N, C, ld, off): Float32Arrays of N*C (h, a, y) and N*ld (M), off + C <= ld";
+  if (!arrays_ints(env, info, usage, 4, 4, a, l, d)) return NULL;
+  const int64_t N = d[0], C = d[1], ld = d[2], off = d[3];
+  if (l[0] != (size_t)(N * C) || l[2] != (size_t)(N * C) || l[3] != (size_t)(N * C) || l[1] != (size_t)(N * ld) || off + C > ld) { napi_throw_range_error(env, NULL, usage); return NULL; }
+  for (int64_t n = 0; n < N; n++) gated_add_f32(a[0] + n * C, a[1] + n * ld + off, a[2] + n * C, a[3] + n * C, (size_t)C);
+  return NULL;
+}
+
+void nestar_register_norm(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"normScaleShift", NULL, NormScaleShift, NULL, NULL, NULL, napi_default, NULL},
+      {"normScaleShiftGrad", NULL, NormScaleShiftGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"normCols", NULL, NormCols, NULL, NULL, NULL, napi_default, NULL},
+      {"gatedAddCols", NULL, GatedAddCols, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+}
