@@ -51,5 +51,8 @@ export function emojiSection(L: (s?: string) => void): void {
     L('(`memory access out of bounds` at step 2); `train.microBatch` (gradient accumulation, `--micro-batch 32`) now trains it, at about three times NestAR\'s');
     L('step time, which did not fit this session beside the two runs above.');
     L();
+  } else {
+    L('Next-scale AR trained at batch 64 in one pass (no `--micro-batch`): since the native fused attention its step fits the WASM heap.');
+    L();
   }
 }
