@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bestFd, f, read } from './reportFiles.mts';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
+import { fourSeedSection } from './long-seeds.mts';
 
 interface Row { n: number; fd: number; recall: number; precision: number; coverage: number; cfg?: number; memorisation?: number | null }
 interface Report { rows: Row[]; realData: Row; source: { params?: number; step: number } }
@@ -116,6 +117,7 @@ export function longSection(root: string, L: (s?: string) => void, emit: (path: 
       L();
     }
   }
+  fourSeedSection(dir, L);
   const lat = read<{ settings: { cfg: number }; methods: Record<string, { medianMs: number; sequentialCalls: number }>; rasterOverNestar: number }>(join(dir, 'latency.json'));
   if (lat?.methods.nestar && lat.methods.raster) {
     L(`Batch-1 latency of the 3600-step checkpoints (\`scripts/results/measure-long.mts\`, one run, methods interleaved, 32 Euler steps, CFG ${lat.settings.cfg}): NestAR ${f(lat.methods.nestar.medianMs, 0)} ms (${lat.methods.nestar.sequentialCalls} calls) vs raster AR ${f(lat.methods.raster.medianMs, 0)} ms (${lat.methods.raster.sequentialCalls} calls): **${f(lat.rasterOverNestar)}×** lower (target ≥ 4×: ${lat.rasterOverNestar >= 4 ? 'met' : 'missed'}).`);
