@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setup } from './helpers.js';
-import { densityCoverage, frechetDistance, gaussianOf, inceptionScore, jsDistanceRows, precisionRecall, type FeatureSet } from '../src/eval/metrics.js';
+import { densityCoverage, frechetDistance, gaussianOf, inceptionScore, jsDistanceRows, kthNeighbourRadii, memorisationRate, precisionRecall, type FeatureSet } from '../src/eval/metrics.js';
 import { tfDistanceRows } from '../src/eval/tfDistance.js';
 import { symmetricEigen } from '../src/eval/linalg.js';
 import { Rng } from '../src/util/rng.js';
@@ -65,4 +65,25 @@ test('identical sets give recall and coverage 1; one repeated image gives recall
   const one = Array.from(real.data.subarray(0, fx.dim));
   const repeated = set(Array.from({ length: 50 }, () => one).flat(), fx.dim);
   assert.ok(precisionRecall(real, repeated).recall < 0.05);
+});
+
+// Cases small enough to work out by hand, for the boundaries the reference fixtures never hit (issue #23's
+// mutation run left these alive): a point exactly on a k-NN ball's surface is inside (Kynkäänniemi et al.
+// use ≤), a sample exactly as close to the training set as the closest test image is not memorised, zero
+// probabilities add nothing to IS, and mismatched sizes are refused with the sizes named.
+test('metric boundaries worked out by hand: ties, zero probabilities, size errors', () => {
+  const real = set([0, 1, 2, 3], 1), fake = set([4, 5], 1);
+  // k = 1: every real radius is 1 and every fake radius is 1. Fake 4 lies on the ball of real 3, fake 5 does
+  // not; real 3 lies on the ball of fake 4, reals 0..2 do not.
+  assert.deepEqual(precisionRecall(real, fake, 1), { precision: 0.5, recall: 0.25 });
+  // k = 1 as well: fake 4 is on real 3's ball only; fake 5 on none.
+  assert.deepEqual(densityCoverage(real, fake, 1), { density: 0.5, coverage: 0.25 });
+  assert.deepEqual(Array.from(kthNeighbourRadii(set([0, 0, 0, 5], 1), 2)), [0, 0, 0, 5]);
+  assert.throws(() => kthNeighbourRadii(set([0, 1, 2], 1), 3), /more than k=3 samples, got 3/);
+  assert.deepEqual(memorisationRate(Float64Array.from([1, 2, 3]), Float64Array.from([2, 4])), { rate: 1 / 3, threshold: 2 });
+  // One-hot predictions spread evenly over K classes: IS is exactly K.
+  const K = 4, oneHot = Array.from({ length: K * K }, (_, i) => (i % (K + 1) === 0 ? 1 : 0));
+  assert.ok(Math.abs(inceptionScore(oneHot, K, K) - K) < 1e-12, `IS ${inceptionScore(oneHot, K, K)}`);
+  const g2 = gaussianOf(set([0, 0, 1, 1, 2, 0], 2)), g3 = gaussianOf(set([0, 0, 0, 1, 1, 1], 3));
+  assert.throws(() => frechetDistance(g2, g3), /feature sizes differ \(2 vs 3\)/);
 });

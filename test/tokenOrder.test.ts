@@ -2,7 +2,7 @@
 // a module is a shifted copy of its first (a congruent lattice), and no two tokens of one step touch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sequenceToMorton, sequencePositions } from '../src/model/tokenOrder.js';
+import { isIdentity, sequenceToMorton, sequencePositions } from '../src/model/tokenOrder.js';
 import { modulePlan } from '../src/model/zorder.js';
 
 test('both orders are bijections onto the grid; Z-order is the identity', () => {
@@ -59,4 +59,13 @@ test('every patch of every module is its first patch shifted by one offset, in b
       }
     }
   }
+});
+
+test('isIdentity tells the identity (no gathers) from any other map', () => {
+  assert.equal(isIdentity(sequenceToMorton('zorder', 8)), true);
+  assert.equal(isIdentity(sequenceToMorton('interleaved', 8)), false);
+  // One fixed point is not enough, and a map that moves only its last entries is still not the identity.
+  assert.equal(isIdentity(Int32Array.from([0, 2, 1])), false);
+  assert.equal(isIdentity(Int32Array.from([1, 0, 2])), false);
+  assert.equal(isIdentity(new Int32Array(0)), true);
 });
