@@ -7,6 +7,7 @@ import { setup, tf } from './helpers.js';
 import { integrateFlow, timeGrid, type OdeSolver } from '../src/flow/flowMatching.js';
 import { guide, guidanceAt, sampleHead } from '../src/model/generator.js';
 import { prepareByForward, singleSegment, type VelocityHead } from '../src/flow/head.js';
+import { readSamplingFlags } from '../src/cli/samplingFlags.js';
 
 before(setup);
 
@@ -40,6 +41,7 @@ test('Euler converges at first order and Heun at second order to the exact flow 
   // A shifted grid converges too (first order for Euler).
   const r3 = maxError('euler', 32, 3) / maxError('euler', 64, 3);
   assert.ok(r3 > 1.6 && r3 < 2.6, `Euler on a shift-3 grid: error ratio ${r3}`);
+  assert.notEqual(maxError('euler', 32, 3), maxError('euler', 32), 'the shifted grid is the one integrated');
 });
 
 test('the time grid runs 0 -> 1, is uniform at shift 1 and front-loads the noise end for shift > 1', () => {
@@ -54,15 +56,25 @@ test('the time grid runs 0 -> 1, is uniform at shift 1 and front-loads the noise
 
 test('the Euler–Maruyama SDE sampler reaches the data marginal and is stochastic per seed', () => {
   const N = 20000;
-  const run = (seed: number) => {
-    const { y } = integrateFlow(exactV, [N, 1], { steps: 200, solver: 'sde', temperature: 1, seed, sdeNoise: 1 });
+  // The residual y_1 − (mu + s·y_0) is what the SDE's noise adds: an ODE solver leaves it at its (tiny) error.
+  const residuals: Float32Array[] = [];
+  const run = (seed: number, sdeNoise?: number) => {
+    let y0: ArrayLike<number> = [];
+    const { y } = integrateFlow(exactV, [N, 1], { steps: 200, solver: 'sde', temperature: 1, seed, sdeNoise, onStart: (s0) => { y0 = s0.dataSync().slice() as Float32Array; } });
     const d = y.dataSync() as Float32Array;
     y.dispose();
+    residuals.push(d.map((v, i) => v - (mu + s * y0[i]!)));
     return d;
   };
-  const a = run(1), b = run(1), c = run(2);
-  assert.deepEqual(a, b);
+  const a = run(1, 1), b = run(1), c = run(2, 1);
+  assert.deepEqual(a, b, 'same seed, same samples; sdeNoise defaults to 1');
   assert.notDeepEqual(a, c);
+  const [ra, , rc] = residuals as [Float32Array, Float32Array, Float32Array];
+  const rms = (r: Float32Array) => Math.sqrt(r.reduce((q, v) => q + v * v, 0) / r.length);
+  assert.ok(rms(ra) > 0.1, `the SDE injects noise: residual rms ${rms(ra)} against the ODE flow map`);
+  // Two seeds draw independent noise along the path, so their residuals are uncorrelated.
+  const corr = ra.reduce((q, v, i) => q + v * rc[i]!, 0) / (ra.length * rms(ra) * rms(rc));
+  assert.ok(Math.abs(corr) < 0.05, `residuals of seeds 1 and 2 correlate: ${corr}`);
   let m = 0, v = 0;
   for (const x of a) m += x / N;
   for (const x of a) v += (x - m) ** 2 / (N - 1);
@@ -99,4 +111,10 @@ test('guidance combines v = v_u + w (v_c − v_u), only inside its interval; the
   assert.equal(guidanceAt({ count: 1, cfg: 3 }, 0.5), 3);
   assert.equal(guidanceAt({ count: 1, cfg: 3, cfgSchedule: 'linear' }, 0), 1);
   assert.equal(guidanceAt({ count: 1, cfg: 3, cfgSchedule: 'linear' }, 0.5), 2);
+});
+
+test('--solver takes each of euler, heun and sde, defaults to euler, and refuses anything else naming the choices', () => {
+  for (const solver of ['euler', 'heun', 'sde'] as const) assert.equal(readSamplingFlags({ solver }).solver, solver);
+  assert.equal(readSamplingFlags({}).solver, 'euler');
+  assert.throws(() => readSamplingFlags({ solver: 'rk4' }), /--solver expects one of euler, heun, sde, got 'rk4'/);
 });

@@ -13,6 +13,8 @@ import { AdamW } from '../src/train/optimizer.js';
 import { Rng } from '../src/util/rng.js';
 import { assignVariables } from '../src/train/weights.js';
 import { engineFlags } from '../src/engine/flags.js';
+import { StackedModulations, directModulator } from '../src/flow/modulation.js';
+import { linear } from '../src/model/layers.js';
 
 before(setup);
 
@@ -171,4 +173,23 @@ test('a head bound to its conditions (prepare, what the ODE solvers call) gives 
     }
     tf.dispose([y, z]);
   }
+});
+
+test('stacked modulations equal each layer on its own, and refuse a layer they do not hold', () => {
+  const ps = new ParamStore(4);
+  const a = linear(ps, 'a', 6, 5), b = linear(ps, 'b', 6, 5), g = linear(ps, 'g', 6, 5), other = linear(ps, 'o', 6, 5);
+  for (const l of [a, b, g]) l.b!.assign(tf.randomNormal([5], 0, 1, 'float32', 7));
+  const stacked = new StackedModulations([a, b, g]);
+  assert.equal(stacked.column(b), 5);
+  assert.throws(() => stacked.column(other), /not stacked/);
+  const c = tf.randomNormal([3, 6], 0, 1, 'float32', 1), x = tf.randomNormal([3, 5], 0, 1, 'float32', 2), h = tf.randomNormal([3, 5], 0, 1, 'float32', 3);
+  const s1 = stacked.of(c), d = directModulator(c);
+  const close = (u: tf.Tensor, v: tf.Tensor, what: string) => {
+    const e = maxRelErr(u.dataSync(), v.dataSync());
+    assert.ok(u.size === 15 && e < 1e-5, `${what}: ${e}`);
+  };
+  close(s1.modulate(x, a, b), d.modulate(x, a, b), 'modulate');
+  close(s1.modulate(x, b, g), d.modulate(x, b, g), 'modulate, other columns');
+  close(s1.gate(h, g, x), d.gate(h, g, x), 'gate');
+  stacked.dispose();
 });
