@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
 import { headsSection } from './heads-results.mts';
+import { latentSensitivitySection } from './latent-study.mts';
 import { longSection } from './long-results.mts';
 import { emojiSection } from './emoji-results.mts';
 
@@ -189,6 +190,7 @@ if (METHODS.some((m) => latent[m])) {
   L(`Samples (CFG ${latent[METHODS.find((m) => latent[m])!]!.settings.cfg[0]}, first 100 of each evaluation): ${METHODS.filter((m) => latent[m]).map((m) => `![latent ${m}](mnist-latent/${m}/eval/samples.png)`).join(' ')}`);
   L();
 }
+latentSensitivitySection(LATENT, L);
 if (latentMissing.length) L(`Not run yet: ${latentMissing.join(', ')} (the KL tokenizer and the three methods trained on its latents).`);
 L();
 L('## Samples and the nested stages');
