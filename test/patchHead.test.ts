@@ -15,6 +15,7 @@ import { assignVariables } from '../src/train/weights.js';
 import { engineFlags } from '../src/engine/flags.js';
 import { StackedModulations, directModulator } from '../src/flow/modulation.js';
 import { linear } from '../src/model/layers.js';
+import { setNativeKernels } from '../src/engine/backend.js';
 
 before(setup);
 
@@ -183,13 +184,19 @@ test('stacked modulations equal each layer on its own, and refuse a layer they d
   assert.equal(stacked.column(b), 5);
   assert.throws(() => stacked.column(other), /not stacked/);
   const c = tf.randomNormal([3, 6], 0, 1, 'float32', 1), x = tf.randomNormal([3, 5], 0, 1, 'float32', 2), h = tf.randomNormal([3, 5], 0, 1, 'float32', 3);
-  const s1 = stacked.of(c), d = directModulator(c);
   const close = (u: tf.Tensor, v: tf.Tensor, what: string) => {
     const e = maxRelErr(u.dataSync(), v.dataSync());
     assert.ok(u.size === 15 && e < 1e-5, `${what}: ${e}`);
   };
-  close(s1.modulate(x, a, b), d.modulate(x, a, b), 'modulate');
-  close(s1.modulate(x, b, g), d.modulate(x, b, g), 'modulate, other columns');
-  close(s1.gate(h, g, x), d.gate(h, g, x), 'gate');
+  // With the native column-reading kernels, and without them (the plain tfjs path every other backend takes).
+  for (const native of [true, false]) {
+    setNativeKernels(native);
+    try {
+      const s1 = stacked.of(c), d = directModulator(c), on = native ? 'native' : 'plain tfjs';
+      close(s1.modulate(x, a, b), d.modulate(x, a, b), `modulate (${on})`);
+      close(s1.modulate(x, b, g), d.modulate(x, b, g), `modulate, other columns (${on})`);
+      close(s1.gate(h, g, x), d.gate(h, g, x), `gate (${on})`);
+    } finally { setNativeKernels(true); }
+  }
   stacked.dispose();
 });

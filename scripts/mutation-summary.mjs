@@ -1,0 +1,58 @@
+// Summarises Stryker's last report (issue #23): per-file mutation score and every surviving or uncovered
+// mutant, each marked with the reason it is equivalent or harmless when results/mutation/equivalent.json
+// gives one, and "open" otherwise. Writes results/mutation/summary.md and prints the score table.
+//   node scripts/mutation-summary.mjs [report.json]
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const reportPath = process.argv[2] ?? 'results/mutation/mutation.json';
+const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+/** @type {{ file: string, line: number, mutator: string, replacement?: string, why: string }[]} */
+const notes = JSON.parse(readFileSync('results/mutation/equivalent.json', 'utf8')).mutants;
+
+const why = (file, m) => notes.find((n) => n.file === file && n.line === m.location.start.line && n.mutator === m.mutatorName
+  && (n.replacement === undefined || n.replacement === m.replacement))?.why;
+
+const rows = [], open = [], explained = [];
+const total = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0 };
+for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
+  const c = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0 };
+  const lines = source.split('\n');
+  for (const m of mutants) {
+    const k = m.status in c ? m.status : 'other';
+    c[k]++; total[k]++;
+    if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
+    const line = m.location.start.line, reason = why(file, m);
+    const item = `| ${file}:${line} | ${m.status} | ${m.mutatorName} | \`${m.replacement.replace(/\s+/g, ' ').slice(0, 50).replace(/\|/g, '\\|')}\` | \`${lines[line - 1].trim().slice(0, 70).replace(/\|/g, '\\|')}\` | ${reason ?? '**open**'} |`;
+    (reason ? explained : open).push(item);
+  }
+  rows.push([file, c]);
+}
+const score = (c) => (100 * (c.Killed + c.Timeout)) / (c.Killed + c.Timeout + c.Survived + c.NoCoverage);
+const table = [
+  '| file | mutants | killed | timeout | survived | no coverage | score % |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...[...rows, ['all files measured', total]].map(([f, c]) =>
+    `| ${f} | ${c.Killed + c.Timeout + c.Survived + c.NoCoverage + c.other} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${score(c).toFixed(1)} |`),
+];
+const head = '| place | status | mutator | replacement | source line | why it may stay |\n|---|---|---|---|---|---|';
+const md = [
+  '# Mutation testing: the last Stryker report',
+  '',
+  `Made by \`node scripts/mutation-summary.mjs\` from \`${reportPath}\` (Stryker's score: killed + timed out over all`,
+  'covered and uncovered mutants). Only files that a run has mutated appear; see the README for the scope not yet run.',
+  '',
+  ...table,
+  '',
+  `## Survivors without a reason (${open.length})`,
+  '',
+  ...(open.length ? [head, ...open] : ['None.']),
+  '',
+  `## Survivors with a reason (${explained.length}; reasons in results/mutation/equivalent.json)`,
+  '',
+  head,
+  ...explained,
+  '',
+].join('\n');
+writeFileSync('results/mutation/summary.md', md);
+console.log(table.join('\n'));
+console.log(`${open.length} survivors without a reason; wrote results/mutation/summary.md`);
