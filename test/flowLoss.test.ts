@@ -5,7 +5,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf } from './helpers.js';
 import { flowMatchingErrors } from '../src/flow/flowMatching.js';
-import { prepareByForward, type HeadLayout, type VelocityHead } from '../src/flow/head.js';
+import { prepareByForward, timeGroups, type HeadLayout, type VelocityHead } from '../src/flow/head.js';
+import { FlowHead, T_FREQ, TimeTable, timeEmbedding } from '../src/flow/flowHead.js';
+import { ParamStore } from '../src/model/params.js';
+import { linear } from '../src/model/layers.js';
 import { Rng } from '../src/util/rng.js';
 
 before(setup);
@@ -60,4 +63,43 @@ test('logit-normal times concentrate around 1/2; uniform ones fill (0, 1) evenly
   assert.ok(Math.abs(frac(ln) - 0.728) < 0.03, `logit-normal: ${frac(ln)} of t in (1/4, 3/4)`);
   assert.ok(Math.abs(frac(un) - 0.5) < 0.03, `uniform: ${frac(un)} of t in (1/4, 3/4)`);
   assert.ok(ln.every((v) => v > 0 && v < 1));
+});
+
+test('timeGroups: a patch head groups by segment, a per-token head by row; rows that are not whole samples are refused', () => {
+  const layout: HeadLayout = { segments: [{ slot: 0, length: 3 }, { slot: 3, length: 2 }] };
+  assert.deepEqual(timeGroups(echo('patch'), layout, 10), [3, 2, 3, 2]);
+  assert.deepEqual(timeGroups(echo('token'), layout, 5), [1, 1, 1, 1, 1]);
+  assert.throws(() => timeGroups(echo('patch'), layout, 7), /echo-patch: 7 rows do not split into samples of 5 rows/);
+});
+
+test('a fresh per-token head modulates nothing: with its output layer set, velocities ignore t and z (zero-initialised AdaLN)', () => {
+  const ps = new ParamStore(3);
+  const head = new FlowHead(ps, 'h', { tokenDim: 2, condDim: 3, width: 8, depth: 2 });
+  ps.get('h.final.out.w').assign(tf.randomNormal([8, 2], 0, 1, 'float32', 4));
+  const y = tf.randomNormal([4, 2], 0, 1, 'float32', 5) as tf.Tensor2D;
+  const z1 = tf.randomNormal([4, 3], 0, 1, 'float32', 6) as tf.Tensor2D, z2 = tf.randomNormal([4, 3], 0, 1, 'float32', 7) as tf.Tensor2D;
+  const same = (what: string) => {
+    const a = head.forward(y, 0.1, z1).dataSync(), b = head.forward(y, 0.9, z2).dataSync();
+    assert.ok(a.some((v) => Math.abs(v) > 1e-3), 'the output layer is live');
+    assert.deepEqual(Array.from(a), Array.from(b), what);
+  };
+  same('gates and the final modulation start at zero');
+  // Constant, non-zero gates make the blocks visible: their shift and scale must start at zero too.
+  for (let i = 0; i < 2; i++) ps.get(`h.blocks.${i}.ada_gate.b`).assign(tf.randomNormal([8], 0, 1, 'float32', 10 + i));
+  same('the blocks\' shift and scale start at zero');
+  tf.dispose([y, z1, z2]);
+});
+
+test('the time table embeds each grid time once, returns the same row every step, and frees every tensor', () => {
+  const ps = new ParamStore(1);
+  const fc1 = linear(ps, 'fc1', T_FREQ, 4), fc2 = linear(ps, 'fc2', 4, 4);
+  const before = tf.memory().numTensors;
+  const table = new TimeTable(fc1, fc2, [0, 0.5, 0.5, 1]);
+  assert.equal(tf.memory().numTensors, before + 3, 'one kept row per distinct time');
+  assert.equal(table.row(0.5), table.row(0.5));
+  const want = tf.tidy(() => timeEmbedding(fc1, fc2, 0.5, 1));
+  assert.deepEqual(Array.from(table.row(0.5).dataSync()), Array.from(want.dataSync()));
+  want.dispose();
+  table.dispose();
+  assert.equal(tf.memory().numTensors, before);
 });
