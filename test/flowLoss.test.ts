@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf } from './helpers.js';
 import { flowMatchingErrors } from '../src/flow/flowMatching.js';
-import { prepareByForward, timeGroups, type HeadLayout, type VelocityHead } from '../src/flow/head.js';
+import { layoutRows, prepareByForward, timeGroups, type HeadLayout, type VelocityHead } from '../src/flow/head.js';
 import { FlowHead, T_FREQ, TimeTable, timeEmbedding } from '../src/flow/flowHead.js';
 import { ParamStore } from '../src/model/params.js';
 import { linear } from '../src/model/layers.js';
@@ -24,7 +24,7 @@ const echo = (kind: 'token' | 'patch'): VelocityHead => {
 };
 
 function draws(kind: 'token' | 'patch', layout: HeadLayout, samples: number, time?: 'uniform' | 'logit-normal') {
-  const rows = samples * layout.segments.reduce((a, s) => a + s.length, 0);
+  const rows = samples * layoutRows(layout);
   const x = tf.randomNormal([rows, 2], 0, 1, 'float32', 5) as tf.Tensor2D, z = tf.zeros([rows, 3]) as tf.Tensor2D;
   let t: Float32Array = new Float32Array(0), eps: Float32Array = new Float32Array(0);
   const err = flowMatchingErrors(echo(kind), x, z, new Rng(9), { layout, time, repeats: 2, record: (tt, e) => { t = tt.slice(); eps = e.dataSync().slice() as Float32Array; } });
