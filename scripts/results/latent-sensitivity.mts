@@ -15,7 +15,7 @@ import { loadPipeline } from '../../src/pipeline.ts';
 import { loadMnist } from '../../src/data/mnist.ts';
 import { ensureFeatureNet } from '../../src/eval/featureNets.ts';
 import { frechetDistance, gaussianOf } from '../../src/eval/metrics.ts';
-import { symmetricEigen } from '../../src/eval/linalg.ts';
+import { meanCov, symmetricFunction } from '../../src/eval/linalg.ts';
 import { mortonToRowCol } from '../../src/model/zorder.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
@@ -27,13 +27,6 @@ const { net } = ensureFeatureNet('checkpoints/features/mnist');
 const images = loadMnist({ split: 'test', limit: N });
 const feats = (b: ImageBatch) => { const f = net.embed(b).features; return gaussianOf({ data: Float64Array.from(f), count: b.count, dim: f.length / b.count }); };
 const clean = feats(images);
-
-/** Per-channel standard deviation of tokens [N, n, D]. */
-function channelStd(t: Float32Array, D: number): number[] {
-  const s = new Array<number>(D).fill(0), q = new Array<number>(D).fill(0), m = t.length / D;
-  for (let i = 0; i < t.length; i++) { s[i % D]! += t[i]!; q[i % D]! += t[i]! ** 2; }
-  return s.map((x, d) => Math.sqrt(q[d]! / m - (x / m) ** 2));
-}
 
 /** Mean over channels of R² of a least-squares fit of each token from its left, up and up-left neighbours (+1). */
 function neighbourR2(t: Float32Array, count: number, grid: number, D: number): number {
@@ -51,19 +44,16 @@ function neighbourR2(t: Float32Array, count: number, grid: number, D: number): n
     for (let d = 0; d < D; d++) { ys[d]! += y[d]!; yq[d]! += y[d]! ** 2; }
     rows++;
   }
-  // Solve through the eigen-decomposition (A is symmetric PSD; directions with tiny eigenvalues are dropped).
-  const { w: values, V } = symmetricEigen(A, P), top = Math.max(...values);
+  // Least squares through the pseudo-inverse of A (symmetric PSD; directions with tiny eigenvalues dropped): the residual
+  // sum of squares of channel d is yᵀy − b_dᵀ A⁺ b_d.
+  let trace = 0;
+  for (let p = 0; p < P; p++) trace += A[p * P + p]!;
+  const pinv = symmetricFunction(A, P, (v) => (v > 1e-10 * trace ? 1 / v : 0));
   let sum = 0;
   for (let d = 0; d < D; d++) {
-    // Residual sum of squares = yᵀy − wᵀb for the least-squares w; wᵀb = Σ_k (v_kᵀb)² / λ_k.
-    let wb = 0;
-    for (let k = 0; k < P; k++) {
-      if (values[k]! <= 1e-10 * top) continue;
-      let proj = 0;
-      for (let p = 0; p < P; p++) proj += V[p * P + k]! * b[p * D + d]!;
-      wb += proj * proj / values[k]!;
-    }
-    sum += 1 - (yq[d]! - wb) / (yq[d]! - ys[d]! ** 2 / rows);
+    let fit = 0;
+    for (let p = 0; p < P; p++) for (let q = 0; q < P; q++) fit += b[p * D + d]! * pinv[p * P + q]! * b[q * D + d]!;
+    sum += 1 - (yq[d]! - fit) / (yq[d]! - ys[d]! ** 2 / rows);
   }
   return sum / D;
 }
@@ -74,7 +64,8 @@ const tokenizers: Record<string, Tokenizer> = {
 };
 const out: Record<string, unknown> = {};
 for (const [name, tok] of Object.entries(tokenizers)) {
-  const tokens = tok.encode(images), D = tok.tokenDim, std = channelStd(tokens, D), rng = new Rng(7);
+  const tokens = tok.encode(images), D = tok.tokenDim, rng = new Rng(7);
+  const { cov } = meanCov(tokens, tokens.length / D, D), std = Array.from({ length: D }, (_, d) => Math.sqrt(cov[d * D + d]!));
   const fd: Record<string, number> = {};
   for (const s of SIGMAS) {
     const noisy = tokens.map((v, i) => v + s * std[i % D]! * rng.normal());
