@@ -4,7 +4,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr } from './helpers.js';
-import { adaLnModulate, applyLayerNorm, applyLinear, gelu, geluComposite, LN_EPS, repeatRows } from '../src/model/layers.js';
+import { adaLnModulate, applyLayerNorm, applyLinear, gelu, geluComposite, layerNorm, LN_EPS, repeatRows } from '../src/model/layers.js';
+import { ParamStore } from '../src/model/params.js';
 import { engineFlags } from '../src/engine/flags.js';
 import { conv2dAuto, conv2dSame } from '../src/model/conv.js';
 import { Rng } from '../src/util/rng.js';
@@ -79,6 +80,22 @@ for (const fused of [true, false]) {
     try { layerNormCase(); } finally { engineFlags.fusedNorm = true; }
   });
 }
+
+test('LayerNorm without affine makes no parameters and returns x̂ (mean 0, variance 1 per row) with the composite\'s gradient, also on 3-D input', () => {
+  const ps = new ParamStore(1);
+  const ln = layerNorm(ps, 'norm', 7, false);
+  assert.equal(ps.vars.size, 0, 'a non-affine LayerNorm must not add parameters (parameter counts, checkpoints)');
+  assert.equal(layerNorm(ps, 'aff', 7).g?.shape[0], 7);
+  const x = rnd([2, 3, 7], 21, 3);
+  const y = applyLayerNorm(ln, x);
+  assert.deepEqual(y.shape, [2, 3, 7]);
+  const ref = lnComposite(x, tf.ones([7]), tf.zeros([7]));
+  assert.ok(maxRelErr(y.dataSync(), ref.dataSync()) < 1e-5);
+  const g = grads((xx) => applyLayerNorm(ln, xx), [x]), gr = grads((xx) => lnComposite(xx, tf.ones([7]), tf.zeros([7])), [x]);
+  assert.ok(maxRelErr(g[0]!, gr[0]!) < 1e-4);
+  ps.dispose();
+  tf.dispose([x, y, ref]);
+});
 
 test('AdaLN modulate (fused native kernel where built) = autodiff of x̂·(1 + scale) + shift = finite differences, every input', () => {
   for (const [N, C] of [[1, 5], [9, 7], [31, 130]] as const) {
