@@ -34,7 +34,9 @@ for (const fused of [true, false]) {
     const cfg: AdamWConfig = { beta1: 0.8, beta2: 0.9, eps: 1e-3, weightDecay: 0.5 };
     const opt = new AdamW(vars, cfg);
     try {
-      for (const [n, m] of opt.m) { assert.equal(m.trainable, false, `${n}: moments are not trainable`); assert.ok(read(m).every((x) => x === 0)); }
+      for (const n of vars.keys()) {
+        for (const mom of [opt.m.get(n)!, opt.v.get(n)!]) { assert.equal(mom.trainable, false, `${n}: moments are not trainable`); assert.ok(read(mom).every((x) => x === 0)); }
+      }
       const ref = new Map([...vars].map(([n, v]) => [n, { p: read(v), m: new Float64Array(v.size), v: new Float64Array(v.size) }]));
       for (const [step, lr, scale] of [[1, 0.1, 1], [2, 0.05, 0.5], [3, 0.2, 1]] as const) {
         // 'frozen.w' never gets a gradient: it must keep its value and its moments (no decay either).

@@ -1,11 +1,12 @@
 // The block-causal transformer's own contract (issue #23, mutation scope): its mask for equal and unequal
 // blocks written out, the errors that name what is wrong, the KV cache's bookkeeping across calls, and the
-// context-noise input fed as [s, s²].
+// context-noise input fed as [s, s²], the position tables' initial values.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr } from './helpers.js';
 import { ParamStore } from '../src/model/params.js';
 import { BlockCausalTransformer, disposeCache, type TransformerSpec } from '../src/model/transformer.js';
+import { sinCos2d } from '../src/model/posEmbed.js';
 
 before(setup);
 
@@ -74,6 +75,19 @@ test('KV cache: the first call adds the condition slot, later ones only their to
   ps.dispose(); t.dispose(); tf.dispose([x, c]);
 });
 
+test('position tables start as the sin-cos features: own position per input token (none for the condition slot), target position per slot', () => {
+  const ps = new ParamStore(8), sp = spec({ targetPositions: [[0, 0], null, [1, 3], [0, 2], null, [1, 1], [1, 0]] }), t = new BlockCausalTransformer(ps, 't', sp);
+  const own = ps.get('t.pos_own').arraySync() as number[][], tgt = ps.get('t.pos_target').arraySync() as number[][];
+  assert.equal(own.length, T + 1);
+  const close = (a: number[], b: Float32Array, what: string) => assert.ok(a.every((v, i) => Math.abs(v - b[i]!) < 1e-6), what);
+  for (let j = 0; j <= T; j++) {
+    close(own[j]!, sinCos2d(j === 0 ? null : sp.ownPositions[j - 1]!, 16, 4), `own position of slot ${j}`);
+    close(tgt[j]!, sinCos2d(sp.targetPositions[j] ?? null, 16, 4), `target position of slot ${j}`);
+  }
+  assert.ok(own[3]!.some((v) => v !== 0) && tgt[2]!.some((v) => v !== 0) && tgt[1]!.every((v) => v === 0));
+  ps.dispose(); t.dispose();
+});
+
 test('context noise enters as a zero-initialised embedding of [s, s²] on every slot', () => {
   const ps = new ParamStore(6), t = new BlockCausalTransformer(ps, 't', spec({ noiseInput: true, depth: 1 }));
   const emb = ps.get('t.ctx_noise.w');
@@ -83,13 +97,13 @@ test('context noise enters as a zero-initialised embedding of [s, s²] on every 
   const s = new Float32Array([0.5, 0.2]);
   const plain = t.forward(x, c).arraySync();
   assert.deepEqual(t.forward(x, c, s).arraySync(), plain);
-  // Only the s² row set: sample b's input moves by s_b²·w2 — compare with a model whose in-projection bias carries it.
-  emb.assign(tf.tensor2d([new Array(16).fill(0), Array.from({ length: 16 }, (_, i) => (i % 3) - 1)]));
+  // Sample b's slots move by s_b·w1 + s_b²·w2: compare with a model whose in-projection bias carries it.
+  emb.assign(tf.tensor2d([Array.from({ length: 16 }, (_, i) => Math.sin(i)), Array.from({ length: 16 }, (_, i) => (i % 3) - 1)]));
   const noisy = t.forward(x, c, s).arraySync();
   const bias = ps.get('t.in.b'), cls = ps.get('t.class.w');
   for (let b = 0; b < 2; b++) {
     // Shift the class embedding (the condition slot) and the input bias (token slots) by s_b²·w2 instead.
-    const shift = tf.mul(s[b]! * s[b]!, emb.slice([1, 0], [1, 16]).reshape([16]));
+    const shift = tf.tidy(() => tf.add(tf.mul(s[b]!, emb.slice([0, 0], [1, 16]).reshape([16])), tf.mul(s[b]! * s[b]!, emb.slice([1, 0], [1, 16]).reshape([16]))));
     const b0 = bias.clone(), c0 = cls.clone();
     bias.assign(tf.add(b0, shift)); cls.assign(tf.add(c0, shift));
     const want = t.forward(x, c).arraySync()[b]!;
