@@ -84,3 +84,25 @@ test('a kill half-way through writing a checkpoint leaves the previous one loada
   assert.equal(b.state.step, 9);
   for (const [name, t] of Object.entries(a.tensors.model)) assert.deepEqual(b.tensors.model[name]!.data, t.data, name);
 });
+
+test('a kill half-way through pruning an old checkpoint leaves no step folder without its state.json, and the leftover is cleared', () => {
+  const work = mkdtempSync(join(tmpdir(), 'nestar-kill-prune-'));
+  const cfg = join(work, 'run.json');
+  writeFileSync(cfg, JSON.stringify({
+    model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, data: { limit: 32 }, tokenizer: { patch: 8 },
+    train: { steps: 9, batchSize: 8, checkpointEvery: 3, keepCheckpoints: 1, sampleEvery: 100000, warmupSteps: 2, seed: 5 },
+  }));
+  const train = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [...cli, 'train', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const run = join(work, 'run');
+  // Saving step 6 prunes step 3 (keep 1); the hook kills the process in the middle of deleting it.
+  const killed = train(['--config', cfg, '--out', run], { NESTAR_TEST_KILL_IN_PRUNE: 'step-0000003' });
+  assert.equal(killed.signal, 'SIGKILL', `the process died while pruning: ${killed.stderr}`);
+  const ckDir = join(run, 'checkpoints');
+  for (const d of readdirSync(ckDir).filter((x) => /^step-\d+$/.test(x))) loadCheckpoint(join(ckDir, d));
+  assert.deepEqual(readdirSync(ckDir).filter((x) => /^step-\d+$/.test(x)), ['step-0000006'], 'the half-deleted checkpoint no longer carries a step name');
+  assert.equal(readdirSync(ckDir).filter((d) => /^\.step-0000003\.del-\d+$/.test(d)).length, 1, `the leftover is hidden: ${readdirSync(ckDir).join(', ')}`);
+  assert.equal(loadCheckpoint(run).state.step, 6);
+  const resumed = train(['--out', run, '--resume']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.deepEqual(readdirSync(ckDir).sort(), ['step-0000009'], 'the next save clears the leftover and prunes step 6');
+});

@@ -55,7 +55,7 @@ export function saveCheckpoint(runDir: string, state: { step: number }, tensors:
   // Leftovers of writers killed mid-checkpoint are never loaded; clear them. A complete checkpoint set aside
   // for a re-save of its step goes back in place when the re-save never arrived.
   for (const d of readdirSync(ckDir)) {
-    if (/^\.step-\d+\.tmp-\d+$/.test(d)) rmSync(join(ckDir, d), { recursive: true, force: true });
+    if (/^\.step-\d+\.(tmp|del)-\d+$/.test(d)) rmSync(join(ckDir, d), { recursive: true, force: true });
     const aside = /^\.(step-\d+)\.old-\d+$/.exec(d);
     if (aside) {
       if (!existsSync(join(ckDir, aside[1]!, 'state.json'))) { rmSync(join(ckDir, aside[1]!), { recursive: true, force: true }); renameSync(join(ckDir, d), join(ckDir, aside[1]!)); }
@@ -84,9 +84,17 @@ export function saveCheckpoint(runDir: string, state: { step: number }, tensors:
     const err = e as NodeJS.ErrnoException;
     throw new Error(`could not write checkpoint ${final} (${err.code ?? err.message}${err.path ? ` at ${err.path}` : ''}); the previous checkpoint is intact`);
   }
-  // Prune older checkpoints beyond `keep`.
+  // Prune older checkpoints beyond `keep`: each renamed out of the step-N names first (one atomic step), so a
+  // kill during the recursive delete leaves a hidden leftover (cleared by the next save), never a step folder
+  // that has lost its state.json (the 20-SIGKILL harness landed a kill there).
   const all = readdirSync(ckDir).filter((d) => /^step-\d+$/.test(d)).sort();
-  for (const d of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(ckDir, d), { recursive: true, force: true });
+  for (const d of all.slice(0, Math.max(0, all.length - keep))) {
+    const doomed = join(ckDir, `.${d}.del-${process.pid}`);
+    renameSync(join(ckDir, d), doomed);
+    // Test hook (test/crash.test.ts): die half-way through the delete (state.json gone, the rest not yet).
+    if (process.env.NESTAR_TEST_KILL_IN_PRUNE === d) { rmSync(join(doomed, 'state.json')); process.kill(process.pid, 'SIGKILL'); }
+    rmSync(doomed, { recursive: true, force: true });
+  }
   return final;
 }
 
