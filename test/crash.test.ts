@@ -59,14 +59,22 @@ test(`training survives ${KILLS} SIGKILLs at random moments and ends bit-identic
   console.log(`# kill harness: ${kills} SIGKILLs over ${lives} process lives; final weights bit-identical`);
 });
 
-test('a kill half-way through writing a checkpoint leaves the previous one loadable, its leftovers are cleared, and resume is exact', async () => {
-  const work = mkdtempSync(join(tmpdir(), 'nestar-kill-write-'));
+/** A tiny 9-step run checkpointing every 3 steps (the placed-kill tests); returns the config file's path. */
+function nineStepConfig(work: string, train: object = {}): string {
   const cfg = join(work, 'run.json');
   writeFileSync(cfg, JSON.stringify({
     model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, data: { limit: 32 }, tokenizer: { patch: 8 },
-    train: { steps: 9, batchSize: 8, checkpointEvery: 3, sampleEvery: 100000, warmupSteps: 2, seed: 5 },
+    train: { steps: 9, batchSize: 8, checkpointEvery: 3, sampleEvery: 100000, warmupSteps: 2, seed: 5, ...train },
   }));
-  const train = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [...cli, 'train', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return cfg;
+}
+
+/** `nestar train ARGS` in a child process, with extra environment (the kill hooks). */
+const train = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [...cli, 'train', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+test('a kill half-way through writing a checkpoint leaves the previous one loadable, its leftovers are cleared, and resume is exact', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'nestar-kill-write-'));
+  const cfg = nineStepConfig(work);
   const ref = join(work, 'ref');
   assert.equal(train(['--config', cfg, '--out', ref]).status, 0);
   const run = join(work, 'run');
@@ -87,12 +95,7 @@ test('a kill half-way through writing a checkpoint leaves the previous one loada
 
 test('a kill half-way through pruning an old checkpoint leaves no step folder without its state.json, and the leftover is cleared', () => {
   const work = mkdtempSync(join(tmpdir(), 'nestar-kill-prune-'));
-  const cfg = join(work, 'run.json');
-  writeFileSync(cfg, JSON.stringify({
-    model: { width: 16, depth: 1, heads: 2, headWidth: 16, headDepth: 1 }, data: { limit: 32 }, tokenizer: { patch: 8 },
-    train: { steps: 9, batchSize: 8, checkpointEvery: 3, keepCheckpoints: 1, sampleEvery: 100000, warmupSteps: 2, seed: 5 },
-  }));
-  const train = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [...cli, 'train', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const cfg = nineStepConfig(work, { keepCheckpoints: 1 });
   const run = join(work, 'run');
   // Saving step 6 prunes step 3 (keep 1); the hook kills the process in the middle of deleting it.
   const killed = train(['--config', cfg, '--out', run], { NESTAR_TEST_KILL_IN_PRUNE: 'step-0000003' });

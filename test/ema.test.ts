@@ -3,7 +3,7 @@
 // the shadow is a frozen copy, and that withWeights swaps weights in and always restores them.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { float64Of as read, maxAbsDiff, randnTensor, setup, tf } from './helpers.js';
 import { Ema, withWeights } from '../src/train/ema.js';
 import { engineFlags } from '../src/engine/flags.js';
 import { Rng } from '../src/util/rng.js';
@@ -13,10 +13,8 @@ before(setup);
 function randomVars(seed: number): Map<string, tf.Variable> {
   const rng = new Rng(seed);
   const shapes: Record<string, number[]> = { 'a.w': [3, 5], 'a.b': [7], 'c.g': [1] };
-  return new Map(Object.entries(shapes).map(([k, s]) => [k, tf.variable(tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()), s), true)]));
+  return new Map(Object.entries(shapes).map(([k, s]) => [k, tf.variable(randnTensor(rng, s), true)]));
 }
-
-const read = (t: tf.Tensor) => Float64Array.from(t.dataSync());
 
 test('EMA decay warms up as (1 + step) / (10 + step) and is capped at the configured decay', () => {
   const ema = new Ema(new Map(), 0.9);
@@ -41,14 +39,14 @@ for (const fused of [true, false]) {
       for (const step of [0, 4, 200]) {
         // New weights, then one update: shadow ← d·shadow + (1 − d)·weights with d the warm-started decay.
         const shadowBefore = new Map([...ema.shadow].map(([n, s]) => [n, read(s)]));
-        for (const v of vars.values()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => rng.normal()), v.shape));
+        for (const v of vars.values()) v.assign(randnTensor(rng, v.shape));
         for (const [n, s] of shadowBefore) assert.deepEqual(read(ema.shadow.get(n)!), s, `${n}: the shadow is a copy, unchanged when the weights change`);
         const d = ema.effectiveDecay(step);
         ema.update(step);
         expected = new Map([...expected].map(([n, s]) => { const p = read(vars.get(n)!); return [n, s.map((x, i) => d * x + (1 - d) * p[i]!)]; }));
         for (const [n, want] of expected) {
           const got = read(ema.shadow.get(n)!);
-          const err = Math.max(...got.map((x, i) => Math.abs(x - want[i]!)));
+          const err = maxAbsDiff(got, want);
           assert.ok(err < 1e-5, `${n} after step ${step}: max error ${err}`);
         }
       }

@@ -3,7 +3,7 @@
 // training step really runs them (one kernel per parameter instead of ~15).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { randnTensor, setup, tf } from './helpers.js';
 import { ADAMW_KERNEL, EMA_KERNEL, SUM_SQUARES_KERNEL } from '../src/engine/fusedOps.js';
 import { AdamW, globalNormScale } from '../src/train/optimizer.js';
 import { Ema } from '../src/train/ema.js';
@@ -18,7 +18,7 @@ const SHAPES: Record<string, number[]> = { 'a.w': [3, 5], 'a.b': [7], 'c.w': [1,
 
 function setupRun(seed: number) {
   const rng = new Rng(seed);
-  const randn = (shape: number[], s: number) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => s * rng.normal()), shape);
+  const randn = (shape: number[], s: number) => randnTensor(rng, shape, s);
   const vars = new Map(Object.entries(SHAPES).map(([k, s]) => [k, tf.variable(randn(s, 0.5), true)]));
   const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05 });
   const ema = new Ema(vars, 0.995);

@@ -3,7 +3,7 @@
 // Awkward shapes on purpose: odd sizes, one row, sizes that are not multiples of any SIMD width.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf, maxRelErr } from './helpers.js';
+import { setup, tf, maxRelErr, randnTensor } from './helpers.js';
 import { adaLnModulate, applyLayerNorm, applyLinear, gelu, geluComposite, layerNorm, LN_EPS, repeatRows } from '../src/model/layers.js';
 import { ParamStore } from '../src/model/params.js';
 import { engineFlags } from '../src/engine/flags.js';
@@ -12,10 +12,7 @@ import { Rng } from '../src/util/rng.js';
 
 before(setup);
 
-const rnd = (shape: number[], seed: number, scale = 1) => {
-  const r = new Rng(seed), n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => scale * r.normal()), shape);
-};
+const rnd = (shape: number[], seed: number, scale = 1) => randnTensor(new Rng(seed), shape, scale);
 
 /** Gradients of sum(f(...xs) · R) for a fixed random R, so every output element weighs in differently. */
 function grads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], seed = 99): Float32Array[] {
@@ -89,12 +86,13 @@ test('LayerNorm without affine makes no parameters and returns x̂ (mean 0, vari
   const x = rnd([2, 3, 7], 21, 3);
   const y = applyLayerNorm(ln, x);
   assert.deepEqual(y.shape, [2, 3, 7]);
-  const ref = lnComposite(x, tf.ones([7]), tf.zeros([7]));
+  const one = tf.ones([7]), zero = tf.zeros([7]);
+  const ref = lnComposite(x, one, zero);
   assert.ok(maxRelErr(y.dataSync(), ref.dataSync()) < 1e-5);
-  const g = grads((xx) => applyLayerNorm(ln, xx), [x]), gr = grads((xx) => lnComposite(xx, tf.ones([7]), tf.zeros([7])), [x]);
+  const g = grads((xx) => applyLayerNorm(ln, xx), [x]), gr = grads((xx) => lnComposite(xx, one, zero), [x]);
   assert.ok(maxRelErr(g[0]!, gr[0]!) < 1e-4);
   ps.dispose();
-  tf.dispose([x, y, ref]);
+  tf.dispose([x, y, ref, one, zero]);
 });
 
 test('AdaLN modulate (fused native kernel where built) = autodiff of x̂·(1 + scale) + shift = finite differences, every input', () => {

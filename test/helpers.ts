@@ -4,6 +4,7 @@ import { loadSplit } from '../src/data/load.js';
 import { FEATURE_DIM, type FeatureNet } from '../src/eval/featureNet.js';
 import { frechetDistance, gaussianOf } from '../src/eval/metrics.js';
 import type { DataConfig } from '../src/train/config.js';
+import type { Rng } from '../src/util/rng.js';
 
 /** Every test file runs on the default backend (native when built, else WASM). */
 export async function setup(): Promise<string> {
@@ -19,6 +20,21 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return num / Math.max(den, 1e-12);
 }
+
+/** Largest absolute elementwise difference. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** A tensor of scale·N(0, 1) draws from rng (float32), in row-major order. */
+export function randnTensor(rng: Rng, shape: number[], scale = 1): tf.Tensor {
+  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()), shape);
+}
+
+/** A tensor's values in float64, for references computed in double precision. */
+export const float64Of = (t: tf.Tensor): Float64Array => Float64Array.from(t.dataSync());
 
 export { tf };
 

@@ -3,15 +3,13 @@
 // shows what both compute is AdamW: bias-corrected moments, decoupled decay on weight matrices only.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { float64Of as read, maxAbsDiff as maxAbs, randnTensor, setup, tf } from './helpers.js';
 import { AdamW, clipByGlobalNorm, globalNormScale, learningRate, type AdamWConfig } from '../src/train/optimizer.js';
 import { engineFlags } from '../src/engine/flags.js';
 import { Rng } from '../src/util/rng.js';
 
 before(setup);
 
-const read = (t: tf.Tensor) => Float64Array.from(t.dataSync());
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
 
 /** One AdamW step in float64: the reference the optimiser is checked against. */
 function referenceStep(p: Float64Array, m: Float64Array, v: Float64Array, g: Float64Array, t: number, lr: number, scale: number, decays: boolean, c: AdamWConfig) {
@@ -28,9 +26,8 @@ for (const fused of [true, false]) {
   test(`AdamW (${fused ? 'fused kernel where built' : 'op-by-op path'}) = the float64 formula: bias correction, decay on '.w' only, gradient scale, missing gradients skipped`, () => {
     engineFlags.fusedOptimizer = fused;
     const rng = new Rng(5);
-    const randn = (n: number, s = 1) => Float32Array.from({ length: n }, () => s * rng.normal());
     const shapes: Record<string, number[]> = { 'fc.w': [3, 4], 'fc.b': [4], 'norm.g': [5], 'frozen.w': [2] };
-    const vars = new Map(Object.entries(shapes).map(([k, s]) => [k, tf.variable(tf.tensor(randn(s.reduce((a, b) => a * b, 1)), s), true)]));
+    const vars = new Map(Object.entries(shapes).map(([k, s]) => [k, tf.variable(randnTensor(rng, s), true)]));
     const cfg: AdamWConfig = { beta1: 0.8, beta2: 0.9, eps: 1e-3, weightDecay: 0.5 };
     const opt = new AdamW(vars, cfg);
     try {
@@ -40,7 +37,7 @@ for (const fused of [true, false]) {
       const ref = new Map([...vars].map(([n, v]) => [n, { p: read(v), m: new Float64Array(v.size), v: new Float64Array(v.size) }]));
       for (const [step, lr, scale] of [[1, 0.1, 1], [2, 0.05, 0.5], [3, 0.2, 1]] as const) {
         // 'frozen.w' never gets a gradient: it must keep its value and its moments (no decay either).
-        const grads = new Map([...vars].filter(([n]) => n !== 'frozen.w').map(([n, v]) => [n, tf.tensor(randn(v.size, 2), v.shape)]));
+        const grads = new Map([...vars].filter(([n]) => n !== 'frozen.w').map(([n, v]) => [n, randnTensor(rng, v.shape, 2)]));
         for (const [n, g] of grads) { const r = ref.get(n)!; referenceStep(r.p, r.m, r.v, read(g), step, lr, scale, n.endsWith('.w'), cfg); }
         opt.apply(grads, lr, scale);
         assert.equal(opt.t, step);
