@@ -7,6 +7,17 @@ export type Init = { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind:
 
 let storeCounter = 0;
 
+/**
+ * A variable that owns its initial value. tf.variable shares the value's buffer and leaves the value itself
+ * registered, so without the dispose every created variable kept a second reference to its first buffer
+ * and disposing a model freed none of its initial weights (171 tensors per tiny NestAR).
+ */
+export function ownedVariable(initial: tf.Tensor, trainable: boolean, name?: string): tf.Variable {
+  const v = tf.variable(initial, trainable, name);
+  initial.dispose();
+  return v;
+}
+
 export class ParamStore {
   readonly vars = new Map<string, tf.Variable>();
   private readonly rng: Rng;
@@ -29,7 +40,7 @@ export class ParamStore {
       const a = Math.sqrt(6 / (fanIn + fanOut));
       for (let i = 0; i < size; i++) data[i] = init.kind === 'normal' ? init.std * this.rng.normal() : a * (2 * this.rng.next() - 1);
     }
-    const v = tf.variable(tf.tensor(data, shape, 'float32'), true, this.prefix + name);
+    const v = ownedVariable(tf.tensor(data, shape, 'float32'), true, this.prefix + name);
     this.vars.set(name, v);
     return v;
   }

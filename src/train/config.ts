@@ -161,7 +161,6 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   const data: DataConfig = { source: 'mnist', imageSize: 32, channels: 1, ...input.data };
   // Recorded in the run, so evaluation holds out exactly what training did not see.
   if (data.source !== 'mnist') Object.assign(data, { holdout: data.holdout ?? DEFAULT_HOLDOUT, splitSeed: data.splitSeed ?? 0, background: data.background ?? '#ffffff' });
-  const tokenizer = resolveTokenizerConfig(input.tokenizer ?? {}, data);
   const train: TrainConfig = { ...defaultTrainConfig, ...input.train };
   const d = data as unknown as Record<string, unknown>, t = train as unknown as Record<string, unknown>;
   checkNumber('data', d, 'imageSize', (x) => Number.isInteger(x) && x >= 1 && x <= 4096, 'an integer from 1 to 4096');
@@ -171,6 +170,8 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   if (data.holdout !== undefined) checkNumber('data', d, 'holdout', (x) => x >= 0 && x < 1, 'a fraction in [0, 1)');
   if (data.splitSeed !== undefined) checkNumber('data', d, 'splitSeed', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   backgroundRgb(data);
+  // After the data checks, so a bad image size is named as such rather than as a patch that does not divide it.
+  const tokenizer = resolveTokenizerConfig(input.tokenizer ?? {}, data);
   for (const f of ['steps', 'batchSize', 'checkpointEvery', 'sampleEvery', 'keepCheckpoints', 'headRepeats'] as const) {
     const max = TRAIN_LIMITS[f];
     checkNumber('train', t, f, (x) => Number.isInteger(x) && x >= 1 && x <= max, `an integer from 1 to ${max}`);

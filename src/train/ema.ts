@@ -1,11 +1,12 @@
 // Exponential moving average of the weights, used for sampling (as MAR/DiT do).
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedEma } from '../engine/fusedOps.js';
+import { ownedVariable } from '../model/params.js';
 
 export class Ema {
   readonly shadow = new Map<string, tf.Variable>();
   constructor(private readonly vars: Map<string, tf.Variable>, readonly decay: number) {
-    for (const [name, p] of vars) this.shadow.set(name, tf.variable(tf.clone(p), false));
+    for (const [name, p] of vars) this.shadow.set(name, ownedVariable(tf.clone(p), false));
   }
 
   /** Warm-started decay: early on the average follows the weights closely (short runs benefit). */

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assignVariables, exportVariables, prefixed, unprefixed } from './weights.js';
 import type { NamedArray } from '../util/safetensors.js';
 import { fusedAdamW, fusedSumSquares } from '../engine/fusedOps.js';
+import { ownedVariable } from '../model/params.js';
 
 export interface AdamWConfig { beta1: number; beta2: number; eps: number; weightDecay: number }
 
@@ -15,8 +16,8 @@ export class AdamW {
 
   constructor(private readonly vars: Map<string, tf.Variable>, readonly cfg: AdamWConfig) {
     for (const [name, p] of vars) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, ownedVariable(tf.zerosLike(p), false));
+      this.v.set(name, ownedVariable(tf.zerosLike(p), false));
     }
   }
 
