@@ -1,0 +1,98 @@
+// The baselines' bookkeeping (src/model/rasterAR.ts, nextScaleAR.ts), fast: loss parts and the weighted
+// total, the raster order, next-scale's head segments and its progress canvas, and that dispose frees every
+// tensor. Causality, KV caches and training are in baselines.test.ts.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { setup, tf } from './helpers.js';
+import { RasterAR } from '../src/model/rasterAR.js';
+import { NextScaleAR, downsampleMorton, upsampleMorton } from '../src/model/nextScaleAR.js';
+import { mortonToRowCol } from '../src/model/zorder.js';
+import { Rng } from '../src/util/rng.js';
+import type { Generator, SampleProgress } from '../src/model/generator.js';
+
+before(setup);
+
+const tiny = { gridSize: 4, tokenDim: 2, width: 8, depth: 1, heads: 2, headWidth: 8, headDepth: 1, headHeads: 2, mlpRatio: 2, numClasses: 3 };
+
+function randomise(g: Generator, seed: number): void {
+  const r = new Rng(seed);
+  for (const v of g.params.list()) tf.tidy(() => v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * r.normal()), v.shape)));
+}
+
+test('raster AR: one loss part over all tokens, raster order mapped to the Morton canvas, a per-token head', () => {
+  const m = new RasterAR({ ...tiny, headKind: 'patch' }, 0);
+  assert.deepEqual(m.lossParts, [{ name: 'all tokens', tokens: 16, hasPrefix: true }]);
+  assert.equal(m.sequentialSteps, 16);
+  assert.equal(m.numTokens, 16);
+  assert.equal(m.head.kind, 'token');
+  assert.equal(m.method, 'raster');
+  Array.from(m.rasterToMorton).forEach((q, r) => assert.deepEqual(mortonToRowCol(q), [Math.floor(r / 4), r % 4], `raster position ${r}`));
+  assert.equal(m.backbone.spec.blockSize, 1);
+  m.dispose();
+});
+
+test('next-scale AR: a loss part per scale, the total their weighted sum, one head segment per scale', () => {
+  for (const lossWeights of ['tokens', [1, 2, 0.5]] as const) {
+    const m = new NextScaleAR({ ...tiny, headKind: 'patch', lossWeights: lossWeights as never }, 1);
+    assert.deepEqual(m.lossParts, [{ name: 'scale 1x1', tokens: 1, hasPrefix: false }, { name: 'scale 2x2', tokens: 4, hasPrefix: true }, { name: 'scale 4x4', tokens: 16, hasPrefix: true }]);
+    assert.equal(m.sequentialSteps, 3);
+    assert.equal(m.method, 'nextscale');
+    assert.equal(m.head.kind, 'patch');
+    randomise(m, 2);
+    const r = new Rng(3);
+    const x = tf.tensor3d(Float32Array.from({ length: 2 * 16 * 2 }, () => r.normal()), [2, 16, 2]);
+    const { total, perModule } = m.loss(x, Int32Array.from([0, 3]), new Rng(4));
+    const parts = perModule.map((l) => l.dataSync()[0]!);
+    const w = lossWeights === 'tokens' ? [1 / 21, 4 / 21, 16 / 21] : lossWeights;
+    assert.equal(parts.length, 3);
+    assert.ok(new Set(parts).size === 3 && parts.every((p) => p > 0));
+    const want = parts.reduce((s, p, i) => s + w[i]! * p, 0);
+    assert.ok(Math.abs(total.dataSync()[0]! - want) < 1e-5 * Math.max(1, want), `${JSON.stringify(lossWeights)}: ${total.dataSync()[0]} vs ${want}`);
+    tf.dispose([x, total, ...perModule]);
+    m.dispose();
+  }
+  const raster = new RasterAR({ ...tiny, lossWeights: [3] }, 1);
+  randomise(raster, 2);
+  const x = tf.tensor3d(Float32Array.from({ length: 2 * 16 * 2 }, (_, i) => Math.sin(i)), [2, 16, 2]);
+  const { total, perModule } = raster.loss(x, Int32Array.from([1, 2]), new Rng(4));
+  assert.ok(Math.abs(total.dataSync()[0]! - 3 * perModule[0]!.dataSync()[0]!) < 1e-5);
+  tf.dispose([x, total, ...perModule]);
+  raster.dispose();
+});
+
+test('down- and upsampling in Morton order: a constant block averages to itself, upsampling repeats each cell four times in place', () => {
+  const vals = Float32Array.from({ length: 16 }, (_, i) => Math.floor(i / 4) * 10 + (i % 4));
+  const x = tf.tensor3d(vals, [1, 16, 1]);
+  assert.deepEqual(Array.from(downsampleMorton(x, 2).dataSync()), [1.5, 11.5, 21.5, 31.5]);
+  assert.deepEqual(Array.from(downsampleMorton(x, 1).dataSync()), [16.5]);
+  assert.equal(downsampleMorton(x, 4), x, 'full size is the grid itself');
+  assert.throws(() => downsampleMorton(tf.zeros([1, 12, 1]) as tf.Tensor3D, 3), /^Error: downsample: 12 tokens do not split into 9 cells$/);
+  const up = upsampleMorton(tf.tensor3d([[[1], [2]]]));
+  assert.deepEqual(Array.from(up.dataSync()), [1, 1, 1, 1, 2, 2, 2, 2]);
+  assert.deepEqual(Array.from(upsampleMorton(tf.tensor3d([[[1, 5]]]), 16).dataSync()), new Array(16).fill([1, 5]).flat());
+});
+
+test('progress: raster reports each token, next-scale each scale shown at full size; dispose frees every tensor of both', async () => {
+  const before = tf.memory().numTensors;
+  const raster = new RasterAR(tiny, 2);
+  const seen: Array<Omit<SampleProgress, 'canvas'>> = [];
+  await raster.sample({ count: 1, classes: 1, cfg: 2, odeSteps: 1, onStep: ({ canvas, ...p }) => { seen.push(p); } });
+  assert.deepEqual(seen, Array.from({ length: 16 }, (_, r) => ({ module: 1, patch: r + 1, tokensSoFar: r + 1, calls: r + 1, totalCalls: 16 })));
+  raster.dispose();
+  const ns = new NextScaleAR({ ...tiny, headKind: 'patch' }, 2);
+  randomise(ns, 5);
+  const steps: Array<Omit<SampleProgress, 'canvas'> & { canvas: number[] }> = [];
+  const res = await ns.sample({ count: 2, classes: [0, 1], cfg: 2, odeSteps: 2, onStep: (p) => { steps.push({ ...p, canvas: Array.from(p.canvas) }); } });
+  assert.deepEqual(steps.map(({ canvas, ...p }) => p), [1, 2, 3].map((j) => ({ module: j, patch: 1, tokensSoFar: 4 ** (j - 1), calls: j, totalCalls: 3 })));
+  for (const s of steps) assert.equal(s.canvas.length, 2 * 16 * 2, 'every scale is shown on the whole grid');
+  // The 1x1 scale fills the grid with one value per sample and channel; the 2x2 scale with four Morton blocks.
+  const first = steps[0]!.canvas;
+  for (let b = 0; b < 2; b++) for (let t = 0; t < 16; t++) for (let d = 0; d < 2; d++) assert.equal(first[(b * 16 + t) * 2 + d], first[b * 32 + d]);
+  const second = steps[1]!.canvas;
+  for (let t = 0; t < 16; t++) assert.equal(second[t * 2], second[Math.floor(t / 4) * 4 * 2]);
+  assert.notEqual(second[0], second[4 * 2], 'the 2x2 scale has more than one value');
+  assert.deepEqual(Array.from(res.tokens), steps[2]!.canvas, 'the last scale is the result');
+  assert.equal(res.backboneCalls, 3);
+  ns.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
