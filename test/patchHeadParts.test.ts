@@ -8,6 +8,7 @@ import { singleSegment } from '../src/flow/head.js';
 import { ParamStore } from '../src/model/params.js';
 import { sinCos2d } from '../src/model/posEmbed.js';
 import { Rng } from '../src/util/rng.js';
+import { PATCH_HEAD_STEP_KERNEL } from '../src/engine/fusedOps.js';
 
 before(setup);
 
@@ -47,5 +48,23 @@ test('a patch head starts as the zero velocity field (adaLN-Zero), and its in-pa
     if (!name.endsWith('.b')) assert.equal(zero, shouldBeZero, `${name} ${zero ? 'is' : 'is not'} zero`);
   }
   tf.dispose([y, z, v]);
+  ps.dispose();
+});
+
+test('bound to its conditions, each velocity is one NestarPatchHeadStep kernel where the engine has it; dispose frees all that prepare made', async () => {
+  const ps = new ParamStore(3);
+  const head = new PatchFlowHead(ps, 'ph', { tokenDim: 2, condDim: 3, width: 8, depth: 2, heads: 2, slotPositions: slots(4), gridSize: 4 });
+  const r = new Rng(2);
+  const y = tf.tensor2d(Float32Array.from({ length: 8 * 2 }, () => r.normal()), [8, 2]), z = tf.tensor2d(Float32Array.from({ length: 8 * 3 }, () => r.normal()), [8, 3]);
+  for (const layout of [singleSegment(4), { segments: [{ slot: 0, length: 1 }, { slot: 1, length: 3 }] }]) {
+    const before = tf.memory().numTensors;
+    const bound = head.prepare(z, layout, [0, 0.5]);
+    const info = await tf.profile(() => { tf.tidy(() => { bound.velocity(y, 0.5); }); return []; });
+    const steps = info.kernels.filter((k) => k.name === PATCH_HEAD_STEP_KERNEL).length;
+    assert.equal(steps, tf.getKernel(PATCH_HEAD_STEP_KERNEL, tf.getBackend()) ? 1 : 0, `${layout.segments.length} segments: kernels ${info.kernels.map((k) => k.name)}`);
+    bound.dispose();
+    assert.equal(tf.memory().numTensors, before, 'dispose frees every tensor prepare made');
+  }
+  tf.dispose([y, z]);
   ps.dispose();
 });

@@ -101,7 +101,8 @@ export class PatchFlowHead implements VelocityHead {
     for (const s of layout.segments) {
       if (s.slot < 0 || s.slot + s.length > this.pos.shape[0]!) throw new Error(`${this.name}: segment slots ${s.slot}..${s.slot + s.length} exceed its ${this.pos.shape[0]} positions`);
     }
-    const posS = tf.concat(layout.segments.map((s) => tf.slice(this.pos, [s.slot, 0], [s.length, W])), 0);
+    // In a tidy: prepare() runs outside one, and the slices would outlive it.
+    const posS = tf.tidy(() => tf.concat(layout.segments.map((s) => tf.slice(this.pos, [s.slot, 0], [s.length, W])), 0));
     return { zp: applyLinear(this.zProj, z_NC), posS, ...segmentAttention(layout, N / S, this.spec.heads) };
   }
 
