@@ -18,7 +18,7 @@ test('conv2dSame equals tf.conv2d with "same" padding for odd kernels, and refus
     tf.dispose([x, w, got, want]);
   }
   const x = tf.zeros([1, 4, 4, 2]) as tf.Tensor4D;
-  for (const shape of [[2, 2, 2, 1], [3, 1, 2, 1], [3, 3, 3, 1]]) {
+  for (const shape of [[2, 2, 2, 1], [3, 1, 2, 1], [3, 3, 3, 1]] as Array<[number, number, number, number]>) {
     assert.throws(() => conv2dSame(x, tf.zeros(shape) as tf.Tensor4D), new RegExp(`^Error: conv2dSame: filter \\[${shape}\\] does not fit input \\[1,4,4,2\\] \\(odd square kernel, 2 input channels\\)$`), String(shape));
   }
 });

@@ -3,10 +3,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf, maxAbsDiff } from './helpers.js';
-import { beginSampling, canvasGather, checkSampleOptions, classOneHot, groupedHeadLoss, samplingLabels, writeTokens } from '../src/model/generator.js';
+import { beginSampling, canvasGather, checkSampleOptions, classOneHot, groupedHeadLoss, sampleHead, samplingLabels, writeTokens } from '../src/model/generator.js';
 import { FlowHead } from '../src/flow/flowHead.js';
-import { flowMatchingErrors } from '../src/flow/flowMatching.js';
-import { singleSegment } from '../src/flow/head.js';
+import { flowMatchingErrors, timeGrid } from '../src/flow/flowMatching.js';
+import { singleSegment, type VelocityHead } from '../src/flow/head.js';
 import { ParamStore } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -121,4 +121,52 @@ test('the baselines\' grouped loss: each group the mean of its rows\' flow-match
   assert.ok(Math.abs(one.total.dataSync()[0]! - 0.5 * all) < 1e-5);
   tf.dispose([targets, h, err, total, ...perModule, one.total, ...one.perModule]);
   ps.dispose();
+});
+
+/**
+ * A head whose velocity is its condition's first column (1 for the conditional rows, 0 for the unconditional
+ * ones below them), counting how it is bound: the guided solve's result then reads off which steps were guided.
+ */
+function stubHead() {
+  const log = { prepared: [] as number[], disposed: 0, times: [] as number[][] };
+  const head: VelocityHead = {
+    kind: 'token', name: 'stub',
+    forward: () => { throw new Error('the solver binds the head, it does not call forward'); },
+    prepare: (z, _layout, times) => {
+      log.prepared.push(z.shape[0]);
+      log.times.push(Array.from(times));
+      const c = tf.keep(tf.slice(z, [0, 0], [-1, 1]));
+      return { velocity: (y) => tf.mul(tf.onesLike(y), c) as tf.Tensor2D, dispose: () => { log.disposed++; c.dispose(); } };
+    },
+  };
+  return { head, log };
+}
+
+test('guided head solves: v = v_u + w (v_c - v_u) exactly on the guidance interval, its ends included; each binding made once and freed', () => {
+  const z = tf.tensor2d([[1], [1], [0], [0]]); // two conditional rows, then their unconditional copies
+  // Euler on the grid 0, .25, .5, .75 with temperature 0: y(1) = 0.25 · Σ v(t_i), v = w where guided, 1 (v_c) elsewhere.
+  const cases: Array<[[number, number] | undefined, number]> = [[undefined, 4 * 3], [[0.25, 1], 1 + 3 * 3], [[0, 0.5], 3 * 3 + 1], [[0.3, 0.7], 1 + 1 + 3 + 1], [[0.5, 0.5001], 1 + 1 + 3 + 1]];
+  for (const [cfgInterval, sum] of cases) {
+    const { head, log } = stubHead();
+    const before = tf.memory().numTensors;
+    const r = sampleHead(head, z, 1, true, 3, { count: 2, odeSteps: 4, temperature: 0, cfgInterval }, 1, singleSegment(1));
+    assert.deepEqual(Array.from(r.y.dataSync()), [0.25 * sum, 0.25 * sum], `interval ${JSON.stringify(cfgInterval)}`);
+    assert.deepEqual(r.y.shape, [2, 1], 'the conditional rows only');
+    assert.equal(r.evals, 4);
+    const guidedEverywhere = cfgInterval === undefined;
+    assert.deepEqual(log.prepared.sort(), guidedEverywhere ? [4] : [2, 4], 'bound once per kind of step: guided (all rows) and plain (conditional rows)');
+    assert.equal(log.disposed, log.prepared.length);
+    assert.deepEqual(log.times[0], [0, 0.25, 0.5, 0.75, 1], 'bound to the solver\'s time grid');
+    r.y.dispose();
+    assert.equal(tf.memory().numTensors, before, 'nothing left behind');
+  }
+  // Without guidance the head is bound once to the given rows, and the time shift reaches the grid.
+  const { head, log } = stubHead();
+  const r = sampleHead(head, tf.tensor2d([[1], [1]]), 1, false, 3, { count: 2, odeSteps: 2, temperature: 0, timeShift: 3, solver: 'heun' }, 1, singleSegment(1));
+  assert.deepEqual(Array.from(r.y.dataSync()), [1, 1], 'v = v_c = 1 over unit time');
+  assert.equal(r.evals, 4, 'Heun: two evaluations a step');
+  assert.deepEqual(log.prepared, [2]);
+  assert.deepEqual(log.times[0], Array.from(timeGrid(2, 3)));
+  assert.notDeepEqual(log.times[0], [0, 0.5, 1]);
+  tf.dispose([z, r.y]);
 });
