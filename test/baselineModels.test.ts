@@ -9,6 +9,7 @@ import { NextScaleAR, downsampleMorton, upsampleMorton } from '../src/model/next
 import { mortonToRowCol } from '../src/model/zorder.js';
 import { Rng } from '../src/util/rng.js';
 import type { Generator, SampleProgress } from '../src/model/generator.js';
+import type { PatchFlowHead } from '../src/flow/patchFlowHead.js';
 
 before(setup);
 
@@ -76,8 +77,9 @@ test('progress: raster reports each token, next-scale each scale shown at full s
   const before = tf.memory().numTensors;
   const raster = new RasterAR(tiny, 2);
   const seen: Array<Omit<SampleProgress, 'canvas'>> = [];
-  await raster.sample({ count: 1, classes: 1, cfg: 2, odeSteps: 1, onStep: ({ canvas, ...p }) => { seen.push(p); } });
+  const rr = await raster.sample({ count: 1, classes: 1, cfg: 2, odeSteps: 3, onStep: ({ canvas, ...p }) => { seen.push(p); } });
   assert.deepEqual(seen, Array.from({ length: 16 }, (_, r) => ({ module: 1, patch: r + 1, tokensSoFar: r + 1, calls: r + 1, totalCalls: 16 })));
+  assert.equal(rr.headEvals, 16 * 3, 'one head evaluation per ODE step, per token');
   raster.dispose();
   const ns = new NextScaleAR({ ...tiny, headKind: 'patch' }, 2);
   randomise(ns, 5);
@@ -93,6 +95,32 @@ test('progress: raster reports each token, next-scale each scale shown at full s
   assert.notEqual(second[0], second[4 * 2], 'the 2x2 scale has more than one value');
   assert.deepEqual(Array.from(res.tokens), steps[2]!.canvas, 'the last scale is the result');
   assert.equal(res.backboneCalls, 3);
+  assert.equal(res.headEvals, 3 * 2, 'one head evaluation per ODE step, per scale');
   ns.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('positions: raster slots hold the raster grid positions; next-scale cells sit at their centres on the full grid, one block per scale', () => {
+  const raster = new RasterAR(tiny, 0);
+  const rc = (r: number): [number, number] => [Math.floor(r / 4), r % 4];
+  assert.deepEqual(raster.backbone.spec.ownPositions, Array.from({ length: 15 }, (_, i) => rc(i)));
+  assert.deepEqual(raster.backbone.spec.targetPositions, Array.from({ length: 16 }, (_, j) => rc(j)));
+  assert.equal(raster.backbone.spec.maxInputTokens, 15);
+  // Parameter names are checkpoint keys (read by the PyTorch twin): the raster model's all start 'ar.', its head's 'ar.head.'.
+  assert.ok([...raster.params.vars.keys()].every((k) => k.startsWith('ar.')));
+  assert.ok(raster.params.vars.has('ar.head.final.out.w') && raster.params.vars.has('ar.pos_own'), [...raster.params.vars.keys()].join(' '));
+  assert.equal(raster.config.kind, 'raster');
+  raster.dispose();
+  const ns = new NextScaleAR({ ...tiny, headKind: 'patch' }, 0);
+  // 4x4 grid: the 1x1 cell's centre is (1.5, 1.5); a 2x2 cell's (0.5 or 2.5, 0.5 or 2.5) in Morton order; 4x4 cells are the grid itself.
+  const two: Array<[number, number]> = [[0.5, 0.5], [0.5, 2.5], [2.5, 0.5], [2.5, 2.5]];
+  const four = Array.from({ length: 16 }, (_, q) => mortonToRowCol(q));
+  assert.deepEqual(ns.backbone.spec.ownPositions, [...two, ...four]);
+  assert.deepEqual(ns.backbone.spec.targetPositions, [[1.5, 1.5], ...two, ...four]);
+  assert.deepEqual(ns.backbone.spec.blockIds, [0, 0, 0, 0, ...new Array(16).fill(1)]);
+  assert.deepEqual((ns.head as PatchFlowHead).spec.slotPositions, [[1.5, 1.5], ...two, ...four], 'the head\'s slots are the output rows');
+  assert.ok([...ns.params.vars.keys()].every((k) => k.startsWith('ns.')));
+  assert.ok(ns.params.vars.has('ns.head.pos') && ns.params.vars.has('ns.pos_target'), [...ns.params.vars.keys()].join(' '));
+  assert.equal(ns.config.kind, 'nextscale');
+  ns.dispose();
 });

@@ -9,6 +9,7 @@ import { flowMatchingErrors, timeGrid } from '../src/flow/flowMatching.js';
 import { singleSegment, type VelocityHead } from '../src/flow/head.js';
 import { ParamStore } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
+import { setNativeKernels } from '../src/engine/backend.js';
 
 before(setup);
 
@@ -160,6 +161,13 @@ test('guided head solves: v = v_u + w (v_c - v_u) exactly on the guidance interv
     r.y.dispose();
     assert.equal(tf.memory().numTensors, before, 'nothing left behind');
   }
+  // The same guided solve with the plain-ops guidance (engines without the fused kernel).
+  setNativeKernels(false);
+  try {
+    const r = sampleHead(stubHead().head, z, 1, true, 3, { count: 2, odeSteps: 4, temperature: 0 }, 1, singleSegment(1));
+    assert.deepEqual(Array.from(r.y.dataSync()), [3, 3]);
+    r.y.dispose();
+  } finally { setNativeKernels(true); }
   // Without guidance the head is bound once to the given rows, and the time shift reaches the grid.
   const { head, log } = stubHead();
   const r = sampleHead(head, tf.tensor2d([[1], [1]]), 1, false, 3, { count: 2, odeSteps: 2, temperature: 0, timeShift: 3, solver: 'heun' }, 1, singleSegment(1));

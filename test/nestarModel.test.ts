@@ -8,6 +8,9 @@ import { NestAR } from '../src/model/nestar.js';
 import { sequenceToMorton } from '../src/model/tokenOrder.js';
 import { Rng } from '../src/util/rng.js';
 import type { SampleProgress } from '../src/model/generator.js';
+import { mortonToRowCol } from '../src/model/zorder.js';
+import { sinCos2d } from '../src/model/posEmbed.js';
+import type { PatchFlowHead } from '../src/flow/patchFlowHead.js';
 
 before(setup);
 
@@ -63,4 +66,24 @@ test('each sequential call reports its module, patch, tokens so far and call cou
   assert.deepEqual(shape, [1, 13, 8], 'module 2: the condition slot and one output per input token');
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('positions: each module\'s backbone slots and patch-head slots hold the grid positions of the tokens the token order puts there', () => {
+  for (const order of ['interleaved', 'zorder'] as const) {
+    const model = new NestAR({ ...tiny, headKind: 'patch', order }, 0);
+    const pos = (i: number) => mortonToRowCol(sequenceToMorton(order, 8)[i]!);
+    const range = (n: number, f: (j: number) => [number, number] | null) => Array.from({ length: n }, (_, j) => f(j));
+    for (const [i, mod] of model.modules.entries()) {
+      const spec = model.backbones[i]!.spec;
+      assert.equal(spec.maxInputTokens, mod.inputTokens);
+      assert.deepEqual(spec.ownPositions, range(mod.inputTokens, pos), `${order}, module ${mod.m}: input j sits at the position of token j`);
+      // Slot 0 is the condition: in module 1 it predicts token 0 and slot j token j; later modules' slot j predicts token j - 1 + P.
+      assert.deepEqual(spec.targetPositions, range(mod.inputTokens + 1, (j) => (mod.m === 1 ? pos(j) : j === 0 ? null : pos(j - 1 + mod.patch))), `${order}, module ${mod.m} targets`);
+      if (mod.m > 1) assert.deepEqual((model.heads[i] as PatchFlowHead).spec.slotPositions, range(mod.patch, pos), `${order}, module ${mod.m}: head slots are patch 1's positions`);
+    }
+    // The position tables start at those positions' sin-cos features (what the spec is for).
+    const tgt = model.params.vars.get('m3.pos_target')!.dataSync();
+    assert.deepEqual(Array.from(tgt.slice(8, 16)), Array.from(sinCos2d(pos(16), 8, 8)));
+    model.dispose();
+  }
 });
