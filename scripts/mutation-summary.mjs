@@ -2,37 +2,45 @@
 // mutant, each marked with the reason it is equivalent or harmless when results/mutation/equivalent.json
 // gives one, and "open" otherwise. Writes results/mutation/summary.md and prints the score table.
 //   node scripts/mutation-summary.mjs [report.json]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const reportPath = process.argv[2] ?? 'results/mutation/mutation.json';
 const report = JSON.parse(readFileSync(reportPath, 'utf8'));
-/** @type {{ file: string, line: number, mutator: string, replacement?: string, why: string }[]} */
+/** @type {{ file: string, line: number, mutator?: string, replacement?: string, why: string }[]} (no mutator: every mutator on that line) */
 const notes = JSON.parse(readFileSync('results/mutation/equivalent.json', 'utf8')).mutants;
 
-const why = (file, m) => notes.find((n) => n.file === file && n.line === m.location.start.line && n.mutator === m.mutatorName
+const why = (file, m) => notes.find((n) => n.file === file && n.line === m.location.start.line && (n.mutator === undefined || n.mutator === m.mutatorName)
   && (n.replacement === undefined || n.replacement === m.replacement))?.why;
 
-const rows = [], open = [], explained = [];
-const total = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0 };
+// Survivors that scripts/recheck-survivors.mjs applied by hand after the run and found killed by tests written since.
+const recheck = existsSync('results/mutation/recheck.json') ? JSON.parse(readFileSync('results/mutation/recheck.json', 'utf8')) : { tests: [], results: [] };
+const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+const rechecked = (file, source, m) => recheck.results.find((r) => r.file === file && r.sourceSha === sha(source) && r.line === m.location.start.line
+  && r.column === m.location.start.column && r.mutator === m.mutatorName && r.replacement === m.replacement);
+
+const rows = [], open = [], explained = [], killedLater = [];
+const total = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0, later: 0 };
 for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
-  const c = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0 };
+  const c = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0, later: 0 };
   const lines = source.split('\n');
   for (const m of mutants) {
     const k = m.status in c ? m.status : 'other';
     c[k]++; total[k]++;
     if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
-    const line = m.location.start.line, reason = why(file, m);
-    const item = `| ${file}:${line} | ${m.status} | ${m.mutatorName} | \`${m.replacement.replace(/\s+/g, ' ').slice(0, 50).replace(/\|/g, '\\|')}\` | \`${lines[line - 1].trim().slice(0, 70).replace(/\|/g, '\\|')}\` | ${reason ?? '**open**'} |`;
-    (reason ? explained : open).push(item);
+    const line = m.location.start.line, reason = why(file, m), later = !reason && rechecked(file, source, m);
+    const item = `| ${file}:${line} | ${m.status} | ${m.mutatorName} | \`${m.replacement.replace(/\s+/g, ' ').slice(0, 50).replace(/\|/g, '\\|')}\` | \`${lines[line - 1].trim().slice(0, 70).replace(/\|/g, '\\|')}\` | ${reason ?? (later ? (later.killed ? 'killed on re-check' : '**open** (survived the re-check)') : '**open**')} |`;
+    (reason ? explained : later?.killed ? killedLater : open).push(item);
+    if (!reason && later?.killed) { c.later++; total.later++; }
   }
   rows.push([file, c]);
 }
-const score = (c) => (100 * (c.Killed + c.Timeout)) / (c.Killed + c.Timeout + c.Survived + c.NoCoverage);
+const score = (c, extra = 0) => (100 * (c.Killed + c.Timeout + extra)) / (c.Killed + c.Timeout + c.Survived + c.NoCoverage);
 const table = [
-  '| file | mutants | killed | timeout | survived | no coverage | score % |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| file | mutants | killed | timeout | survived | no coverage | score % | with re-check % |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...[...rows, ['all files measured', total]].map(([f, c]) =>
-    `| ${f} | ${c.Killed + c.Timeout + c.Survived + c.NoCoverage + c.other} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${score(c).toFixed(1)} |`),
+    `| ${f} | ${c.Killed + c.Timeout + c.Survived + c.NoCoverage + c.other} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${score(c).toFixed(1)} | ${score(c, c.later).toFixed(1)} |`),
 ];
 const head = '| place | status | mutator | replacement | source line | why it may stay |\n|---|---|---|---|---|---|';
 const md = [
@@ -47,6 +55,10 @@ const md = [
   '',
   ...(open.length ? [head, ...open] : ['None.']),
   '',
+  `## Survivors killed on re-check (${killedLater.length}; \`node scripts/recheck-survivors.mjs\` applied each by hand to the unchanged source after the run: the tests written since, ${recheck.tests.join(', ') || 'none'}, fail on it; Stryker's score above still counts them as survivors until the next run)`,
+  '',
+  ...(killedLater.length ? [head, ...killedLater] : ['None.']),
+  '',
   `## Survivors with a reason (${explained.length}; reasons in results/mutation/equivalent.json)`,
   '',
   head,
@@ -55,4 +67,4 @@ const md = [
 ].join('\n');
 writeFileSync('results/mutation/summary.md', md);
 console.log(table.join('\n'));
-console.log(`${open.length} survivors without a reason; wrote results/mutation/summary.md`);
+console.log(`${open.length} survivors without a reason, ${killedLater.length} killed on re-check; wrote results/mutation/summary.md`);

@@ -1,0 +1,52 @@
+// Re-checks the surviving mutants of the last Stryker report against chosen test files, without a full
+// Stryker run (issue #23): each survivor without a reason in results/mutation/equivalent.json is applied to
+// its source file in place, the test files run, the file is restored. A mutant is killed when the tests fail.
+// Only files whose source is still the one the report mutated are re-checked (else the locations are stale).
+// Writes results/mutation/recheck.json, which scripts/mutation-summary.mjs reads. Do not run it next to
+// anything that reads src/ (npm test): the sources are mutated in place while it runs.
+//   node scripts/recheck-survivors.mjs test/a.test.ts [test/b.test.ts …]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+
+const tests = process.argv.slice(2);
+if (!tests.length) { console.error('usage: node scripts/recheck-survivors.mjs TEST_FILE…'); process.exit(2); }
+const report = JSON.parse(readFileSync('results/mutation/mutation.json', 'utf8'));
+const notes = JSON.parse(readFileSync('results/mutation/equivalent.json', 'utf8')).mutants;
+const explained = (file, m) => notes.some((n) => n.file === file && n.line === m.location.start.line
+  && (n.mutator === undefined || n.mutator === m.mutatorName) && (n.replacement === undefined || n.replacement === m.replacement));
+const sha = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+
+/** Offset of a 1-based (line, column) in text. */
+function offset(text, { line, column }) {
+  let o = 0;
+  for (let l = 1; l < line; l++) o = text.indexOf('\n', o) + 1;
+  return o + column - 1;
+}
+
+const results = [];
+let restore = null;
+process.on('SIGINT', () => { restore?.(); process.exit(130); });
+for (const [file, { source, mutants }] of Object.entries(report.files)) {
+  const current = readFileSync(file, 'utf8');
+  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && !explained(file, m));
+  if (!todo.length) continue;
+  if (current !== source) { console.log(`${file}: changed since the report, ${todo.length} survivors not re-checked`); continue; }
+  for (const m of todo) {
+    const a = offset(source, m.location.start), b = offset(source, m.location.end);
+    restore = () => writeFileSync(file, source);
+    writeFileSync(file, source.slice(0, a) + m.replacement + source.slice(b));
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=1', ...tests],
+      { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    restore();
+    restore = null;
+    const killed = r.status !== 0;
+    results.push({ file, sourceSha: sha(source), line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName,
+      replacement: m.replacement, killed, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+    console.log(`${killed ? 'killed  ' : 'SURVIVED'} ${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} ${JSON.stringify(m.replacement).slice(0, 40)}`);
+  }
+}
+writeFileSync('results/mutation/recheck.json', JSON.stringify({ tests, date: new Date().toISOString(), results }, null, 1) + '\n');
+const k = results.filter((x) => x.killed).length;
+console.log(`${k} of ${results.length} re-checked survivors killed by ${tests.join(', ')}; wrote results/mutation/recheck.json`);
