@@ -3,7 +3,7 @@
 // tensor. Causality, KV caches and training are in baselines.test.ts.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { randomiseParams, setup, tf } from './helpers.js';
 import { RasterAR } from '../src/model/rasterAR.js';
 import { NextScaleAR, downsampleMorton, upsampleMorton } from '../src/model/nextScaleAR.js';
 import { mortonToRowCol } from '../src/model/zorder.js';
@@ -15,10 +15,7 @@ before(setup);
 
 const tiny = { gridSize: 4, tokenDim: 2, width: 8, depth: 1, heads: 2, headWidth: 8, headDepth: 1, headHeads: 2, mlpRatio: 2, numClasses: 3 };
 
-function randomise(g: Generator, seed: number): void {
-  const r = new Rng(seed);
-  for (const v of g.params.list()) tf.tidy(() => v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * r.normal()), v.shape)));
-}
+const randomise = (g: Generator, seed: number) => randomiseParams(g.params, new Rng(seed));
 
 test('raster AR: one loss part over all tokens, raster order mapped to the Morton canvas, a per-token head', () => {
   const m = new RasterAR({ ...tiny, headKind: 'patch' }, 0);

@@ -3,7 +3,7 @@
 // tokens no later module reads (three modules, so the middle module's estimate is shaped and used too).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { randomiseParams, setup, tf } from './helpers.js';
 import { createGenerator } from '../src/model/factory.js';
 import type { Generator } from '../src/model/generator.js';
 import type { CoordStep } from '../src/model/coord.js';
@@ -16,8 +16,7 @@ const tiny = { gridSize: 8, tokenDim: 2, width: 8, depth: 1, heads: 2, headWidth
 
 function randomModel(kind: 'nestar' | 'raster' | 'nextscale'): Generator {
   const g = createGenerator({ ...tiny, kind }, 0);
-  const r = new Rng(7);
-  for (const v of g.params.list()) tf.tidy(() => v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * r.normal()), v.shape)));
+  randomiseParams(g.params, new Rng(7));
   return g;
 }
 

@@ -2,7 +2,7 @@
 // doubling, the shared option checks, canvas gather/write, and the per-group baseline loss.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf, maxAbsDiff } from './helpers.js';
+import { setup, tf, maxAbsDiff, randomiseParams } from './helpers.js';
 import { beginSampling, canvasGather, checkSampleOptions, classOneHot, groupedHeadLoss, sampleHead, samplingLabels, writeTokens } from '../src/model/generator.js';
 import { FlowHead } from '../src/flow/flowHead.js';
 import { flowMatchingErrors, timeGrid } from '../src/flow/flowMatching.js';
@@ -98,7 +98,7 @@ test('the baselines\' grouped loss: each group the mean of its rows\' flow-match
   const head = new FlowHead(ps, 'h', { tokenDim: 2, condDim: 3, width: 8, depth: 1 });
   // Random weights everywhere, so the head's errors differ from row to row.
   const r = new Rng(3);
-  for (const v of ps.list()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.5 * r.normal()), v.shape));
+  randomiseParams(ps, r, 0.5);
   const B = 2, L = 5, D = 2, C = 3, groups = [1, 4], weights = [2, 3];
   const targets = tf.tensor3d(Float32Array.from({ length: B * L * D }, () => r.normal()), [B, L, D]);
   const h = tf.tensor3d(Float32Array.from({ length: B * L * C }, () => r.normal()), [B, L, C]);

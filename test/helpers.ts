@@ -33,6 +33,14 @@ export function randnTensor(rng: Rng, shape: number[], scale = 1): tf.Tensor {
   return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()), shape);
 }
 
+/**
+ * Every parameter set to scale·N(0, 1) draws from rng, in creation order: zero-initialised outputs and
+ * modulations would otherwise hide most of a model's wiring.
+ */
+export function randomiseParams(params: { list(): tf.Variable[] }, rng: Rng, scale = 0.3): void {
+  for (const v of params.list()) tf.tidy(() => v.assign(randnTensor(rng, v.shape, scale)));
+}
+
 /** A tensor's values in float64, for references computed in double precision. */
 export const float64Of = (t: tf.Tensor): Float64Array => Float64Array.from(t.dataSync());
 

@@ -3,7 +3,7 @@
 // dispose frees what the model made.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { randomiseParams, setup, tf } from './helpers.js';
 import { NestAR } from '../src/model/nestar.js';
 import { sequenceToMorton } from '../src/model/tokenOrder.js';
 import { Rng } from '../src/util/rng.js';
@@ -36,7 +36,7 @@ test('the total loss is the loss weights times the module losses, whatever the w
   for (const lossWeights of ['tokens', 'modules', [0.5, 2, 3]] as const) {
     const model = new NestAR({ ...tiny, lossWeights: lossWeights as never }, 1);
     const r = new Rng(2);
-    for (const v of model.params.list()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * r.normal()), v.shape));
+    randomiseParams(model.params, r);
     const x = tf.tensor3d(Float32Array.from({ length: 2 * 64 * 2 }, () => r.normal()), [2, 64, 2]);
     const { total, perModule } = model.loss(x, Int32Array.from([0, 3]), new Rng(4));
     const w = lossWeights === 'tokens' ? [4 / 64, 12 / 64, 48 / 64] : lossWeights === 'modules' ? [1, 1, 1] : lossWeights;
