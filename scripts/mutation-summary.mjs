@@ -14,7 +14,8 @@ const why = (file, m) => notes.find((n) => n.file === file && n.line === m.locat
   && (n.replacement === undefined || n.replacement === m.replacement))?.why;
 
 // Survivors that scripts/recheck-survivors.mjs applied by hand after the run and found killed by tests written since.
-const recheck = existsSync('results/mutation/recheck.json') ? JSON.parse(readFileSync('results/mutation/recheck.json', 'utf8')) : { tests: [], results: [] };
+const recheck = existsSync('results/mutation/recheck.json') ? JSON.parse(readFileSync('results/mutation/recheck.json', 'utf8')) : { results: [] };
+const recheckTests = [...new Set(recheck.results.flatMap((r) => r.tests))];
 const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 const rechecked = (file, source, m) => recheck.results.find((r) => r.file === file && r.sourceSha === sha(source) && r.line === m.location.start.line
   && r.column === m.location.start.column && r.mutator === m.mutatorName && r.replacement === m.replacement);
@@ -55,7 +56,7 @@ const md = [
   '',
   ...(open.length ? [head, ...open] : ['None.']),
   '',
-  `## Survivors killed on re-check (${killedLater.length}; \`node scripts/recheck-survivors.mjs\` applied each by hand to the unchanged source after the run: the tests written since, ${recheck.tests.join(', ') || 'none'}, fail on it; Stryker's score above still counts them as survivors until the next run)`,
+  `## Survivors killed on re-check (${killedLater.length}; \`node scripts/recheck-survivors.mjs\` applied each by hand to the unchanged source after the run: the tests written since, ${recheckTests.join(', ') || 'none'}, fail on it; Stryker's score above still counts them as survivors until the next run)`,
   '',
   ...(killedLater.length ? [head, ...killedLater] : ['None.']),
   '',

@@ -5,7 +5,7 @@
 // Writes results/mutation/recheck.json, which scripts/mutation-summary.mjs reads. Do not run it next to
 // anything that reads src/ (npm test): the sources are mutated in place while it runs.
 //   node scripts/recheck-survivors.mjs test/a.test.ts [test/b.test.ts …]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 
@@ -24,12 +24,16 @@ function offset(text, { line, column }) {
   return o + column - 1;
 }
 
+const sameMutant = (a, b) => a.file === b.file && a.sourceSha === b.sourceSha && a.line === b.line && a.column === b.column && a.mutator === b.mutator && a.replacement === b.replacement;
+const earlier = existsSync('results/mutation/recheck.json') ? JSON.parse(readFileSync('results/mutation/recheck.json', 'utf8')).results : [];
 const results = [];
 let restore = null;
-process.on('SIGINT', () => { restore?.(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { restore?.(); process.exit(130); });
 for (const [file, { source, mutants }] of Object.entries(report.files)) {
   const current = readFileSync(file, 'utf8');
-  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && !explained(file, m));
+  // Survivors already killed on an earlier re-check stay killed (tests are only added).
+  const killedBefore = (m) => earlier.some((e) => e.killed && sameMutant(e, { file, sourceSha: sha(source), line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName, replacement: m.replacement }));
+  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && !explained(file, m) && !killedBefore(m));
   if (!todo.length) continue;
   if (current !== source) { console.log(`${file}: changed since the report, ${todo.length} survivors not re-checked`); continue; }
   for (const m of todo) {
@@ -43,10 +47,12 @@ for (const [file, { source, mutants }] of Object.entries(report.files)) {
     restore = null;
     const killed = r.status !== 0;
     results.push({ file, sourceSha: sha(source), line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName,
-      replacement: m.replacement, killed, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      replacement: m.replacement, tests, killed, seconds: Math.round((Date.now() - t0) / 100) / 10 });
     console.log(`${killed ? 'killed  ' : 'SURVIVED'} ${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} ${JSON.stringify(m.replacement).slice(0, 40)}`);
   }
 }
-writeFileSync('results/mutation/recheck.json', JSON.stringify({ tests, date: new Date().toISOString(), results }, null, 1) + '\n');
+// Earlier re-checks of other mutants are kept (a mutant re-checked again gets its new result).
+const merged = [...earlier.filter((e) => !results.some((r) => sameMutant(e, r))), ...results];
+writeFileSync('results/mutation/recheck.json', JSON.stringify({ date: new Date().toISOString(), results: merged }, null, 1) + '\n');
 const k = results.filter((x) => x.killed).length;
 console.log(`${k} of ${results.length} re-checked survivors killed by ${tests.join(', ')}; wrote results/mutation/recheck.json`);

@@ -61,6 +61,16 @@ test('targets that are not nestar\'s to replace are refused before anything is w
   const few = tmp();
   writeFileSync(join(few, 'notes.txt'), 'x');
   assert.throws(() => exportCheckpoint(ck, few), /\(it holds notes\.txt\); nestar never deletes/);
+  const five = tmp();
+  for (const f of ['a', 'b', 'c', 'd', 'e']) writeFileSync(join(five, f), f);
+  assert.throws(() => exportCheckpoint(ck, five), (e: unknown) => (e as Error).message.includes('(it holds a, b, c, d, e);'), 'five entries are all named, no ellipsis');
+  // A previous export with a file of the user's added to it is no longer nestar's to replace.
+  const grown = join(tmp(), 'exp');
+  exportCheckpoint(ck, grown);
+  writeFileSync(join(grown, 'notes.txt'), 'mine');
+  assert.equal(isPreviousExport(grown), false);
+  assert.throws(() => exportCheckpoint(ck, grown), /is not a previous nestar export \(it holds /);
+  assert.equal(readFileSync(join(grown, 'notes.txt'), 'utf8'), 'mine');
   const file = join(tmp(), 'file');
   writeFileSync(file, 'precious');
   assert.throws(() => exportCheckpoint(ck, file), (e: unknown) => (e as Error).message === `--out ${file} exists and is not a folder; nestar will not replace it`);
@@ -106,4 +116,14 @@ test('a write that fails mid-export names the export\'s own file and leaves the 
   } finally { delete process.env.NESTAR_TEST_DISK_FULL; }
   assert.deepEqual(Object.fromEntries(readdirSync(out).map((f) => [f, readFileSync(join(out, f))])), before);
   assert.deepEqual(readdirSync(join(out, '..')), ['exp']);
+});
+
+test('a latent model\'s export carries its tokenizer, validated with it and byte for byte', () => {
+  const src = join(import.meta.dirname, '..', 'checkpoints', 'mnist-latent', 'nestar');
+  const out = join(tmp(), 'latent');
+  const r = exportCheckpoint(src, out);
+  assert.deepEqual(r.files, ['state.json', 'ema.safetensors', 'tokenizer.safetensors']);
+  assert.deepEqual(readdirSync(out).sort(), ['ema.safetensors', 'state.json', 'tokenizer.safetensors']);
+  assert.deepEqual(readFileSync(join(out, 'tokenizer.safetensors')), readFileSync(join(src, 'tokenizer.safetensors')));
+  assert.ok(isPreviousExport(out));
 });

@@ -60,7 +60,7 @@ test('weights: exported and assigned back by name; a missing, extra or reshaped 
   const err = (re: RegExp) => (e: unknown) => re.test((e as Error).message);
   assert.throws(() => checkCompatible(vars, { 'a.w': arrays['a.w']! }, 'f.safetensors'), err(/^f\.safetensors does not match this model: it has no tensor 'a\.b' \(another architecture\?\)$/));
   assert.throws(() => checkCompatible(vars, { ...arrays, extra: arrays['a.b']! }, 'f'), err(/^f does not match this model: unexpected tensor 'extra' \(another architecture\?\)$/));
-  for (const shape of [[4], [2, 1], [1, 2], [2, 2, 1]]) {
+  for (const shape of [[4], [2], [2, 1], [1, 2], [2, 2, 1]]) {
     assert.throws(() => checkCompatible(vars, { ...arrays, 'a.w': { shape, data: new Float32Array(4) } }, 'f'), err(new RegExp(`^f does not match this model: 'a\\.w' has shape \\[${shape}\\], the model expects \\[2,2\\]$`)), String(shape));
   }
   for (const bad of [NaN, Infinity, -Infinity]) {
