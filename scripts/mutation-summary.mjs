@@ -2,23 +2,15 @@
 // mutant, each marked with the reason it is equivalent or harmless when results/mutation/equivalent.json
 // gives one, and "open" otherwise. Writes results/mutation/summary.md and prints the score table.
 //   node scripts/mutation-summary.mjs [report.json]
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mutantKey, reasonFor, recheckResults, sameMutant } from './mutation-notes.mjs';
 
 const reportPath = process.argv[2] ?? 'results/mutation/mutation.json';
 const report = JSON.parse(readFileSync(reportPath, 'utf8'));
-/** @type {{ file: string, line: number, mutator?: string, replacement?: string, why: string }[]} (no mutator: every mutator on that line) */
-const notes = JSON.parse(readFileSync('results/mutation/equivalent.json', 'utf8')).mutants;
-
-const why = (file, m) => notes.find((n) => n.file === file && n.line === m.location.start.line && (n.mutator === undefined || n.mutator === m.mutatorName)
-  && (n.replacement === undefined || n.replacement === m.replacement))?.why;
-
 // Survivors that scripts/recheck-survivors.mjs applied by hand after the run and found killed by tests written since.
-const recheck = existsSync('results/mutation/recheck.json') ? JSON.parse(readFileSync('results/mutation/recheck.json', 'utf8')) : { results: [] };
-const recheckTests = [...new Set(recheck.results.flatMap((r) => r.tests))];
-const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
-const rechecked = (file, source, m) => recheck.results.find((r) => r.file === file && r.sourceSha === sha(source) && r.line === m.location.start.line
-  && r.column === m.location.start.column && r.mutator === m.mutatorName && r.replacement === m.replacement);
+const recheck = recheckResults();
+const recheckTests = [...new Set(recheck.flatMap((r) => r.tests))];
+const rechecked = (file, source, m) => recheck.find((r) => sameMutant(r, mutantKey(file, source, m)));
 
 const rows = [], open = [], explained = [], killedLater = [];
 const total = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, other: 0, later: 0 };
@@ -29,7 +21,7 @@ for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a]
     const k = m.status in c ? m.status : 'other';
     c[k]++; total[k]++;
     if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
-    const line = m.location.start.line, reason = why(file, m), later = !reason && rechecked(file, source, m);
+    const line = m.location.start.line, reason = reasonFor(file, m), later = !reason && rechecked(file, source, m);
     const item = `| ${file}:${line} | ${m.status} | ${m.mutatorName} | \`${m.replacement.replace(/\s+/g, ' ').slice(0, 50).replace(/\|/g, '\\|')}\` | \`${lines[line - 1].trim().slice(0, 70).replace(/\|/g, '\\|')}\` | ${reason ?? (later ? (later.killed ? 'killed on re-check' : '**open** (survived the re-check)') : '**open**')} |`;
     (reason ? explained : later?.killed ? killedLater : open).push(item);
     if (!reason && later?.killed) { c.later++; total.later++; }

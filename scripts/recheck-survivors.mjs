@@ -5,17 +5,13 @@
 // Writes results/mutation/recheck.json, which scripts/mutation-summary.mjs reads. Do not run it next to
 // anything that reads src/ (npm test): the sources are mutated in place while it runs.
 //   node scripts/recheck-survivors.mjs test/a.test.ts [test/b.test.ts …]
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { mutantKey, reasonFor, recheckResults, sameMutant } from './mutation-notes.mjs';
 
 const tests = process.argv.slice(2);
 if (!tests.length) { console.error('usage: node scripts/recheck-survivors.mjs TEST_FILE…'); process.exit(2); }
 const report = JSON.parse(readFileSync('results/mutation/mutation.json', 'utf8'));
-const notes = JSON.parse(readFileSync('results/mutation/equivalent.json', 'utf8')).mutants;
-const explained = (file, m) => notes.some((n) => n.file === file && n.line === m.location.start.line
-  && (n.mutator === undefined || n.mutator === m.mutatorName) && (n.replacement === undefined || n.replacement === m.replacement));
-const sha = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
 /** Offset of a 1-based (line, column) in text. */
 function offset(text, { line, column }) {
@@ -24,16 +20,15 @@ function offset(text, { line, column }) {
   return o + column - 1;
 }
 
-const sameMutant = (a, b) => a.file === b.file && a.sourceSha === b.sourceSha && a.line === b.line && a.column === b.column && a.mutator === b.mutator && a.replacement === b.replacement;
-const earlier = existsSync('results/mutation/recheck.json') ? JSON.parse(readFileSync('results/mutation/recheck.json', 'utf8')).results : [];
+const earlier = recheckResults();
 const results = [];
 let restore = null;
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { restore?.(); process.exit(130); });
 for (const [file, { source, mutants }] of Object.entries(report.files)) {
   const current = readFileSync(file, 'utf8');
   // Survivors already killed on an earlier re-check stay killed (tests are only added).
-  const killedBefore = (m) => earlier.some((e) => e.killed && sameMutant(e, { file, sourceSha: sha(source), line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName, replacement: m.replacement }));
-  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && !explained(file, m) && !killedBefore(m));
+  const killedBefore = (m) => earlier.some((e) => e.killed && sameMutant(e, mutantKey(file, source, m)));
+  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && !reasonFor(file, m) && !killedBefore(m));
   if (!todo.length) continue;
   if (current !== source) { console.log(`${file}: changed since the report, ${todo.length} survivors not re-checked`); continue; }
   for (const m of todo) {
@@ -46,8 +41,7 @@ for (const [file, { source, mutants }] of Object.entries(report.files)) {
     restore();
     restore = null;
     const killed = r.status !== 0;
-    results.push({ file, sourceSha: sha(source), line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName,
-      replacement: m.replacement, tests, killed, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+    results.push({ ...mutantKey(file, source, m), tests, killed, seconds: Math.round((Date.now() - t0) / 100) / 10 });
     console.log(`${killed ? 'killed  ' : 'SURVIVED'} ${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} ${JSON.stringify(m.replacement).slice(0, 40)}`);
   }
 }
