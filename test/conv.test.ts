@@ -3,7 +3,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf, maxRelErr, randnTensor } from './helpers.js';
-import { conv2dSame } from '../src/model/conv.js';
+import { conv2dAuto, conv2dSame } from '../src/model/conv.js';
 import { Rng } from '../src/util/rng.js';
 
 before(setup);
@@ -21,4 +21,30 @@ test('conv2dSame equals tf.conv2d with "same" padding for odd kernels, and refus
   for (const shape of [[2, 2, 2, 1], [3, 1, 2, 1], [3, 3, 3, 1]] as Array<[number, number, number, number]>) {
     assert.throws(() => conv2dSame(x, tf.zeros(shape) as tf.Tensor4D), new RegExp(`^Error: conv2dSame: filter \\[${shape}\\] does not fit input \\[1,4,4,2\\] \\(odd square kernel, 2 input channels\\)$`), String(shape));
   }
+});
+
+test('conv2dAuto runs tfjs conv2d where the backend can differentiate it, else the im2col form, with the same values', async () => {
+  const r = new Rng(5);
+  const x = randnTensor(r, [2, 5, 4, 3]) as tf.Tensor4D, w = randnTensor(r, [3, 3, 3, 2]) as tf.Tensor4D;
+  const want = tf.conv2d(x, w, 1, 'same');
+  const usesConv2D = async () => {
+    let y: tf.Tensor | undefined;
+    const info = await tf.profile(() => { y = conv2dAuto(x, w); return y; });
+    assert.ok(maxRelErr(y!.dataSync(), want.dataSync()) < 1e-5);
+    y!.dispose();
+    return info.kernelNames.includes('Conv2D');
+  };
+  // Here every backend has the filter gradient (the native pack adds it to WASM); plain WASM in a browser does not,
+  // so take it away for a moment to see the fallback chosen.
+  const backend = tf.getBackend(), grad = tf.getKernel('Conv2DBackpropFilter', backend);
+  assert.ok(grad, `test setup: ${backend} has Conv2DBackpropFilter`);
+  assert.equal(await usesConv2D(), true, `${backend}: tfjs conv2d`);
+  tf.unregisterKernel('Conv2DBackpropFilter', backend);
+  try {
+    assert.equal(await usesConv2D(), false, `${backend} without the filter gradient: the im2col form`);
+  } finally {
+    tf.registerKernel(grad!);
+  }
+  assert.ok(tf.getKernel('Conv2DBackpropFilter', backend));
+  tf.dispose([x, w, want]);
 });

@@ -4,7 +4,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup } from './helpers.js';
-import { checkpointModelSettings, ConfigError, defaultNestARConfig, MODEL_LIMITS, resolveNestARConfig } from '../src/model/config.js';
+import { checkpointModelSettings, ConfigError, defaultNestARConfig, MAX_MODEL_PARAMS, MODEL_LIMITS, resolveNestARConfig } from '../src/model/config.js';
+import { transformerParams } from '../src/model/paramCount.js';
 import { baselineInputTokens, baselineLossGroups, baselineParams, matchedDepth, nestarParams, nextScaleSides, resolveBaselineConfig } from '../src/model/baselineConfig.js';
 import { createGenerator, describeGenerator, resolveModelConfig, type ModelConfigInput } from '../src/model/factory.js';
 import { NestAR } from '../src/model/nestar.js';
@@ -145,4 +146,53 @@ test('closed-form parameter counts equal the built models for every method, head
       }
     }
   }
+});
+
+test('baseline checks fire on their own when depth is given (no NestAR budget to fall back on), and matched depth reaches 64 and breaks ties shallow', () => {
+  // With depth given, no NestAR of the same settings is resolved, so only the baseline's own checks stand between a bad value and the model.
+  assert.throws(() => resolveBaselineConfig({ kind: 'nextscale', depth: 2, headKind: 'mlp' as never }), configError(/^model\.headKind must be one of token, patch, got "mlp"$/));
+  assert.throws(() => resolveBaselineConfig({ kind: 'nextscale', depth: 2, headKind: 'patch', headWidth: 30 }), configError(/^model\.headWidth 30 is not divisible by model\.headHeads 4$/));
+  assert.throws(() => resolveBaselineConfig({ kind: 'raster', depth: 2, gridSize: 12 }), configError(/^model\.gridSize must be a power of 2 \(e\.g\. 4, 8, 16\), got 12$/));
+  const c = resolveBaselineConfig({ kind: 'raster', width: 16, heads: 2 });
+  const p = (d: number) => baselineParams({ ...c, depth: d });
+  assert.equal(matchedDepth(c, p(64)), 64, 'the deepest depth searched is 64');
+  assert.equal(matchedDepth(c, p(64) * 10), 64);
+  // A target exactly between two depths' counts: the shallower one wins.
+  assert.equal((p(3) + p(4)) % 2, 0, 'test setup: an integer midpoint');
+  assert.equal(matchedDepth(c, (p(3) + p(4)) / 2), 3);
+  assert.equal(matchedDepth(c, (p(3) + p(4)) / 2 + 1), 4);
+});
+
+test('the parameter ceiling: undefined input named, each method counted by its own formula, exactly the limit allowed, the GiB figure computed', () => {
+  assert.throws(() => resolveModelConfig(undefined as never), configError(/^model must be an object of settings, got undefined$/));
+  // A raster AR whose own count is under the limit while the same settings read as NestAR (three modules) are over it, and the reverse.
+  const raster = { kind: 'raster' as const, width: 1024, heads: 8, depth: 10, headWidth: 64 };
+  const rc = resolveModelConfig(raster);
+  assert.ok(rc.kind === 'raster' && baselineParams(rc) < MAX_MODEL_PARAMS && nestarParams({ ...defaultNestARConfig, ...raster, kind: 'nestar' }) > MAX_MODEL_PARAMS, 'test setup: counts straddle the limit');
+  const nestar = { kind: 'nestar' as const, width: 1024, heads: 8, depth: 6, headWidth: 64 };
+  const nc = resolveNestARConfig(nestar).config;
+  assert.ok(nestarParams(nc) > MAX_MODEL_PARAMS && baselineParams({ ...nc, kind: 'raster', depth: 6 } as never) < MAX_MODEL_PARAMS, 'test setup: counts straddle the limit');
+  let message = '';
+  try { resolveModelConfig(nestar); } catch (e) { message = (e as Error).message; }
+  const params = nestarParams(nc);
+  assert.ok(message.startsWith(`model: these settings give ${params.toExponential(2)} parameters (${(16 * params / 2 ** 30).toFixed(1)} GiB with EMA and optimizer state)`), message);
+  // numClasses adds one width-sized row per class: solve for a raster AR of exactly MAX_MODEL_PARAMS parameters.
+  const base = { kind: 'raster' as const, width: 512, heads: 8, depth: 1, headWidth: 64, numClasses: 1 };
+  let exact: ModelConfigInput | undefined;
+  for (let tokenDim = 1; tokenDim <= 512 && !exact; tokenDim++) {
+    const p0 = baselineParams(resolveBaselineConfig({ ...base, tokenDim })), per = baselineParams(resolveBaselineConfig({ ...base, tokenDim, numClasses: 2 })) - p0;
+    for (let depth = 1; depth <= 64 && !exact; depth++) {
+      const q0 = baselineParams(resolveBaselineConfig({ ...base, tokenDim, depth }));
+      if ((MAX_MODEL_PARAMS - q0) % per === 0 && MAX_MODEL_PARAMS - q0 >= 0 && (MAX_MODEL_PARAMS - q0) / per < 99_000) exact = { ...base, tokenDim, depth, numClasses: 1 + (MAX_MODEL_PARAMS - q0) / per };
+    }
+  }
+  assert.ok(exact, 'test setup: a raster AR of exactly the limit exists');
+  const at = resolveModelConfig(exact!);
+  assert.equal(baselineParams(at as never), MAX_MODEL_PARAMS);
+  assert.throws(() => resolveModelConfig({ ...exact!, numClasses: (exact as { numClasses: number }).numClasses + 1 }), configError(/over the limit of 2e\+8/));
+});
+
+test('transformerParams counts no noise input unless asked', () => {
+  assert.equal(transformerParams(16, 2, 4, 3, 5, 9), transformerParams(16, 2, 4, 3, 5, 9, false));
+  assert.equal(transformerParams(16, 2, 4, 3, 5, 9, true) - transformerParams(16, 2, 4, 3, 5, 9), 2 * 16);
 });
