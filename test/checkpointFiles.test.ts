@@ -141,3 +141,69 @@ test('reading a checkpoint refuses a state.json of another format or not an obje
   }
   assert.ok(!existsSync(join(latent, 'tokenizer.safetensors')));
 });
+
+test('leftovers holding files are cleared, a partial step folder gives way to its complete copy set aside, and names that only contain the patterns are never touched', () => {
+  const run = runDir(), ck = join(run, 'checkpoints');
+  saveCheckpoint(run, state(2), tensors(2), 5);
+  const fill = (d: string) => { mkdirSync(join(ck, d), { recursive: true }); writeFileSync(join(ck, d, 'junk.safetensors'), 'x'); };
+  fill('.step-0000003.tmp-77'); fill('.step-0000001.del-77');
+  // Step 2 set aside whole, and a writer killed after creating a new step-2 folder but before its state.json.
+  renameSync(join(ck, 'step-0000002'), join(ck, '.step-0000002.old-77'));
+  fill('step-0000002');
+  // A set-aside copy of step 9, whose step folder is complete: only a leftover.
+  saveCheckpoint(run, state(9), tensors(9), 5);
+  fill('.step-0000009.old-78');
+  const users = ['x.step-0000001.tmp-5', '.step-0000001.tmp-5.bak', 'x.step-0000002.old-5', '.step-0000002.old-5.bak', 'keep-step-0000001', 'step-0000001.bak'];
+  for (const u of users) fill(u);
+  saveCheckpoint(run, state(10), tensors(10), 5);
+  assert.deepEqual(steps(run), [...users, 'step-0000002', 'step-0000009', 'step-0000010'].sort(), 'leftovers gone, user names untouched');
+  assert.deepEqual(readdirSync(join(ck, 'step-0000002')).sort(), ['ema.safetensors', 'model.safetensors', 'optimizer.safetensors', 'state.json'], 'the complete copy is back');
+  assert.deepEqual(Array.from(loadCheckpoint(join(ck, 'step-0000002')).tensors.model.w!.data), [2, 3]);
+  // Pruning counts step folders only: the user's look-alikes survive keep = 1.
+  saveCheckpoint(run, state(11), tensors(11), 1);
+  assert.deepEqual(steps(run), [...users, 'step-0000011'].sort());
+  for (const u of users) assert.deepEqual(readdirSync(join(ck, u)), ['junk.safetensors'], u);
+});
+
+test('state.json and latest.json end in a newline; a write error without a path is named as such; read errors say they come from a checkpoint', () => {
+  const run = runDir();
+  const dir = saveCheckpoint(run, state(1), tensors(1), 2);
+  assert.ok(readFileSync(join(dir, 'state.json'), 'utf8').endsWith('}\n'));
+  assert.ok(readFileSync(join(run, 'latest.json'), 'utf8').endsWith('}\n'));
+  // A tensor whose data does not fit its shape fails in the encoder, an error with neither code nor path.
+  let message = '';
+  try { saveCheckpoint(run, state(2), { model: { w: { shape: [3], data: Float32Array.from([1, 2]) } } }, 2); } catch (e) { message = (e as Error).message; }
+  assert.match(message, /^could not write checkpoint .*step-0000002 \([^)]*\); the previous checkpoint is intact$/);
+  assert.ok(!message.includes(' at '), message);
+  writeFileSync(join(dir, 'state.json'), '{');
+  assert.throws(() => loadCheckpoint(dir), (e: unknown) => (e as Error).message.startsWith(`checkpoint: ${join(dir, 'state.json')} is not valid JSON`));
+  writeFileSync(join(dir, 'state.json'), JSON.stringify(state(1)));
+  rmSync(join(dir, 'ema.safetensors'));
+  mkdirSync(join(dir, 'ema.safetensors'));
+  assert.throws(() => loadCheckpoint(dir), (e: unknown) => (e as Error).message.startsWith(`checkpoint: ${join(dir, 'ema.safetensors')} is`));
+  writeFileSync(join(run, 'latest.json'), '{');
+  assert.throws(() => resolveCheckpointDir(run), (e: unknown) => (e as Error).message.startsWith(`checkpoint: ${join(run, 'latest.json')} is not valid JSON`));
+});
+
+test('latest.json: only checkpoints/step-N of this run, shown cut to 80 characters; a step folder is preferred to its copy set aside, which is used only when complete', () => {
+  const run = runDir(), ck = join(run, 'checkpoints'), latest = join(run, 'latest.json');
+  const dir = saveCheckpoint(run, state(5), tensors(5), 2);
+  const refused = (text: string) => assert.throws(() => resolveCheckpointDir(run), (e: unknown) => (e as Error).message === `checkpoint: ${latest} must be {"checkpoint": "checkpoints/step-NNNNNNN", ...} as nestar writes it, got ${text}`, text);
+  writeFileSync(latest, JSON.stringify({ checkpoint: ['checkpoints/step-0000005'] }));
+  refused('{"checkpoint":["checkpoints/step-0000005"]}');
+  writeFileSync(latest, JSON.stringify({ checkpoint: 'x/checkpoints/step-0000005' }));
+  refused('{"checkpoint":"x/checkpoints/step-0000005"}');
+  const long = { checkpoint: `checkpoints/${'z'.repeat(100)}` };
+  writeFileSync(latest, JSON.stringify(long));
+  refused(JSON.stringify(long).slice(0, 80));
+  writeFileSync(latest, JSON.stringify({ checkpoint: 'checkpoints/step-0000005', step: 5 }));
+  // A complete copy aside does not replace a complete step folder.
+  mkdirSync(join(ck, '.step-0000005.old-1'));
+  writeFileSync(join(ck, '.step-0000005.old-1', 'state.json'), JSON.stringify(state(5)));
+  assert.equal(resolveCheckpointDir(run), dir);
+  // A step folder without its state.json: the complete copy aside is used, an incomplete one never.
+  rmSync(join(dir, 'state.json'));
+  assert.equal(resolveCheckpointDir(run), join(ck, '.step-0000005.old-1'));
+  rmSync(join(ck, '.step-0000005.old-1', 'state.json'));
+  assert.throws(() => resolveCheckpointDir(run), (e: unknown) => (e as Error).message === `checkpoint: ${latest} names ${dir}, which is not a checkpoint`);
+});

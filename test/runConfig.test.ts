@@ -3,12 +3,13 @@
 // model fields the data decides.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from './helpers.js';
 import { backgroundRgb, defaultChannels, defaultTrainConfig, resolveRunConfig, tokenGeometry, TRAIN_LIMITS, type TrainConfig } from '../src/train/config.js';
 import { ConfigError } from '../src/model/config.js';
+import { TOKENIZER_FORMAT } from '../src/tokenizer/checkpointInfo.js';
 
 before(setup);
 
@@ -124,4 +125,45 @@ test('tokenizer settings: the patch must divide the image, a KL tokenizer needs 
     assert.throws(() => resolveRunConfig({ [sec]: 'x' } as never), configError(new RegExp(`^${sec} must be an object of settings, got "x"$`)), sec);
   }
   assert.throws(() => resolveRunConfig([] as never), configError(/^config must be an object with sections model, data, tokenizer, train, coord; got \[\]$/));
+});
+
+test('run config edges: whole-config and section shapes, non-finite numbers, fractional and negative patches, and a KL checkpoint read for its factors', () => {
+  for (const bad of [null, 'abc', 5]) {
+    assert.throws(() => resolveRunConfig(bad as never), configError(new RegExp(`^config must be an object with sections model, data, tokenizer, train, coord; got ${JSON.stringify(JSON.stringify(bad)).slice(1, -1)}$`)), String(bad));
+  }
+  for (const sec of ['model', 'data', 'tokenizer', 'train', 'coord']) {
+    assert.throws(() => resolveRunConfig({ [sec]: null } as never), configError(new RegExp(`^${sec} must be an object of settings, got null$`)), sec);
+  }
+  assert.throws(() => resolveRunConfig({ modle: {} } as never), configError(/^config\.modle is not a known setting; known: model, data, tokenizer, train, coord$/));
+  // JSON reads 1e400 as Infinity: rejected even where the bound alone would let it through.
+  assert.throws(() => resolveRunConfig(JSON.parse('{"train": {"lr": 1e400}}')), configError(/^train\.lr must be a positive number, got Infinity$/));
+  assert.throws(() => resolveRunConfig({ train: { lr: '0.1' } } as never), configError(/^train\.lr must be a positive number, got "0\.1"$/));
+  assert.throws(() => resolveRunConfig({ data: { source: 5 } } as never), configError(/^data\.source must be 'mnist', 'emoji' or an image folder path, got 5$/));
+  assert.throws(() => resolveRunConfig({ data: { source: '/d', holdout: 1 } }), configError(/^data\.holdout must be a fraction in \[0, 1\), got 1$/));
+  assert.equal(resolveRunConfig({ data: { source: '/d', holdout: 0 } }).data.holdout, 0);
+  assert.equal(resolveRunConfig({ data: { imageSize: 1 }, tokenizer: { patch: 1 }, model: { kind: 'raster', depth: 1 } }).model.gridSize, 1, 'an image of one pixel is allowed');
+  for (const bad of [['#ffffff'], 'x#ffffff', '#ffffffx']) {
+    assert.throws(() => backgroundRgb({ background: bad as never }), configError(/^data\.background must be a colour '#rrggbb'/), JSON.stringify(bad));
+  }
+  // Pixel patches: 0.5 and -4 would divide 32 exactly; 1 (one pixel a token) is allowed.
+  for (const patch of [0.5, -4]) {
+    assert.throws(() => resolveRunConfig({ tokenizer: { patch } }), configError(new RegExp(`^tokenizer\\.patch must be a positive integer dividing data\\.imageSize \\(32\\), got ${patch}$`)), String(patch));
+  }
+  assert.deepEqual(resolveRunConfig({ data: { imageSize: 8 }, tokenizer: { patch: 1 } }).tokenizer, { kind: 'patch', patch: 1 });
+  const kl = { checkpoint: 'tok', factor: 4, latentChannels: 2 };
+  for (const patch of [0.5, -2]) {
+    assert.throws(() => resolveRunConfig({ tokenizer: { ...kl, patch } }), configError(new RegExp(`^tokenizer\\.patch must divide the latent side 8, got ${patch}$`)), String(patch));
+  }
+  for (const checkpoint of [5, '']) {
+    assert.throws(() => resolveRunConfig({ tokenizer: { kind: 'kl', checkpoint } } as never), configError(/^tokenizer\.checkpoint \(a trained tokenizer: nestar train-tokenizer\) is required for tokenizer\.kind 'kl'$/), JSON.stringify(checkpoint));
+  }
+  // A tokenizer checkpoint's state.json is all that is read: factor and channels come from it unless both are given.
+  const tok = mkdtempSync(join(tmpdir(), 'nestar-tokcfg-'));
+  writeFileSync(join(tok, 'state.json'), JSON.stringify({ format: TOKENIZER_FORMAT, config: { tokenizer: { imageSize: 32, channels: 1, factor: 4, latentChannels: 3 } } }));
+  assert.deepEqual(resolveRunConfig({ tokenizer: { checkpoint: tok } }).tokenizer, { kind: 'kl', checkpoint: tok, patch: 1, factor: 4, latentChannels: 3 });
+  assert.deepEqual(resolveRunConfig({ tokenizer: { checkpoint: tok, factor: 4 } }).tokenizer, { kind: 'kl', checkpoint: tok, patch: 1, factor: 4, latentChannels: 3 }, 'factor alone: channels read');
+  assert.deepEqual(resolveRunConfig({ tokenizer: { checkpoint: tok, latentChannels: 3 } }).tokenizer, { kind: 'kl', checkpoint: tok, patch: 1, factor: 4, latentChannels: 3 }, 'channels alone: factor read');
+  assert.throws(() => resolveRunConfig({ data: { imageSize: 64 }, tokenizer: { checkpoint: tok } }), configError(new RegExp(`^tokenizer ${tok} was trained on 32x32x1 images, but data gives 64x64x1$`)));
+  assert.throws(() => resolveRunConfig({ data: { channels: 3 }, tokenizer: { checkpoint: tok } }), configError(new RegExp(`^tokenizer ${tok} was trained on 32x32x1 images, but data gives 32x32x3$`)));
+  rmSync(tok, { recursive: true, force: true });
 });

@@ -2,10 +2,11 @@
 // its saved position, weights moved in and out of variables with their checks, and the run lock.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { execPath } from 'node:process';
 import { setup, tf } from './helpers.js';
 import { DataCursor } from '../src/train/dataCursor.js';
 import { assignVariables, checkCompatible, checkFinite, exportVariables, prefixed, unprefixed } from '../src/train/weights.js';
@@ -128,4 +129,41 @@ test('a ParamStore, AdamW and the EMA free every tensor they made when disposed 
   ema.dispose();
   ps.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('the run lock: a start time read from /proc even for a command name with spaces and parentheses, lock text parsed loosely, and locks released when the process exits', async () => {
+  // A process started just now, under a name that breaks naive /proc/PID/stat parsing.
+  const bin = mkdtempSync(join(tmpdir(), 'nestar-lockname-')), odd = join(bin, 'x) (y z');
+  symlinkSync(execPath, odd);
+  const child = spawn(odd, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const ticks = Number(processStartTime(child.pid!));
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+    // Clock ticks since boot (100 a second on Linux) plus the boot time is when the child started: a moment ago.
+    assert.ok(Math.abs(btime + ticks / 100 - Date.now() / 1000) < 5, `start ${ticks} ticks after boot at ${btime}`);
+    const dir = mkdtempSync(join(tmpdir(), 'nestar-lock2-')), lock = join(dir, '.lock');
+    const start = processStartTime(child.pid!);
+    // Loose but exact parsing: surrounding and repeated whitespace, fields left out.
+    for (const text of [`  ${child.pid} ${start} ${hostname()}\n`, `${child.pid}\n`, `${child.pid}\t\t${start}  ${hostname()}`]) {
+      writeFileSync(lock, text);
+      assert.throws(() => acquireRunLock(dir), new RegExp(`in use by another training \\(pid ${child.pid}\\)`), JSON.stringify(text));
+    }
+    writeFileSync(lock, `${child.pid}  ${Number(start) + 1}  ${hostname()}\n`);
+    acquireRunLock(dir)();
+    assert.ok(!existsSync(lock));
+  } finally { child.kill('SIGKILL'); }
+  // One exit hook however many locks are taken, and it removes every lock still held when the process ends.
+  const before = process.listenerCount('exit');
+  const a = mkdtempSync(join(tmpdir(), 'nestar-lock3-')), b = mkdtempSync(join(tmpdir(), 'nestar-lock3-'));
+  const ra = acquireRunLock(a), rb = acquireRunLock(b);
+  assert.ok(process.listenerCount('exit') - before <= 1, 'at most one exit listener added');
+  ra(); rb();
+  const x = mkdtempSync(join(tmpdir(), 'nestar-lock4-')), y = mkdtempSync(join(tmpdir(), 'nestar-lock4-'));
+  const script = `import { acquireRunLock } from ${JSON.stringify(resolve('src/train/runLock.ts'))}; const n = process.listenerCount('exit'); `
+    + `acquireRunLock(${JSON.stringify(x)}); acquireRunLock(${JSON.stringify(y)}); process.stdout.write(String(process.listenerCount('exit') - n));`;
+  const r = spawnSync(execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '1', 'one exit listener for two locks');
+  assert.ok(!existsSync(join(x, '.lock')) && !existsSync(join(y, '.lock')), 'both locks removed at exit');
 });
