@@ -2,7 +2,7 @@
 // mutant, each marked with the reason it is equivalent or harmless when results/mutation/equivalent.json
 // gives one, and "open" otherwise. Writes results/mutation/summary.md and prints the score table.
 //   node scripts/mutation-summary.mjs [report.json]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mutantKey, reasonFor, recheckResults, sameMutant } from './mutation-notes.mjs';
 
 const reportPath = process.argv[2] ?? 'results/mutation/mutation.json';
@@ -35,12 +35,17 @@ const table = [
   ...[...rows, ['all files measured', total]].map(([f, c]) =>
     `| ${f} | ${c.Killed + c.Timeout + c.Survived + c.NoCoverage + c.other} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${score(c).toFixed(1)} | ${score(c, c.later).toFixed(1)} |`),
 ];
+// The scope (stryker.config.json's mutate: whole folders and single files) against the files this report holds.
+const scope = JSON.parse(readFileSync('stryker.config.json', 'utf8')).mutate.flatMap((g) => (g.endsWith('/**/*.ts')
+  ? readdirSync(g.slice(0, -'/**/*.ts'.length), { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => `${g.slice(0, -'/**/*.ts'.length)}/${f}`)
+  : [g]));
+const notRun = scope.filter((f) => !(f in report.files)).sort();
 const head = '| place | status | mutator | replacement | source line | why it may stay |\n|---|---|---|---|---|---|';
 const md = [
   '# Mutation testing: the last Stryker report',
   '',
   `Made by \`node scripts/mutation-summary.mjs\` from \`${reportPath}\` (Stryker's score: killed + timed out over all`,
-  'covered and uncovered mutants). Only files that a run has mutated appear; see the README for the scope not yet run.',
+  `covered and uncovered mutants). Scope (stryker.config.json): ${scope.length} files; ${notRun.length ? `not in this report: ${notRun.join(', ')}` : 'every one is in this report'}.`,
   '',
   ...table,
   '',

@@ -4,13 +4,19 @@
 // Only files whose source is still the one the report mutated are re-checked (else the locations are stale).
 // Writes results/mutation/recheck.json, which scripts/mutation-summary.mjs reads. Do not run it next to
 // anything that reads src/ (npm test): the sources are mutated in place while it runs.
-//   node scripts/recheck-survivors.mjs test/a.test.ts [test/b.test.ts …]
+//   node scripts/recheck-survivors.mjs [--only FILE[:LINE,LINE…]] test/a.test.ts [test/b.test.ts …]
+// --only re-checks one source file's survivors (on the given lines), for slow tests such as test/crash.test.ts.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { mutantKey, reasonFor, recheckResults, sameMutant } from './mutation-notes.mjs';
 
-const tests = process.argv.slice(2);
-if (!tests.length) { console.error('usage: node scripts/recheck-survivors.mjs TEST_FILE…'); process.exit(2); }
+const args = process.argv.slice(2);
+const onlyAt = args.indexOf('--only');
+const only = onlyAt < 0 ? null : args.splice(onlyAt, 2)[1] ?? '';
+const [onlyFile, onlyLines] = only === null ? [null, null] : [only.split(':')[0], only.includes(':') ? only.split(':')[1].split(',').map(Number) : null];
+const tests = args;
+if (!tests.length || only === '') { console.error('usage: node scripts/recheck-survivors.mjs [--only FILE[:LINE,…]] TEST_FILE…'); process.exit(2); }
+const wanted = (file, m) => (onlyFile === null || file === onlyFile) && (onlyLines === null || onlyLines.includes(m.location.start.line));
 const report = JSON.parse(readFileSync('results/mutation/mutation.json', 'utf8'));
 
 /** Offset of a 1-based (line, column) in text. */
@@ -28,7 +34,7 @@ for (const [file, { source, mutants }] of Object.entries(report.files)) {
   const current = readFileSync(file, 'utf8');
   // Survivors already killed on an earlier re-check stay killed (tests are only added).
   const killedBefore = (m) => earlier.some((e) => e.killed && sameMutant(e, mutantKey(file, source, m)));
-  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && !reasonFor(file, m) && !killedBefore(m));
+  const todo = mutants.filter((m) => (m.status === 'Survived' || m.status === 'NoCoverage') && wanted(file, m) && !reasonFor(file, m) && !killedBefore(m));
   if (!todo.length) continue;
   if (current !== source) { console.log(`${file}: changed since the report, ${todo.length} survivors not re-checked`); continue; }
   for (const m of todo) {

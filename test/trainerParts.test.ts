@@ -167,9 +167,30 @@ test('non-finite steps are skipped without touching the weights, counted across 
   const r = Trainer.resume({ runDir: dir, data: nan });
   assert.equal(r.skippedSteps, 3, 'the count survives a resume');
   for (let i = 0; i < 19; i++) r.trainStep();
+  const held = tf.memory().numTensors;
   assert.throws(() => r.trainStep(), /^Error: training diverged: 20 consecutive steps with a non-finite loss or gradient \(last at step 22\); lower train\.lr$/);
+  assert.equal(tf.memory().numTensors, held, 'the step that stops training frees its tensors too');
   assert.equal(r.skippedSteps, 23);
   r.dispose();
+});
+
+test('a finite loss with a non-finite gradient (an overflow in the backward pass) skips the step too', () => {
+  const t = Trainer.create(config(), { runDir: tmp(), data: images(4, [0]) });
+  const params = t.model.params, grads = params.grads.bind(params);
+  // Overflow one gradient entry after the real backward pass; the loss stays the real, finite one.
+  params.grads = (f) => {
+    const r = grads(f), [k, g] = [...r.grads][0]!;
+    r.grads.set(k, tf.tidy(() => tf.add(g, tf.fill(g.shape, Infinity))));
+    g.dispose();
+    return r;
+  };
+  const before = exportVariables(params.vars);
+  const log = t.trainStep();
+  assert.ok(Number.isFinite(log.loss) && log.skipped, `loss ${log.loss}, skipped ${log.skipped}`);
+  assert.equal(t.skippedSteps, 1);
+  const after = exportVariables(params.vars);
+  for (const [k, v] of Object.entries(before)) assert.deepEqual(Array.from(after[k]!.data), Array.from(v.data), `${k} untouched`);
+  t.dispose();
 });
 
 test('a resume names the EMA or optimizer file that does not fit; folders without class names record none; trainSeconds counts wall time', async () => {
