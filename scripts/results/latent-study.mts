@@ -27,6 +27,49 @@ export function latentSensitivitySection(dir: string, L: (s?: string) => void): 
   const r2 = Math.abs(lat.neighbourR2 - pix.neighbourR2) < 0.05 ? `about as predictable from their neighbours (R² ${f(lat.neighbourR2, 3)} vs ${f(pix.neighbourR2, 3)})`
     : lat.neighbourR2 < pix.neighbourR2 ? `less predictable from their neighbours (R² ${f(lat.neighbourR2, 3)} vs ${f(pix.neighbourR2, 3)})` : `more predictable from their neighbours (R² ${f(lat.neighbourR2, 3)} vs ${f(pix.neighbourR2, 3)})`;
   const cleared = lower.length === noisy.length && lat.neighbourR2 >= pix.neighbourR2 - 0.05;
-  L(`Does the latent space amplify token errors? ${amplify}. Are latent tokens harder to predict locally? They are ${r2}. ${cleared ? 'So neither decoder sensitivity nor local smoothness explains the weak latent runs; what' : 'What'} is left to test with short training runs (not done yet) is the KL weight, the number of latent channels and the normalisation.`);
+  L(`Does the latent space amplify token errors? ${amplify}. Are latent tokens harder to predict locally? They are ${r2}. ${cleared ? 'So neither decoder sensitivity nor local smoothness explains the weak latent runs; what' : 'What'} is left to test with short training runs ${read(join(dir, 'short', 'control', 'eval', 'report.json')) ? '(below)' : '(not done yet)'} is the KL weight, the number of latent channels and the normalisation.`);
   L();
+}
+
+interface TokReport { psnr: number; fdReconstruction: number; images: number; tokens: { grid: number; tokenDim: number }; latentStats: { std: number[] } }
+interface EvalRow { cfg?: number; fd: number; precision: number; recall: number; coverage: number }
+interface EvalReport { rows: EvalRow[]; settings: { n: number }; source: { step: number } }
+
+/** The variants of scripts/results/latent-short.sh, in its order, with the one change each makes. */
+const SHORT_VARIANTS: [string, string, string][] = [
+  ['control', 'KL 1e-4, 4 channels, normalised (latent.sh\'s tokenizer)', 'control'],
+  ['nonorm', 'control tokenizer, latents not normalised (mean 0, std 1 in place of the measured statistics)', 'control'],
+  ['kl1e-3', 'KL weight 1e-3 (×10)', 'kl1e-3'],
+  ['kl1e-2', 'KL weight 1e-2 (×100)', 'kl1e-2'],
+  ['ch8', '8 latent channels', 'ch8'],
+  ['pixel', 'pixel patches (4×4, no tokenizer)', ''],
+];
+
+/** Issue #20's short training runs on latent variants (scripts/results/latent-short.sh), every number read from its reports. */
+export function latentShortSection(dir: string, L: (s?: string) => void): void {
+  const rows = SHORT_VARIANTS.map(([v, what, tok]) => ({ v, what, tok: tok ? read<TokReport>(join(dir, tok, 'tokenizer', 'report.json')) : null,
+    ev: read<EvalReport>(join(dir, v, 'eval', 'report.json')) })).filter((r) => r.ev);
+  if (!rows.length) return;
+  const ev0 = rows[0]!.ev!;
+  const settings = read<{ tokenizerSteps: number }>(join(dir, 'settings.json'));
+  L(`Short runs, one change each (\`bash scripts/results/latent-short.sh\`): every tokenizer trained for ${settings ? `${settings.tokenizerSteps} steps (latent.sh's: 2000)` : 'the same steps'}, then NestAR for ${ev0.source.step} steps on its latents (the pixel runs' config, one latent cell per token), scored at CFG ${ev0.rows[0]!.cfg} on ${ev0.settings.n} samples. Short runs: compare the rows with each other, not with the full runs above (one training seed each).`);
+  L();
+  L('| variant | change | tokenizer PSNR (dB) | FD of reconstructions | raw latent std (mean over channels) | NestAR FD ↓ | precision | recall | coverage |');
+  L('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const { v, what, tok, ev } of rows) {
+    const r = ev!.rows[0]!, std = tok ? tok.latentStats.std.reduce((a, b) => a + b, 0) / tok.latentStats.std.length : NaN;
+    L(`| ${v} | ${what} | ${tok ? f(tok.psnr) : '–'} | ${tok ? f(tok.fdReconstruction) : '–'} | ${tok ? f(std, 3) : '–'} | ${f(r.fd)} | ${f(r.precision, 3)} | ${f(r.recall, 3)} | ${f(r.coverage, 3)} |`);
+  }
+  L();
+  const fd = (v: string) => rows.find((r) => r.v === v)?.ev!.rows[0]!.fd;
+  const control = fd('control'), pixel = fd('pixel');
+  const latentRows = rows.filter((r) => r.v !== 'pixel'), bestLatent = latentRows.reduce((a, b) => (b.ev!.rows[0]!.fd < a.ev!.rows[0]!.fd ? b : a));
+  const parts: string[] = [];
+  if (control !== undefined) {
+    for (const r of latentRows.filter((x) => x.v !== 'control')) parts.push(`${r.v} ${f(r.ev!.rows[0]!.fd / control, 2)}×`);
+    L(`NestAR FD relative to the control: ${parts.join(', ')}${pixel !== undefined ? `; pixel patches ${f(pixel / control, 2)}×` : ''}. Best latent variant: ${bestLatent.v} (FD ${f(bestLatent.ev!.rows[0]!.fd)}${pixel !== undefined ? `, ${bestLatent.ev!.rows[0]!.fd <= pixel ? 'at or below' : 'above'} the pixel-patch run's ${f(pixel)}` : ''}).`);
+    L();
+  }
+  const missing = SHORT_VARIANTS.map(([v]) => v).filter((v) => !rows.some((r) => r.v === v));
+  if (missing.length) { L(`Not run yet: ${missing.join(', ')}.`); L(); }
 }

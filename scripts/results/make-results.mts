@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lineChartSvg } from '../../src/util/svgPlot.ts';
 import { headsSection } from './heads-results.mts';
-import { latentSensitivitySection } from './latent-study.mts';
+import { latentShortSection, latentSensitivitySection } from './latent-study.mts';
 import { longSection } from './long-results.mts';
 import { emojiSection } from './emoji-results.mts';
 
@@ -191,6 +191,7 @@ if (METHODS.some((m) => latent[m])) {
   L();
 }
 latentSensitivitySection(LATENT, L);
+latentShortSection(join(LATENT, 'short'), L);
 if (latentMissing.length) L(`Not run yet: ${latentMissing.join(', ')} (the KL tokenizer and the three methods trained on its latents).`);
 L();
 L('## Samples and the nested stages');
