@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 source scripts/results/lib.sh
 CONFIG=${CONFIG:-results/configs/mnist-patch.json}
 RUNS=${RUNS:-runs/results/latent-short} OUT=${OUT:-results/mnist-latent/short}
-TOK_STEPS=${TOK_STEPS:-500} STEPS=${STEPS:-400} N=${N:-1000}
+TOK_STEPS=${TOK_STEPS:-1000} STEPS=${STEPS:-400} N=${N:-1000}
 VARIANTS=${VARIANTS:-control nonorm kl1e-2 ch8 kl1e-3 pixel}
 mkdir -p "$OUT"
 echo "{\"tokenizerSteps\": $TOK_STEPS, \"steps\": $STEPS, \"n\": $N}" > "$OUT/settings.json"
