@@ -36,9 +36,10 @@ const table = [
     `| ${f} | ${c.Killed + c.Timeout + c.Survived + c.NoCoverage + c.other} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${score(c).toFixed(1)} | ${score(c, c.later).toFixed(1)} |`),
 ];
 // The scope (stryker.config.json's mutate: whole folders and single files) against the files this report holds.
-const scope = JSON.parse(readFileSync('stryker.config.json', 'utf8')).mutate.flatMap((g) => (g.endsWith('/**/*.ts')
-  ? readdirSync(g.slice(0, -'/**/*.ts'.length), { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => `${g.slice(0, -'/**/*.ts'.length)}/${f}`)
-  : [g]));
+const scope = JSON.parse(readFileSync('stryker.config.json', 'utf8')).mutate.flatMap((g) => {
+  const folder = g.endsWith('/**/*.ts') ? g.slice(0, -'/**/*.ts'.length) : null;
+  return folder ? readdirSync(folder, { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => `${folder}/${f}`) : [g];
+});
 const notRun = scope.filter((f) => !(f in report.files)).sort();
 const head = '| place | status | mutator | replacement | source line | why it may stay |\n|---|---|---|---|---|---|';
 const md = [

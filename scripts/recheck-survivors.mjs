@@ -13,7 +13,8 @@ import { mutantKey, reasonFor, recheckResults, sameMutant } from './mutation-not
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt < 0 ? null : args.splice(onlyAt, 2)[1] ?? '';
-const [onlyFile, onlyLines] = only === null ? [null, null] : [only.split(':')[0], only.includes(':') ? only.split(':')[1].split(',').map(Number) : null];
+const [onlyFile = null, lines] = only?.split(':') ?? [];
+const onlyLines = lines === undefined ? null : lines.split(',').map(Number);
 const tests = args;
 if (!tests.length || only === '') { console.error('usage: node scripts/recheck-survivors.mjs [--only FILE[:LINE,…]] TEST_FILE…'); process.exit(2); }
 const wanted = (file, m) => (onlyFile === null || file === onlyFile) && (onlyLines === null || onlyLines.includes(m.location.start.line));

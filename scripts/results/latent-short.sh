@@ -19,7 +19,8 @@ RUNS=${RUNS:-runs/results/latent-short} OUT=${OUT:-results/mnist-latent/short}
 TOK_STEPS=${TOK_STEPS:-1000} STEPS=${STEPS:-400} N=${N:-1000}
 VARIANTS=${VARIANTS:-control nonorm kl1e-2 ch8 kl1e-3 pixel}
 mkdir -p "$OUT"
-echo "{\"tokenizerSteps\": $TOK_STEPS, \"steps\": $STEPS, \"n\": $N}" > "$OUT/settings.json"
+# The tokenizers' steps for the results table (NestAR's steps and N are in each eval report).
+echo "{\"tokenizerSteps\": $TOK_STEPS}" > "$OUT/settings.json"
 
 tok_flags() {
   case $1 in

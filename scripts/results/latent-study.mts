@@ -1,7 +1,7 @@
 // Issue #20's latent study, the measurements that need no training (scripts/results/latent-sensitivity.mts):
 // a paragraph for RESULTS.md's latent section, every number and every comparison read from sensitivity.json.
 import { join } from 'node:path';
-import { f, read } from './reportFiles.mts';
+import { bestFd, f, read } from './reportFiles.mts';
 
 interface Entry { grid: number; tokenDim: number; fdBySigma: Record<string, number>; neighbourR2: number }
 interface Sensitivity { command: string; images: string; sigmas: number[]; tokenizers: Record<string, Entry> }
@@ -47,27 +47,28 @@ const SHORT_VARIANTS: [string, string, string][] = [
 
 /** Issue #20's short training runs on latent variants (scripts/results/latent-short.sh), every number read from its reports. */
 export function latentShortSection(dir: string, L: (s?: string) => void): void {
-  const rows = SHORT_VARIANTS.map(([v, what, tok]) => ({ v, what, tok: tok ? read<TokReport>(join(dir, tok, 'tokenizer', 'report.json')) : null,
-    ev: read<EvalReport>(join(dir, v, 'eval', 'report.json')) })).filter((r) => r.ev);
+  // Each variant's evaluation has one row (one CFG scale).
+  const rows = SHORT_VARIANTS.flatMap(([v, what, tok]) => {
+    const ev = read<EvalReport>(join(dir, v, 'eval', 'report.json'));
+    return ev ? [{ v, what, tok: tok ? read<TokReport>(join(dir, tok, 'tokenizer', 'report.json')) : null, ev, ...ev.rows[0]! }] : [];
+  });
   if (!rows.length) return;
-  const ev0 = rows[0]!.ev!;
+  const { ev: ev0, cfg } = rows[0]!;
   const settings = read<{ tokenizerSteps: number }>(join(dir, 'settings.json'));
-  L(`Short runs, one change each (\`bash scripts/results/latent-short.sh\`): every tokenizer trained for ${settings ? `${settings.tokenizerSteps} steps (latent.sh's: 2000)` : 'the same steps'}, then NestAR for ${ev0.source.step} steps on its latents (the pixel runs' config, one latent cell per token), scored at CFG ${ev0.rows[0]!.cfg} on ${ev0.settings.n} samples. Short runs: compare the rows with each other, not with the full runs above (one training seed each).`);
+  L(`Short runs, one change each (\`bash scripts/results/latent-short.sh\`): every tokenizer trained for ${settings ? `${settings.tokenizerSteps} steps (latent.sh's: 2000)` : 'the same steps'}, then NestAR for ${ev0.source.step} steps on its latents (the pixel runs' config, one latent cell per token), scored at CFG ${cfg} on ${ev0.settings.n} samples. Short runs: compare the rows with each other, not with the full runs above (one training seed each).`);
   L();
   L('| variant | change | tokenizer PSNR (dB) | FD of reconstructions | raw latent std (mean over channels) | NestAR FD ↓ | precision | recall | coverage |');
   L('|---|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const { v, what, tok, ev } of rows) {
-    const r = ev!.rows[0]!, std = tok ? tok.latentStats.std.reduce((a, b) => a + b, 0) / tok.latentStats.std.length : NaN;
-    L(`| ${v} | ${what} | ${tok ? f(tok.psnr) : '–'} | ${tok ? f(tok.fdReconstruction) : '–'} | ${tok ? f(std, 3) : '–'} | ${f(r.fd)} | ${f(r.precision, 3)} | ${f(r.recall, 3)} | ${f(r.coverage, 3)} |`);
+  for (const r of rows) {
+    const { tok } = r, std = tok ? tok.latentStats.std.reduce((a, b) => a + b, 0) / tok.latentStats.std.length : NaN;
+    L(`| ${r.v} | ${r.what} | ${tok ? f(tok.psnr) : '–'} | ${tok ? f(tok.fdReconstruction) : '–'} | ${tok ? f(std, 3) : '–'} | ${f(r.fd)} | ${f(r.precision, 3)} | ${f(r.recall, 3)} | ${f(r.coverage, 3)} |`);
   }
   L();
-  const fd = (v: string) => rows.find((r) => r.v === v)?.ev!.rows[0]!.fd;
-  const control = fd('control'), pixel = fd('pixel');
-  const latentRows = rows.filter((r) => r.v !== 'pixel'), bestLatent = latentRows.reduce((a, b) => (b.ev!.rows[0]!.fd < a.ev!.rows[0]!.fd ? b : a));
-  const parts: string[] = [];
+  const control = rows.find((r) => r.v === 'control')?.fd, pixel = rows.find((r) => r.v === 'pixel')?.fd;
+  const latentRows = rows.filter((r) => r.v !== 'pixel');
   if (control !== undefined) {
-    for (const r of latentRows.filter((x) => x.v !== 'control')) parts.push(`${r.v} ${f(r.ev!.rows[0]!.fd / control, 2)}×`);
-    L(`NestAR FD relative to the control: ${parts.join(', ')}${pixel !== undefined ? `; pixel patches ${f(pixel / control, 2)}×` : ''}. Best latent variant: ${bestLatent.v} (FD ${f(bestLatent.ev!.rows[0]!.fd)}${pixel !== undefined ? `, ${bestLatent.ev!.rows[0]!.fd <= pixel ? 'at or below' : 'above'} the pixel-patch run's ${f(pixel)}` : ''}).`);
+    const best = bestFd(latentRows), parts = latentRows.filter((r) => r.v !== 'control').map((r) => `${r.v} ${f(r.fd / control, 2)}×`);
+    L(`NestAR FD relative to the control: ${parts.join(', ')}${pixel !== undefined ? `; pixel patches ${f(pixel / control, 2)}×` : ''}. Best latent variant: ${best.v} (FD ${f(best.fd)}${pixel !== undefined ? `, ${best.fd <= pixel ? 'at or below' : 'above'} the pixel-patch run's ${f(pixel)}` : ''}).`);
     L();
   }
   const missing = SHORT_VARIANTS.map(([v]) => v).filter((v) => !rows.some((r) => r.v === v));
