@@ -22,30 +22,26 @@ test(`training survives ${KILLS} SIGKILLs at random moments and ends bit-identic
     train: { steps: 500, batchSize: 8, checkpointEvery: 3, sampleEvery: 100000, keepCheckpoints: 3, warmupSteps: 5, seed: 3 },
   }));
   const ref = join(work, 'ref');
-  const r = spawnSync(process.execPath, [...cli, 'train', '--config', cfg, '--out', ref], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  const r = await trainChild(['train', '--config', cfg, '--out', ref]);
+  assert.equal(r.code, 0, r.stderr);
+  // Kill delays scale with this machine's speed: the uninterrupted run's time from its first output (the backend
+  // line) to its exit, split over the lives so that even 20 longest lives together cover at most 80 % of it and the
+  // run cannot finish before the last kill (fixed delays let a fast CI machine finish after 17).
+  const maxDelayMs = Math.max(20, Math.floor((0.8 * r.afterFirstOutputMs) / KILLS));
 
   const run = join(work, 'killed');
   const rng = new Rng(11);
   let kills = 0, finished = false, lives = 0;
   while (!finished) {
     const args = existsSync(join(run, 'latest.json')) ? ['train', '--out', run, '--resume'] : ['train', '--config', cfg, '--out', run];
-    const child = spawn(process.execPath, [...cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     lives++;
-    let timer: NodeJS.Timeout | undefined;
-    if (kills < KILLS) {
-      // Kill once the process is up (its backend line), after a random share of a second: mid-step or mid-checkpoint.
-      child.stderr.once('data', () => { timer = setTimeout(() => child.kill('SIGKILL'), 200 + rng.int(900)); });
-    }
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('exit', (c, s) => res([c, s])));
-    clearTimeout(timer);
+    // Kill once the process is up (its backend line), after a random delay: mid-start, mid-step or mid-checkpoint.
+    const { code, signal, stderr } = await trainChild(args, kills < KILLS ? 1 + rng.int(maxDelayMs) : undefined);
     if (signal === 'SIGKILL') kills++;
     else {
       assert.equal(code, 0, `life ${lives} failed: ${stderr}`);
       finished = kills >= KILLS;
-      if (!finished) assert.fail(`the run finished after only ${kills} kills; make it longer`);
+      if (!finished) assert.fail(`the run finished after only ${kills} kills (kill delays up to ${maxDelayMs} ms; the uninterrupted run took ${Math.round(r.afterFirstOutputMs)} ms after its first output)`);
     }
     // Every checkpoint on disk loads; none is partial.
     const ckDir = join(run, 'checkpoints');
@@ -58,6 +54,23 @@ test(`training survives ${KILLS} SIGKILLs at random moments and ends bit-identic
   for (const [name, t] of Object.entries(a.tensors.ema)) assert.deepEqual(b.tensors.ema[name]!.data, t.data, `EMA ${name} differs`);
   console.log(`# kill harness: ${kills} SIGKILLs over ${lives} process lives; final weights bit-identical`);
 });
+
+/**
+ * `nestar ARGS` in a child process, SIGKILLed `killAfterMs` after its first stderr output when given; the time from
+ * that first output to its exit is measured.
+ */
+async function trainChild(args: string[], killAfterMs?: number) {
+  const child = spawn(process.execPath, [...cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '', firstOutput = 0, timer: NodeJS.Timeout | undefined;
+  child.stderr.once('data', () => {
+    firstOutput = performance.now();
+    if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('exit', (c, s) => res([c, s])));
+  clearTimeout(timer);
+  return { code, signal, stderr, afterFirstOutputMs: performance.now() - firstOutput };
+}
 
 /** A tiny 9-step run checkpointing every 3 steps (the placed-kill tests); returns the config file's path. */
 function nineStepConfig(work: string, train: object = {}): string {
