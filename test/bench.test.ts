@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { speedBench, formulas } from '../src/bench/speed.js';
+import { speedBench, formulas, failureReason } from '../src/bench/speed.js';
+import { wasmHeapHint } from '../src/engine/heapError.js';
 
 test('the quick speed bench runs and writes well-formed JSON whose call counts equal the formulas', async () => {
   const outDir = mkdtempSync(join(tmpdir(), 'nestar-bench-'));
@@ -45,4 +46,16 @@ test('bench profile splits a training step and a sample into registered kernels 
     assert.ok(Math.abs(p.kernels.reduce((s, k) => s + k.ms, 0) - p.kernelMs) < 1e-6);
     assert.ok(p.kernels.some((k) => k.kernel === 'BatchMatMul' || k.kernel === '_FusedMatMul' || k.kernel === 'MatMul'));
   }
+});
+
+test('a WASM heap that ran out is named as such, with what to do, in the CLI error and in bench cells', () => {
+  for (const msg of ['Aborted()', 'RuntimeError: memory access out of bounds', 'RuntimeError: table index is out of bounds']) {
+    const hint = wasmHeapHint(msg);
+    assert.ok(hint && /4 GiB/.test(hint) && /--micro-batch/.test(hint) && /native-js/.test(hint), `${msg}: ${hint}`);
+  }
+  assert.equal(wasmHeapHint("ENOENT: no such file or directory, open 'x.json'"), null);
+  // The child's stderr as Emscripten writes it: the module source, then the error line, then the stack.
+  const stderr = 'var Module=typeof WasmBackendModule!="undefined"...\n\nRuntimeError: Aborted(). Build with -sASSERTIONS for more info.\n    at abort (x.js:9)\n';
+  assert.match(failureReason(stderr), /^WASM heap exhausted \(Aborted\(\)/);
+  assert.equal(failureReason('Error: checkpoint x is missing\n    at y'), 'Error: checkpoint x is missing');
 });

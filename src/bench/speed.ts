@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { childScript, packageRoot } from './child.js';
 import type { SpeedCellArgs } from './speedChild.js';
 import { METHODS, type Method } from '../model/generator.js';
+import { WASM_HEAP_EXHAUSTED } from '../engine/heapError.js';
 import { lineChartSvg } from '../util/svgPlot.js';
 
 interface Cell {
@@ -27,7 +28,7 @@ export function failureReason(stderr: string, error?: Error): string {
   if (error) return error.message.includes('ETIMEDOUT') ? 'timed out' : error.message;
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('var Module') && !l.startsWith('at '));
   const err = lines.find((l) => /^(RuntimeError|Error|TypeError|RangeError)\b/.test(l));
-  if (err && /memory access out of bounds|Aborted\(\)/.test(err)) return `WASM heap exhausted (${err.split(':').slice(1).join(':').trim()}; wasm32 caps tfjs's heap at 4 GiB)`;
+  if (err && WASM_HEAP_EXHAUSTED.test(err)) return `WASM heap exhausted (${err.split(':').slice(1).join(':').trim()}; wasm32 caps tfjs's heap at 4 GiB)`;
   return err ?? lines.at(-1) ?? 'failed';
 }
 
@@ -40,7 +41,7 @@ function runCellOn(args: SpeedCellArgs, env: NodeJS.ProcessEnv): CellRun {
   return { ok: true, value: JSON.parse(line) as Record<string, unknown> };
 }
 
-const HEAP = /^WASM heap exhausted|memory access out of bounds|table index is out of bounds|Aborted\(\)/;
+const HEAP = new RegExp(`^WASM heap exhausted|${WASM_HEAP_EXHAUSTED.source}`);
 
 /** One cell part; where the native path's 4 GiB wasm32 heap runs out (the part fails, or sampling loses its
  * throughput batches), it is run again on 'native-js' (JS-owned tensors, no cap), which the cell then names. */

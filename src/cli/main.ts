@@ -10,6 +10,7 @@ import { exportCommand, EXPORT_HELP } from './exportCommand.js';
 import { encodeCommand, ENCODE_HELP, evalTokenizerCommand, EVAL_TOKENIZER_HELP, trainTokenizerCommand, TRAIN_TOKENIZER_HELP } from './tokenizerCommands.js';
 import { evalCommand, EVAL_HELP, FEATURES_HELP, trainFeaturesCommand } from './evalCommands.js';
 import { VERBS } from './verbs.js';
+import { wasmHeapHint } from '../engine/heapError.js';
 
 const BENCH_HELP = `nestar bench [speed|engine|profile] [--quick]
   speed   NestAR vs raster AR vs next-scale AR on token grids 4x4..32x32 (results/bench.json); --head token|patch, --order zorder|interleaved
@@ -84,6 +85,7 @@ process.once('SIGTERM', () => process.exit(143));
 main(process.argv.slice(2)).then(() => process.exit(0), (e: unknown) => {
   const err = e instanceof Error ? e : new Error(String(e));
   if (process.env.NESTAR_DEBUG === '1') console.error(err.stack);
-  console.error(`nestar: ${err instanceof UsageError ? '' : 'error: '}${err.message.split('\n')[0]}`);
+  const first = err.message.split('\n')[0]!, hint = wasmHeapHint(first);
+  console.error(`nestar: ${err instanceof UsageError ? '' : 'error: '}${first}${hint ? ` (${hint})` : ''}`);
   process.exit(err instanceof UsageError ? 2 : 1);
 });
