@@ -12,6 +12,7 @@ import { TokenizerTrainer, loadLatentTokenizer, resolveTokenizerRunConfig } from
 import { loadMnist } from '../src/data/mnist.js';
 import { loadImageFolder } from '../src/data/imageFolder.js';
 import { loadPipeline } from '../src/pipeline.js';
+import { readTokenizerSource } from '../src/tokenizer/checkpointInfo.js';
 import { exportVariables } from '../src/train/weights.js';
 import { Rng } from '../src/util/rng.js';
 import { spawnNestar } from './cliRun.js';
@@ -120,8 +121,26 @@ test('latent-space NestAR: train --tokenizer with an encoded cache, checkpoints 
     '--steps', '2', '--batch-size', '8', '--width', '16', '--depth', '1', '--heads', '2', '--sample-every', '100');
   assert.equal(tr.status, 0, tr.stderr);
   assert.doesNotMatch(tr.stderr, /not using latent cache/);
+  // A latent model's checkpoint serves as its tokenizer: the same statistics and the same tokens as the run's.
+  const fromRun = loadLatentTokenizer(join(dir, 'tok')), fromModel = loadLatentTokenizer(join(dir, 'gen'));
+  const few = loadMnist({ split: 'train', limit: 8 });
+  assert.deepEqual(fromModel.stats, fromRun.stats);
+  assert.deepEqual(Array.from(fromModel.encode(few)), Array.from(fromRun.encode(few)));
+  fromRun.dispose();
+  fromModel.dispose();
   // The model checkpoint stands alone: delete the tokenizer run and sample anyway.
   rmSync(join(dir, 'tok'), { recursive: true });
+  // ...and train a baseline on its latents (the way a shipped latent model's tokenizer is reused).
+  const base = cli('train', '--method', 'raster', '--tokenizer', join(dir, 'gen'), '--limit', '16', '--out', join(dir, 'raster'),
+    '--steps', '1', '--batch-size', '4', '--width', '16', '--depth', '1', '--heads', '2', '--sample-every', '100');
+  assert.equal(base.status, 0, base.stderr);
+  const rp = loadPipeline(join(dir, 'raster'));
+  assert.equal(rp.tokenizer.kind, 'kl');
+  rp.dispose();
+  // A pixel-space model carries no tokenizer, and says so.
+  mkdirSync(join(dir, 'pixel'));
+  writeFileSync(join(dir, 'pixel', 'state.json'), JSON.stringify({ format: 'nestar-checkpoint-v1', config: { data: { source: 'mnist' } } }));
+  assert.throws(() => readTokenizerSource(join(dir, 'pixel')), /pixel-space model's checkpoint/);
   const pipe = loadPipeline(join(dir, 'gen'));
   assert.equal(pipe.tokenizer.kind, 'kl');
   assert.equal(pipe.model.numTokens, 64);

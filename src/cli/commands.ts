@@ -13,7 +13,7 @@ import { METHODS } from '../model/generator.js';
 import { COORD_MODES, type ModuleWeights } from '../model/coord.js';
 import { HEAD_KINDS } from '../flow/head.js';
 import { TOKEN_ORDERS } from '../model/tokenOrder.js';
-import { readTokenizerRunConfig } from '../tokenizer/checkpointInfo.js';
+import { readTokenizerSource } from '../tokenizer/checkpointInfo.js';
 import { writeImageGrid } from '../util/png.js';
 import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
@@ -122,7 +122,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (typeof a.tokenizer === 'string') {
     // Latent tokens: --patch then counts latent cells per token side (default 1); data geometry comes from the tokenizer.
     Object.assign(tokenizer, { kind: 'kl', checkpoint: resolve(a.tokenizer) });
-    const tdata = readTokenizerRunConfig(a.tokenizer).data;
+    const tdata = readTokenizerSource(a.tokenizer).data;
     Object.assign(data, { imageSize: tdata.imageSize, channels: tdata.channels, ...(data.source === undefined ? { source: tdata.source } : {}) });
   } else if (a.latents !== undefined) {
     throw new UsageError('--latents needs --tokenizer DIR (the tokenizer that wrote them)');

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeBackend, initBackend, parseBackendName } from '../engine/backend.js';
 import { loadSplit, loadTrainingData } from '../data/load.js';
-import { readTokenizerRunConfig } from '../tokenizer/checkpointInfo.js';
+import { readTokenizerRunConfig, readTokenizerSource } from '../tokenizer/checkpointInfo.js';
 import { resolveTokenizerRunConfig, TokenizerTrainer, loadLatentTokenizer, type TokenizerRunConfig } from '../tokenizer/trainTokenizer.js';
 import { tokenizerReport, writeReconstructionGrid } from '../tokenizer/report.js';
 import { tokenizerFingerprint, writeLatentCache } from '../tokenizer/latentCache.js';
@@ -125,7 +125,7 @@ export async function evalTokenizerCommand(argv: string[]): Promise<void> {
   if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR is required (a tokenizer run or checkpoint folder)');
   const name = await backend(a.backend);
   const tok = loadLatentTokenizer(a.tokenizer);
-  const data = readTokenizerRunConfig(a.tokenizer).data;
+  const data = readTokenizerSource(a.tokenizer).data;
   writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, typeof a.features === 'string' ? resolve(a.features) : undefined,
     resolve(typeof a.out === 'string' ? a.out : join(a.tokenizer, 'report')), { tokenizer: resolve(a.tokenizer), backend: name });
   tok.dispose();
@@ -144,7 +144,7 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR (or --config run.json) is required');
   await backend(a.backend);
   const tok = loadLatentTokenizer(a.tokenizer, num(a.patch, 'patch', { int: true, min: 1 }) ?? 1);
-  const data = { ...readTokenizerRunConfig(a.tokenizer).data, ...(typeof a.data === 'string' ? { source: a.data } : {}), limit: num(a.limit, 'limit', { int: true, min: 1 }) };
+  const data = { ...readTokenizerSource(a.tokenizer).data, ...(typeof a.data === 'string' ? { source: a.data } : {}), limit: num(a.limit, 'limit', { int: true, min: 1 }) };
   const ds = loadTrainingData(data);
   const t0 = performance.now();
   const tokens = tok.encode(ds);

@@ -1,15 +1,51 @@
-// Reads what a tokenizer checkpoint records about its run (to size a model's token grid, or to find the
-// tokenizer's data), without loading its weights.
-import { readCheckpointFiles } from '../train/checkpoint.js';
+// Reads what a trained tokenizer records about itself (to size a model's token grid, or to find its data), and
+// where its weights are, without loading them. A tokenizer lives in its own checkpoint (`nestar train-tokenizer`)
+// or inside a latent model's checkpoint (tokenizer.safetensors beside the model's weights), so a baseline can be
+// trained on exactly the latents of a shipped model whose tokenizer run is not at hand.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHECKPOINT_FORMAT, readCheckpointFiles, resolveCheckpointDir } from '../train/checkpoint.js';
+import { readJsonFile } from '../util/safeRead.js';
 import type { KLAutoencoderConfig } from './klAutoencoder.js';
+import type { LatentStats } from './latentTokenizer.js';
 import type { DataConfig } from '../train/config.js';
 
 export const TOKENIZER_FORMAT = 'nestar-tokenizer-v1';
 
+/** A tokenizer run's own config (what `train-tokenizer --resume` continues); only tokenizer checkpoints have it. */
 export function readTokenizerRunConfig(path: string): { tokenizer: KLAutoencoderConfig; data: DataConfig; train: { perceptualWeight: number } } {
   return readCheckpointFiles<{ format: string; config: ReturnType<typeof readTokenizerRunConfig> }, never>(path, TOKENIZER_FORMAT, []).state.config;
 }
 
+/** A trained tokenizer as found on disk: its autoencoder config, the data it encodes, its latent statistics and
+ * the weights file (a path inside `dir`). */
+export interface TokenizerSource { dir: string; config: KLAutoencoderConfig; data: DataConfig; stats: LatentStats; weightsFile: string }
+
+interface StateFile {
+  format?: unknown;
+  config?: { tokenizer?: KLAutoencoderConfig; data?: DataConfig };
+  stats?: LatentStats;
+  tokenizer?: { config: KLAutoencoderConfig; stats: LatentStats };
+}
+
+/** A tokenizer checkpoint (or run folder), or a latent model's checkpoint (full or exported), read as a tokenizer. */
+export function readTokenizerSource(path: string): TokenizerSource {
+  const dir = resolveCheckpointDir(path), file = join(dir, 'state.json');
+  const state = readJsonFile<StateFile | null>(file, 'checkpoint:');
+  if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`checkpoint: ${file} is not a JSON object`);
+  let found: Omit<TokenizerSource, 'dir'>;
+  if (state.format === TOKENIZER_FORMAT && state.config?.tokenizer && state.config.data && state.stats) {
+    found = { config: state.config.tokenizer, data: state.config.data, stats: state.stats, weightsFile: 'model.safetensors' };
+  } else if (state.format === CHECKPOINT_FORMAT && state.config?.data) {
+    if (!state.tokenizer) throw new Error(`checkpoint: ${file} is a pixel-space model's checkpoint; a tokenizer is a tokenizer checkpoint (nestar train-tokenizer) or a latent model's checkpoint`);
+    found = { config: state.tokenizer.config, data: state.config.data, stats: state.tokenizer.stats, weightsFile: 'tokenizer.safetensors' };
+  } else {
+    throw new Error(`checkpoint: ${file} has format ${JSON.stringify(state.format)}, expected ${TOKENIZER_FORMAT} (or a latent model's ${CHECKPOINT_FORMAT})`);
+  }
+  if (!existsSync(join(dir, found.weightsFile))) throw new Error(`checkpoint: ${join(dir, found.weightsFile)} is missing`);
+  return { dir, ...found };
+}
+
 export function readTokenizerConfig(path: string): KLAutoencoderConfig {
-  return readTokenizerRunConfig(path).tokenizer;
+  return readTokenizerSource(path).config;
 }

@@ -9,14 +9,14 @@ import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
 import type { DataConfig } from '../train/config.js';
 import { AdamW, clipByGlobalNorm, learningRate } from '../train/optimizer.js';
-import { readCheckpointFiles, saveCheckpoint } from '../train/checkpoint.js';
+import { readCheckpointFiles, readSafetensorsFile, saveCheckpoint } from '../train/checkpoint.js';
 import { assignVariables, exportVariables } from '../train/weights.js';
 import { acquireRunLock } from '../train/runLock.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { DataCursor } from '../train/dataCursor.js';
 import type { FeatureNet } from '../eval/featureNet.js';
-
-import { TOKENIZER_FORMAT } from './checkpointInfo.js';
+import { join } from 'node:path';
+import { readTokenizerSource, TOKENIZER_FORMAT } from './checkpointInfo.js';
 
 export { TOKENIZER_FORMAT };
 
@@ -199,9 +199,10 @@ export class TokenizerTrainer {
   }
 }
 
-/** A trained tokenizer from its checkpoint (folder or run folder), grouping p×p latent cells per token. */
+/** A trained tokenizer from its checkpoint (folder or run folder) or from a latent model's checkpoint, grouping
+ * p×p latent cells per token. */
 export function loadLatentTokenizer(path: string, patch = 1): LatentTokenizer {
-  const { dir, state, tensors } = readCheckpointFiles<TokenizerState, 'model'>(path, TOKENIZER_FORMAT, ['model']);
-  return LatentTokenizer.fromParts({ config: state.config.tokenizer, stats: state.stats, patch, source: dir }, tensors.model, dir, 'model.safetensors');
+  const { dir, config, stats, weightsFile } = readTokenizerSource(path);
+  return LatentTokenizer.fromParts({ config, stats, patch, source: dir }, readSafetensorsFile(join(dir, weightsFile)), dir, weightsFile);
 }
 
