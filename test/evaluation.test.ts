@@ -7,7 +7,7 @@ import { setup, degradationFds } from './helpers.js';
 import { FeatureNet, defaultFeatureNetConfig } from '../src/eval/featureNet.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { ensureFeatureNet } from '../src/eval/featureNets.js';
-import { checkComparable, type Report } from '../src/eval/evaluate.js';
+import { checkComparable, proportionalClasses, spreadSubset, type Embedded, type Report } from '../src/eval/evaluate.js';
 import { resolveRunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { spawnNestar } from './cliRun.js';
@@ -38,6 +38,34 @@ test('FD grows monotonically as test images are noised, and as they are blurred 
   for (const [name, fds] of [['noise', noise], ['blur', blur]] as const) {
     for (let i = 1; i < fds.length; i++) assert.ok(fds[i]! > fds[i - 1]!, `${name} FDs ${fds.map((v) => v.toFixed(2))}`);
   }
+});
+
+test('the real-data row takes training images spread over the split: a class-sorted split gives every class its share', () => {
+  // 90 rows sorted by class (30 of each of 3 classes), as emoji and folder training splits are; row i's feature is i.
+  const n = 90, K = 3, labels = Int32Array.from({ length: n }, (_, i) => Math.floor(i / 30));
+  const probs = new Float32Array(n * K).map((_, j) => (j % K === labels[Math.floor(j / K)] ? 1 : 0));
+  const e: Embedded = { features: { data: Float32Array.from({ length: n * 2 }, (_, j) => Math.floor(j / 2)), count: n, dim: 2 }, probs, labels, classes: K };
+  const s = spreadSubset(e, 15);
+  assert.deepEqual(Array.from(s.labels), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+  // Each picked row keeps its own features and class probabilities.
+  for (let i = 0; i < 15; i++) {
+    const j = i * 6;
+    assert.deepEqual(Array.from(s.features.data.subarray(i * 2, i * 2 + 2)), [j, j]);
+    assert.equal(s.probs[i * K + labels[j]!], 1);
+  }
+  assert.equal(spreadSubset(e, n).features.data.length, n * 2);
+  assert.throws(() => spreadSubset(e, n + 1), /1\.\.90/);
+});
+
+test('sample classes follow the training split\'s proportions, interleaved; a balanced split gives the classes in turn', () => {
+  const labels = Int32Array.from([...Array(60).fill(0), ...Array(30).fill(1), ...Array(10).fill(2), -1, 7]);
+  const cls = proportionalClasses(labels, 3, 100);
+  for (let t = 1; t <= 100; t++) {
+    const prefix = cls.subarray(0, t);
+    [0.6, 0.3, 0.1].forEach((p, c) => assert.ok(Math.abs(prefix.filter((x) => x === c).length - p * t) < 1, `class ${c} after ${t}: ${Array.from(prefix)}`));
+  }
+  assert.deepEqual(Array.from(proportionalClasses(Int32Array.from([2, 1, 0, 2, 1, 0]), 3, 7)), [0, 1, 2, 0, 1, 2, 0]);
+  assert.deepEqual(Array.from(proportionalClasses(Int32Array.from([-1, -1]), 0, 3)), [-1, -1, -1], 'an unlabelled folder: unconditional');
 });
 
 test('reports made with different feature nets are refused side by side', () => {

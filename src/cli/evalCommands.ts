@@ -6,7 +6,7 @@ import { datasetName, loadSplits } from '../data/load.js';
 import { loadImageFolder } from '../data/imageFolder.js';
 import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
 import { backgroundRgb, defaultChannels, resolveRunConfig, type DataConfig } from '../train/config.js';
-import { checkComparable, checkpointHash, embed, reportMarkdown, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
+import { checkComparable, checkpointHash, embed, reportMarkdown, CLASS_CHOICE, proportionalClasses, realDataRow, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
 import { nearestDistances } from '../eval/metrics.js';
 import { tfDistanceRows } from '../eval/tfDistance.js';
 import { loadPipeline } from '../pipeline.js';
@@ -101,12 +101,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const real = embed(net, test, test.labels), trainE = embed(net, train, train.labels);
   const testToTrain = nearestDistances(real.features, trainE.features, rows);
   const memo = { train: trainE.features, testToTrain };
-  // "Real data" row: N training images scored as if generated, for scale (k-NN radii over all 60k would
-  // cost 3.6e9 distances; N matches the generated sets).
-  const m = Math.min(n, trainE.features.count);
-  const trainN: Embedded = { ...trainE, labels: trainE.labels.subarray(0, m), probs: trainE.probs.subarray(0, m * trainE.classes),
-    features: { data: trainE.features.data.subarray(0, m * trainE.features.dim), count: m, dim: trainE.features.dim } };
-  const realData = { ...scoreSet(`real data (${m} train vs test)`, real, trainN, rows), memorisation: null };
+  const realData = realDataRow(real, trainE, n, data.source, rows);
 
   const rowsOut: MetricRow[] = [];
   let source: Report['source'];
@@ -118,7 +113,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     source = { samplesDir: resolve(a.samples) };
   } else {
     if (!pipe) throw new Error('unreachable: --checkpoint without a pipeline');
-    const K = pipe.classNames.length;
+    const sampleClasses = proportionalClasses(train.labels, pipe.classNames.length, n);
     const S = pipe.config.data.imageSize, pixels = S * S * pipe.config.data.channels;
     const shape = { height: S, width: S, channels: pipe.config.data.channels };
     for (const cfg of cfgs) {
@@ -127,8 +122,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
       const t0 = performance.now();
       for (let i = 0; i < n; i += batch) {
         const b = Math.min(batch, n - i);
-        // Each class the model was trained on in turn; an unlabelled folder's model unconditionally (-1).
-        const classes = Array.from({ length: b }, (_, j) => (K ? (i + j) % K : -1));
+        const classes = Array.from(sampleClasses.subarray(i, i + b));
         const res = await pipe.generate({ count: b, classes, cfg, ...settings, seed: settings.seed + i });
         images.set(res.images.data, i * pixels);
         labels.set(classes, i);
@@ -146,7 +140,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const report: Report = {
     format: 'nestar-eval-v1', command: `nestar eval ${argv.join(' ')}`, dataset: datasetName(data), split: splitName, referenceN: test.count,
     featureNet: { sha256: net.hash(), testAccuracy: accuracy, layer: 'penultimate fully connected layer (128, after ReLU)', dataset: netData.name },
-    source, settings: { n, seed: settings.seed, ...(source.checkpoint ? { solver: settings.solver, odeSteps: settings.odeSteps, cfg: cfgs, cfgSchedule: settings.cfgSchedule, temperature: settings.temperature, batch,
+    source, settings: { n, seed: settings.seed, ...(source.checkpoint ? { solver: settings.solver, odeSteps: settings.odeSteps, cfg: cfgs, cfgSchedule: settings.cfgSchedule, temperature: settings.temperature, batch, classes: CLASS_CHOICE,
       ...(settings.cfgInterval ? { cfgInterval: settings.cfgInterval } : {}), ...(settings.timeShift !== undefined ? { timeShift: settings.timeShift } : {}), ...(settings.sdeNoise !== undefined ? { sdeNoise: settings.sdeNoise } : {}) } : {}) },
     rows: rowsOut, realData, date: new Date().toISOString(),
   };

@@ -27,6 +27,61 @@ export function embed(net: FeatureNet, images: ImageBatch, labels: Int32Array): 
   return { features: { data: features, count: images.count, dim: FEATURE_DIM }, probs, labels, classes: net.config.numClasses };
 }
 
+/**
+ * The real-data row's images: m of the training split's, evenly spaced over it (every (count/m)-th). Emoji and
+ * folder splits are sorted by class, so the first m would hold the first classes only (the first 500 emoji
+ * training images are 2 of the 9 categories), which inflated that row's FD; evenly spaced rows keep each class
+ * in proportion, and on an unsorted set (MNIST) they are as good as any other m.
+ */
+export function spreadSubset(e: Embedded, m: number): Embedded {
+  const n = e.features.count, F = e.features.dim, K = e.classes;
+  if (!Number.isInteger(m) || m < 1 || m > n) throw new Error(`spreadSubset: m must be an integer in 1..${n}, got ${m}`);
+  const features = new Float32Array(m * F), probs = new Float32Array(m * K), labels = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    const j = Math.floor((i * n) / m);
+    features.set(e.features.data.subarray(j * F, (j + 1) * F), i * F);
+    probs.set(e.probs.subarray(j * K, (j + 1) * K), i * K);
+    labels[i] = e.labels[j]!;
+  }
+  return { features: { data: features, count: m, dim: F }, probs, labels, classes: K };
+}
+
+/** How `nestar eval` chooses the classes of a conditional model's samples (recorded in every report). */
+export const CLASS_CHOICE = 'in proportion to the training split, interleaved';
+
+/**
+ * The class of each of n samples for a conditional model: in proportion to the training split's labels, interleaved
+ * (smooth weighted round-robin: each position goes to the class furthest behind its share), so every batch and the
+ * first rows of a grid hold every class in its share. Scored against held-out images that keep the split's class
+ * proportions, samples drawn class by class in turn were off-distribution on an unbalanced set (emoji: 60 % of its
+ * images are People & Body); on a balanced set this is taking the classes in turn, and MNIST's are close to it.
+ * With no labelled training image of the model's K classes (an unlabelled folder), every sample is unconditional (-1).
+ */
+export function proportionalClasses(trainLabels: Int32Array, K: number, n: number): Int32Array {
+  const counts = new Float64Array(K);
+  for (const l of trainLabels) if (l >= 0 && l < K) counts[l]!++;
+  const total = counts.reduce((a, b) => a + b, 0), out = new Int32Array(n).fill(-1);
+  if (!total) return out;
+  const credit = new Float64Array(K); // in units of 1/total, so whole numbers: ties break the same way everywhere
+  for (let t = 0; t < n; t++) {
+    let best = 0;
+    for (let c = 0; c < K; c++) {
+      credit[c]! += counts[c]!;
+      if (credit[c]! > credit[best]!) best = c;
+    }
+    credit[best]! -= total;
+    out[t] = best;
+  }
+  return out;
+}
+
+/** The "real data" row: N training images (evenly spaced over the split) scored against the held-out ones as if
+ * generated, for scale (k-NN radii over all 60k MNIST images would cost 3.6e9 distances; N matches the samples). */
+export function realDataRow(heldout: Embedded, train: Embedded, n: number, source: string, rows: DistanceRows): MetricRow {
+  const m = Math.min(n, train.features.count);
+  return { ...scoreSet(`real data (${m} train, evenly spaced, vs ${source === 'mnist' ? 'test' : 'held-out'})`, heldout, spreadSubset(train, m), rows), memorisation: null };
+}
+
 function subsetRows(e: Embedded, keep: (i: number) => boolean): FeatureSet {
   const idx: number[] = [];
   for (let i = 0; i < e.features.count; i++) if (keep(i)) idx.push(i);
@@ -86,7 +141,9 @@ export interface Report {
   featureNet: { sha256: string; testAccuracy?: number; layer: string; dataset?: string };
   source: { checkpoint?: string; checkpointSha256?: string; method?: string; step?: number; params?: number; sequentialCalls?: number; samplesDir?: string };
   settings: { n: number; seed: number; solver?: string; odeSteps?: number; cfg?: number[]; cfgSchedule?: string; temperature?: number; batch?: number;
-    cfgInterval?: [number, number]; timeShift?: number; sdeNoise?: number };
+    cfgInterval?: [number, number]; timeShift?: number; sdeNoise?: number;
+    /** How sample classes were chosen; absent in reports made before, which took the classes in turn. */
+    classes?: string };
   rows: MetricRow[];
   realData: MetricRow;
   date: string;
@@ -101,7 +158,7 @@ export function reportMarkdown(r: Report, others: Report[] = []): string {
     `- source: ${r.source.checkpoint ? `checkpoint ${r.source.checkpoint} (${r.source.method}, step ${r.source.step}, sha256 ${r.source.checkpointSha256})` : `samples ${r.source.samplesDir}`}`,
     `- settings: N = ${r.settings.n}, seed ${r.settings.seed}` + (r.settings.solver ? `, ${r.settings.solver} with ${r.settings.odeSteps} ODE steps, CFG ${r.settings.cfg?.join(', ')} (${r.settings.cfgSchedule}), temperature ${r.settings.temperature}`
       + (r.settings.cfgInterval ? `, guidance interval [${r.settings.cfgInterval.join(', ')}]` : '') + (r.settings.timeShift !== undefined ? `, time shift ${r.settings.timeShift}` : '')
-      + (r.settings.sdeNoise !== undefined ? `, SDE noise ${r.settings.sdeNoise}` : '') : ''),
+      + (r.settings.sdeNoise !== undefined ? `, SDE noise ${r.settings.sdeNoise}` : '') + (r.settings.classes ? `, classes ${r.settings.classes}` : '') : ''),
     `- command: \`${r.command}\``, '',
     '| set | N | CFG | FD ↓ | IS ↑ | precision | recall | density | coverage | per-class recall | per-class coverage | memorised | sampling s |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
