@@ -158,8 +158,8 @@ test('train-features and eval on a labelled image folder: the report names the d
   assert.match(u.stderr, /has no class sub-folders, so no classifier feature net can be trained on it; pass --features DIR/);
 });
 
-for (const data of [{ source: 'mnist', imageSize: 32, channels: 1 }, { source: 'emoji', imageSize: 32, channels: 3 }] as DataConfig[]) {
-  test(`the shipped ${data.source} feature net is fit for the job: FD grows with noise and with blur`, () => {
+for (const data of [{ source: 'mnist', imageSize: 32, channels: 1 }, { source: 'emoji', imageSize: 32, channels: 3 }, { source: 'emoji', imageSize: 64, channels: 3 }] as DataConfig[]) {
+  test(`the shipped ${data.source} ${data.imageSize}×${data.imageSize} feature net is fit for the job: FD grows with noise and with blur`, () => {
     const dir = defaultFeatureDir(data);
     assert.ok(dir.includes(join('checkpoints', 'features')), `${data.source} has a shipped feature net (${dir})`);
     const net = FeatureNet.load(dir);
