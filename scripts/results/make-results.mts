@@ -7,7 +7,7 @@ import { lineChartSvg } from '../../src/util/svgPlot.ts';
 import { headsSection } from './heads-results.mts';
 import { latentShortSection, latentSensitivitySection } from './latent-study.mts';
 import { longSection } from './long-results.mts';
-import { emojiSection } from './emoji-results.mts';
+import { emojiSection, grid16Section } from './emoji-results.mts';
 
 const CHECK = process.argv.includes('--check');
 const stale: string[] = [];
@@ -91,6 +91,7 @@ L();
 headsSection(ROOT, L);
 longSection(ROOT, L, emit);
 emojiSection(L);
+grid16Section(L);
 L('## Exposure gap (`nestar diagnose`, flow-matching loss on held-out images, ground-truth vs model-sampled prefixes)');
 L();
 L('| method | part | tokens | loss, ground-truth prefix | loss, sampled prefix | gap | gap % |');
