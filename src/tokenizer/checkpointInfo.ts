@@ -2,7 +2,6 @@
 // where its weights are, without loading them. A tokenizer lives in its own checkpoint (`nestar train-tokenizer`)
 // or inside a latent model's checkpoint (tokenizer.safetensors beside the model's weights), so a baseline can be
 // trained on exactly the latents of a shipped model whose tokenizer run is not at hand.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_FORMAT, readCheckpointFiles, resolveCheckpointDir } from '../train/checkpoint.js';
 import { readJsonFile } from '../util/safeRead.js';
@@ -18,8 +17,8 @@ export function readTokenizerRunConfig(path: string): { tokenizer: KLAutoencoder
 }
 
 /** A trained tokenizer as found on disk: its autoencoder config, the data it encodes, its latent statistics and
- * the weights file (a path inside `dir`). */
-export interface TokenizerSource { dir: string; config: KLAutoencoderConfig; data: DataConfig; stats: LatentStats; weightsFile: string }
+ * the weights file (a path inside `dir`). Only state.json is read: the weights are checked when they are loaded. */
+export interface TokenizerSource { dir: string; config: KLAutoencoderConfig; data: DataConfig; stats?: LatentStats; weightsFile: string }
 
 interface StateFile {
   format?: unknown;
@@ -34,15 +33,14 @@ export function readTokenizerSource(path: string): TokenizerSource {
   const state = readJsonFile<StateFile | null>(file, 'checkpoint:');
   if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`checkpoint: ${file} is not a JSON object`);
   let found: Omit<TokenizerSource, 'dir'>;
-  if (state.format === TOKENIZER_FORMAT && state.config?.tokenizer && state.config.data && state.stats) {
-    found = { config: state.config.tokenizer, data: state.config.data, stats: state.stats, weightsFile: 'model.safetensors' };
+  if (state.format === TOKENIZER_FORMAT && state.config?.tokenizer) {
+    found = { config: state.config.tokenizer, data: state.config.data!, stats: state.stats, weightsFile: 'model.safetensors' };
   } else if (state.format === CHECKPOINT_FORMAT && state.config?.data) {
     if (!state.tokenizer) throw new Error(`checkpoint: ${file} is a pixel-space model's checkpoint; a tokenizer is a tokenizer checkpoint (nestar train-tokenizer) or a latent model's checkpoint`);
     found = { config: state.tokenizer.config, data: state.config.data, stats: state.tokenizer.stats, weightsFile: 'tokenizer.safetensors' };
   } else {
     throw new Error(`checkpoint: ${file} has format ${JSON.stringify(state.format)}, expected ${TOKENIZER_FORMAT} (or a latent model's ${CHECKPOINT_FORMAT})`);
   }
-  if (!existsSync(join(dir, found.weightsFile))) throw new Error(`checkpoint: ${join(dir, found.weightsFile)} is missing`);
   return { dir, ...found };
 }
 

@@ -15,6 +15,7 @@ import { acquireRunLock } from '../train/runLock.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { DataCursor } from '../train/dataCursor.js';
 import type { FeatureNet } from '../eval/featureNet.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTokenizerSource, TOKENIZER_FORMAT } from './checkpointInfo.js';
 
@@ -202,7 +203,9 @@ export class TokenizerTrainer {
 /** A trained tokenizer from its checkpoint (folder or run folder) or from a latent model's checkpoint, grouping
  * p×p latent cells per token. */
 export function loadLatentTokenizer(path: string, patch = 1): LatentTokenizer {
-  const { dir, config, stats, weightsFile } = readTokenizerSource(path);
-  return LatentTokenizer.fromParts({ config, stats, patch, source: dir }, readSafetensorsFile(join(dir, weightsFile)), dir, weightsFile);
+  const { dir, config, stats, weightsFile } = readTokenizerSource(path), file = join(dir, weightsFile);
+  if (!stats) throw new Error(`checkpoint: ${join(dir, 'state.json')} has no latent statistics`);
+  if (!existsSync(file)) throw new Error(`checkpoint: ${file} is missing`);
+  return LatentTokenizer.fromParts({ config, stats, patch, source: dir }, readSafetensorsFile(file), dir, weightsFile);
 }
 
