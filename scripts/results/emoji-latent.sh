@@ -38,8 +38,9 @@ if [ ! -f "$CKPTS/nestar/state.json" ]; then
   backend_line "$run" >> "$out/timing.log"
   $NESTAR export --checkpoint "$run" --out "$CKPTS/nestar" --fp16
 fi
+# CFG 2-6: at this budget FD was still falling at CFG 4 (1.5 was far worse), so the sweep runs on until it turns.
 if [ ! -f "$out/eval/report.json" ] || [ -n "${REEVAL-}" ]; then
-  $NESTAR eval --checkpoint "$CKPTS/nestar" --features "$FEATURES" --n "$N" --cfg "${CFGS:-1.5,2,3,4}" --out "$out/eval"
+  $NESTAR eval --checkpoint "$CKPTS/nestar" --features "$FEATURES" --n "$N" --cfg "${CFGS:-2,3,4,5,6}" --out "$out/eval"
 fi
 # Raster AR trained on the same config and budget (TRAIN_BASELINES="raster nextscale" adds next-scale AR; empty
 # skips). The baselines' tokens come from the tokenizer shipped inside the NestAR checkpoint (F16 weights), so they
@@ -54,7 +55,7 @@ for m in ${TRAIN_BASELINES-raster}; do
     $NESTAR export --checkpoint "$run" --out "$CKPTS/$m" --fp16
   fi
   if [ ! -f "$out/eval/report.json" ] || [ -n "${REEVAL-}" ]; then
-    $NESTAR eval --checkpoint "$CKPTS/$m" --features "$FEATURES" --n "$N" --cfg "${CFGS:-1.5,2,3,4}" --out "$out/eval"
+    $NESTAR eval --checkpoint "$CKPTS/$m" --features "$FEATURES" --n "$N" --cfg "${CFGS:-2,3,4,5,6}" --out "$out/eval"
   fi
 done
 # Latency on the 16x16 grid: the baselines of the same config (depth matched to NestAR's parameters) after one
