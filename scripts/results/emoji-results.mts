@@ -78,6 +78,7 @@ export function grid16Section(L: (s?: string) => void): void {
   L(`${f(100 * any.featureNet.testAccuracy, 1)} % held-out accuracy). One config (\`results/configs/emoji-64-latent.json\`: ${cfg?.train.steps} steps × batch ${cfg?.train.batchSize},`);
   L(`head ${cfg?.model.headKind}, ${cfg?.model.order} order), a short budget sized for two cores; N = ${any.rows[0]!.n} samples per CFG against the ${any.referenceN} held-out images.`);
   L('Raster AR trains on tokens from the F16 tokenizer shipped inside NestAR\'s checkpoint (NestAR trained on the F32 run\'s), decoded by the same tokenizer.');
+  L('Checkpoints in F16 under `checkpoints/emoji-64/<method>`; `nestar web --checkpoint nestar=checkpoints/emoji-64/nestar --checkpoint raster=checkpoints/emoji-64/raster` serves them.');
   L(classesLine(any));
   L();
   methodsTable(L, reps, (m) => (m === 'nextscale' ? 'latency only' : 'not trained yet'));
