@@ -46,10 +46,11 @@ fi
 # skips). The baselines' tokens come from the tokenizer shipped inside the NestAR checkpoint (F16 weights), so they
 # can be trained from a clean clone without the tokenizer run; NestAR itself was trained on the F32 tokenizer's.
 btok=$CKPTS/nestar blat=$RUNS/latents-shipped.safetensors
-[ -f "$blat" ] || $NESTAR encode --tokenizer "$btok" --out "$blat"
+baseline_latents() { [ -f "$blat" ] || $NESTAR encode --tokenizer "$btok" --out "$blat"; }
 for m in ${TRAIN_BASELINES-raster}; do
   run=$RUNS/$m out=$RESULTS_DIR/$m
   if [ ! -f "$CKPTS/$m/state.json" ]; then
+    baseline_latents
     train_run "$m" "$run" "$out/timing.log" --method "$m" --config "$CONFIG" --tokenizer "$btok" --latents "$blat" ${STEPS:+--steps $STEPS}
     backend_line "$run" >> "$out/timing.log"
     $NESTAR export --checkpoint "$run" --out "$CKPTS/$m" --fp16
@@ -63,6 +64,7 @@ done
 # Next-scale AR's patch head over a whole 16x16 scale does not fit the 4 GiB WASM heap at batch 32 in one pass,
 # hence --micro-batch 8 (gradient accumulation; the weights' shapes, and so the sampling cost, are the same).
 if [ ! -f "$RESULTS_DIR/latency.json" ]; then
+  baseline_latents
   for m in raster nextscale; do
     [ "$m" = nextscale ] && mb=(--micro-batch 8) || mb=()
     [ -f "$RUNS/$m-latency/latest.json" ] || $NESTAR train --method "$m" --config "$CONFIG" --tokenizer "$btok" \
