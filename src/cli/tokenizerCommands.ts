@@ -124,8 +124,7 @@ export async function evalTokenizerCommand(argv: string[]): Promise<void> {
   if (a.help) return void console.log(EVAL_TOKENIZER_HELP);
   if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR is required (a tokenizer run or checkpoint folder)');
   const name = await backend(a.backend);
-  const tok = loadLatentTokenizer(a.tokenizer);
-  const data = readTokenizerSource(a.tokenizer).data;
+  const source = readTokenizerSource(a.tokenizer), tok = loadLatentTokenizer(source), data = source.data;
   writeReport(tok, data, num(a.n, 'n', { int: true, min: 1 }) ?? 1000, typeof a.features === 'string' ? resolve(a.features) : undefined,
     resolve(typeof a.out === 'string' ? a.out : join(a.tokenizer, 'report')), { tokenizer: resolve(a.tokenizer), backend: name });
   tok.dispose();
@@ -143,8 +142,8 @@ export async function encodeCommand(argv: string[]): Promise<void> {
   }
   if (typeof a.tokenizer !== 'string') throw new UsageError('--tokenizer DIR (or --config run.json) is required');
   await backend(a.backend);
-  const tok = loadLatentTokenizer(a.tokenizer, num(a.patch, 'patch', { int: true, min: 1 }) ?? 1);
-  const data = { ...readTokenizerSource(a.tokenizer).data, ...(typeof a.data === 'string' ? { source: a.data } : {}), limit: num(a.limit, 'limit', { int: true, min: 1 }) };
+  const source = readTokenizerSource(a.tokenizer), tok = loadLatentTokenizer(source, num(a.patch, 'patch', { int: true, min: 1 }) ?? 1);
+  const data = { ...source.data, ...(typeof a.data === 'string' ? { source: a.data } : {}), limit: num(a.limit, 'limit', { int: true, min: 1 }) };
   const ds = loadTrainingData(data);
   const t0 = performance.now();
   const tokens = tok.encode(ds);

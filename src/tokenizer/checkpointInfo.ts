@@ -3,8 +3,7 @@
 // or inside a latent model's checkpoint (tokenizer.safetensors beside the model's weights), so a baseline can be
 // trained on exactly the latents of a shipped model whose tokenizer run is not at hand.
 import { join } from 'node:path';
-import { CHECKPOINT_FORMAT, readCheckpointFiles, resolveCheckpointDir } from '../train/checkpoint.js';
-import { readJsonFile } from '../util/safeRead.js';
+import { CHECKPOINT_FORMAT, readCheckpointFiles, readCheckpointState } from '../train/checkpoint.js';
 import type { KLAutoencoderConfig } from './klAutoencoder.js';
 import type { LatentStats } from './latentTokenizer.js';
 import type { DataConfig } from '../train/config.js';
@@ -29,9 +28,7 @@ interface StateFile {
 
 /** A tokenizer checkpoint (or run folder), or a latent model's checkpoint (full or exported), read as a tokenizer. */
 export function readTokenizerSource(path: string): TokenizerSource {
-  const dir = resolveCheckpointDir(path), file = join(dir, 'state.json');
-  const state = readJsonFile<StateFile | null>(file, 'checkpoint:');
-  if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`checkpoint: ${file} is not a JSON object`);
+  const { dir, state } = readCheckpointState<StateFile>(path), file = join(dir, 'state.json');
   let found: Omit<TokenizerSource, 'dir'>;
   if (state.format === TOKENIZER_FORMAT && state.config?.tokenizer) {
     found = { config: state.config.tokenizer, data: state.config.data!, stats: state.stats, weightsFile: 'model.safetensors' };

@@ -1,6 +1,7 @@
 // Training the KL autoencoder tokenizer: AdamW with warm-up/cosine LR and clipping, atomic checkpoints with
 // exact resume (weights, moments, RNG, data cursor), and the latent statistics measured on the training set
 // stored in every checkpoint, so any checkpoint is a usable tokenizer.
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../model/config.js';
 import { KLAutoencoder, resolveKLAutoencoderConfig, type KLAutoencoderConfig } from './klAutoencoder.js';
@@ -9,15 +10,13 @@ import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
 import type { DataConfig } from '../train/config.js';
 import { AdamW, clipByGlobalNorm, learningRate } from '../train/optimizer.js';
-import { readCheckpointFiles, readSafetensorsFile, saveCheckpoint } from '../train/checkpoint.js';
+import { readCheckpointFiles, requireSafetensorsFile, saveCheckpoint } from '../train/checkpoint.js';
 import { assignVariables, exportVariables } from '../train/weights.js';
 import { acquireRunLock } from '../train/runLock.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { DataCursor } from '../train/dataCursor.js';
 import type { FeatureNet } from '../eval/featureNet.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { readTokenizerSource, TOKENIZER_FORMAT } from './checkpointInfo.js';
+import { readTokenizerSource, TOKENIZER_FORMAT, type TokenizerSource } from './checkpointInfo.js';
 
 export { TOKENIZER_FORMAT };
 
@@ -202,10 +201,9 @@ export class TokenizerTrainer {
 
 /** A trained tokenizer from its checkpoint (folder or run folder) or from a latent model's checkpoint, grouping
  * p×p latent cells per token. */
-export function loadLatentTokenizer(path: string, patch = 1): LatentTokenizer {
-  const { dir, config, stats, weightsFile } = readTokenizerSource(path), file = join(dir, weightsFile);
+export function loadLatentTokenizer(from: string | TokenizerSource, patch = 1): LatentTokenizer {
+  const { dir, config, stats, weightsFile } = typeof from === 'string' ? readTokenizerSource(from) : from;
   if (!stats) throw new Error(`checkpoint: ${join(dir, 'state.json')} has no latent statistics`);
-  if (!existsSync(file)) throw new Error(`checkpoint: ${file} is missing`);
-  return LatentTokenizer.fromParts({ config, stats, patch, source: dir }, readSafetensorsFile(file), dir, weightsFile);
+  return LatentTokenizer.fromParts({ config, stats, patch, source: dir }, requireSafetensorsFile(join(dir, weightsFile)), dir, weightsFile);
 }
 

@@ -128,18 +128,26 @@ export function readSafetensorsFile(path: string): Record<string, NamedArray> {
   return decodeSafetensors(readRegularFile(path, READ_LIMITS.safetensors, 'checkpoint:'), path).tensors;
 }
 
-/** Reads a checkpoint folder's state.json (checking its format) and the named safetensors files. */
-export function readCheckpointFiles<S extends { format: string }, K extends string>(path: string, format: string, keys: readonly K[]): { dir: string; state: S; tensors: Record<K, Record<string, NamedArray>> } {
+/** A checkpoint's safetensors file that must be there: its absence is named as such. */
+export function requireSafetensorsFile(path: string): Record<string, NamedArray> {
+  if (!existsSync(path)) throw new Error(`checkpoint: ${path} is missing`);
+  return readSafetensorsFile(path);
+}
+
+/** A checkpoint folder's (or a run folder's latest) state.json as a JSON object, any format. */
+export function readCheckpointState<S>(path: string): { dir: string; state: S } {
   const dir = resolveCheckpointDir(path);
   const state = readJsonFile<S>(join(dir, 'state.json'), 'checkpoint:');
   if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`checkpoint: ${join(dir, 'state.json')} is not a JSON object`);
+  return { dir, state };
+}
+
+/** Reads a checkpoint folder's state.json (checking its format) and the named safetensors files. */
+export function readCheckpointFiles<S extends { format: string }, K extends string>(path: string, format: string, keys: readonly K[]): { dir: string; state: S; tensors: Record<K, Record<string, NamedArray>> } {
+  const { dir, state } = readCheckpointState<S>(path);
   if (state?.format !== format) throw new Error(`checkpoint: ${join(dir, 'state.json')} has format ${JSON.stringify(state?.format)}, expected ${format}`);
   const tensors = {} as Record<K, Record<string, NamedArray>>;
-  for (const k of keys) {
-    const p = join(dir, `${k}.safetensors`);
-    if (!existsSync(p)) throw new Error(`checkpoint: ${p} is missing`);
-    tensors[k] = readSafetensorsFile(p);
-  }
+  for (const k of keys) tensors[k] = requireSafetensorsFile(join(dir, `${k}.safetensors`));
   return { dir, state, tensors };
 }
 
@@ -147,8 +155,7 @@ export function readCheckpointFiles<S extends { format: string }, K extends stri
 export function loadCheckpoint(path: string): { dir: string; state: CheckpointState; tensors: CheckpointTensors } {
   const r = readCheckpointFiles<CheckpointState, 'model' | 'ema' | 'optimizer'>(path, CHECKPOINT_FORMAT, ['model', 'ema', 'optimizer']);
   const tok = join(r.dir, 'tokenizer.safetensors');
-  if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
-  return { ...r, tensors: { ...r.tensors, ...(r.state.tokenizer ? { tokenizer: readSafetensorsFile(tok) } : {}) } };
+  return { ...r, tensors: { ...r.tensors, ...(r.state.tokenizer ? { tokenizer: requireSafetensorsFile(tok) } : {}) } };
 }
 
 /**
@@ -159,7 +166,6 @@ export function loadSamplingCheckpoint(path: string, weights: 'ema' | 'raw' = 'e
   const key = weights === 'ema' ? 'ema' : 'model';
   const r = readCheckpointFiles<CheckpointState, 'ema' | 'model'>(path, CHECKPOINT_FORMAT, [key]);
   const tok = join(r.dir, 'tokenizer.safetensors');
-  if (r.state.tokenizer && !existsSync(tok)) throw new Error(`checkpoint: ${tok} is missing`);
   return { dir: r.dir, state: r.state, weights: r.tensors[key], weightsFile: `${key}.safetensors`,
-    ...(r.state.tokenizer ? { tokenizer: readSafetensorsFile(tok) } : {}) };
+    ...(r.state.tokenizer ? { tokenizer: requireSafetensorsFile(tok) } : {}) };
 }
