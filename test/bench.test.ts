@@ -46,6 +46,31 @@ test('bench profile splits a training step and a sample into registered kernels 
     assert.ok(Math.abs(p.kernels.reduce((s, k) => s + k.ms, 0) - p.kernelMs) < 1e-6);
     assert.ok(p.kernels.some((k) => k.kernel === 'BatchMatMul' || k.kernel === '_FusedMatMul' || k.kernel === 'MatMul'));
   }
+  // The training step's matmuls by shape: their time is part of their kernels' time, and each rate is FLOPs / time.
+  const train = (j.phases[0] as unknown as { matmuls: Array<{ kernel: string; ms: number; gflop: number; gflops: number }>; kernels: Array<{ kernel: string; ms: number }> });
+  assert.ok(train.matmuls.length > 0 && train.matmuls.every((r) => r.gflop > 0));
+  const mmKernels = new Set(train.matmuls.map((r) => r.kernel));
+  const kernelMs = train.kernels.filter((k) => mmKernels.has(k.kernel)).reduce((s, k) => s + k.ms, 0);
+  assert.ok(Math.abs(train.matmuls.reduce((s, r) => s + r.ms, 0) - kernelMs) < 1e-6);
+  for (const r of train.matmuls) if (r.ms > 0) assert.ok(Math.abs(r.gflops - r.gflop / (r.ms / 1000)) < 1e-6 * r.gflops);
+});
+
+test("the profile's matmul FLOPs follow the recorded shapes, transposed or batched", async () => {
+  const { matmulFlops } = await import('../src/bench/profile.js');
+  const cases: Array<[tf.Tensor, tf.Tensor, boolean, boolean, number]> = [
+    [tf.ones([7, 3]), tf.ones([7, 5]), true, false, 2 * 3 * 5 * 7], // aᵀ·b: inner size 7 from a's rows
+    [tf.ones([3, 7]), tf.ones([5, 7]), false, true, 2 * 3 * 5 * 7],
+    [tf.ones([4, 3, 7]), tf.ones([4, 7, 5]), false, false, 4 * 2 * 3 * 5 * 7],
+    [tf.ones([2, 6, 6]), tf.ones([6, 6]), true, false, 2 * 2 * 6 * 6 * 6],
+  ];
+  for (const [a, b, ta, tb, want] of cases) {
+    const info = await tf.profile(() => tf.matMul(a, b, ta, tb));
+    const k = info.kernels.find((x) => x.name === 'BatchMatMul')!;
+    assert.equal(matmulFlops(k.name, k.inputShapes, k.outputShapes[0]!), want, `${a.shape}·${b.shape} ${ta} ${tb}`);
+  }
+  assert.equal(matmulFlops('NestarLinear', [[10, 4], [4, 6], [6]], [10, 6]), 2 * 10 * 4 * 6);
+  assert.equal(matmulFlops('Add', [[2], [2]], [2]), undefined);
+  tf.dispose(cases.flatMap(([a, b]) => [a, b]));
 });
 
 test('a WASM heap that ran out is named as such, with what to do, in the CLI error and in bench cells', () => {

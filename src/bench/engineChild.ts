@@ -1,6 +1,7 @@
 // One engine path of the engine benchmark, in its own process (a tfjs backend is chosen once per process).
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, nativeAddon, parseBackendName } from '../engine/backend.js';
+import { initBackend, parseBackendName } from '../engine/backend.js';
+import { sgemmCeilingGflops } from './sgemmCeiling.js';
 import { AdamW } from '../train/optimizer.js';
 import { REF, ReferenceModel } from './referenceModel.js';
 
@@ -28,16 +29,5 @@ for (let i = 0; i <= Math.min(steps, 5); i++) {
   out.dispose();
   if (i > 0) forwardMs.push(performance.now() - t0);
 }
-let sgemmGflops: number | undefined;
-const addon = nativeAddon();
-if (addon) {
-  const n = 1024, a = new Float32Array(n * n).fill(0.5), b = new Float32Array(n * n).fill(0.25), c = new Float32Array(n * n);
-  const runs: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const t0 = performance.now();
-    addon.sgemm(a, b, c, 1, n, n, n, false, false, 0, 0, 0);
-    runs.push((2 * n ** 3) / ((performance.now() - t0) / 1000) / 1e9);
-  }
-  sgemmGflops = runs.sort((p, q) => p - q)[3];
-}
+const sgemmGflops = sgemmCeilingGflops();
 console.log(JSON.stringify({ backend: info.name, openblas: info.openblas, params: model.ps.count(), trainMs, forwardMs, losses, sgemmGflops }));

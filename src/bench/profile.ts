@@ -1,8 +1,9 @@
 // `nestar bench profile`: where a training step and a batch-1 sample of the results config spend their time, per
 // tfjs kernel, and how much is neither kernel (tfjs dispatch, JavaScript between kernels, tensor bookkeeping). The
 // step is timed without profiling (median of a few steps), then profiled once with tf.profile, whose per-kernel
-// times come from the backend's timer; dispatch and JS = unprofiled wall time − the kernels' sum. Writes
-// results/profile.json and prints a table per phase. The engine work of issue #19 is chosen from this.
+// times come from the backend's timer; dispatch and JS = unprofiled wall time − the kernels' sum. Matmuls are also
+// grouped by shape with their rate against the sgemm ceiling measured in the same run, which says whether a step's
+// matmul time can still fall. Writes results/profile-<method>.json and prints a table per phase. The engine work of issue #19 is chosen from this.
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,12 +16,27 @@ import { Trainer } from '../train/trainer.js';
 import { packageRoot } from './child.js';
 import { ADAMW_KERNEL } from '../engine/fusedOps.js';
 import { engineFlags } from '../engine/flags.js';
+import { sgemmCeilingGflops } from './sgemmCeiling.js';
 
 export const PROFILE_HELP = `nestar bench profile [--config results/configs/mnist-patch-long.json] [--method nestar|raster|nextscale] [--steps 3] [--top 12] [--out results/profile-<method>.json]
   per-kernel share of a training step and of one batch-1 sample (32 ODE steps, CFG 2), and the time outside kernels`;
 
 interface KernelRow { kernel: string; calls: number; ms: number; share: number }
-interface Phase { name: string; wallMs: number; kernelMs: number; outsideMs: number; outsideShare: number; kernelCalls: number; kernels: KernelRow[] }
+/** The matmuls of one shape (kernel, input shapes): their time, FLOPs and rate, to set against the sgemm ceiling. */
+interface MatmulRow { kernel: string; shapes: string; calls: number; ms: number; gflop: number; gflops: number }
+interface Phase { name: string; wallMs: number; kernelMs: number; outsideMs: number; outsideShare: number; kernelCalls: number; kernels: KernelRow[]; matmuls: MatmulRow[] }
+
+const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** FLOPs of one matmul kernel call from its recorded shapes (undefined for other kernels). BatchMatMul's inner size
+ * comes from a's last two dimensions and the output's rows, so it needs no transpose flags; NestarLinear is
+ * x[N, in]·w[in, out] + b. */
+export function matmulFlops(kernel: string, inputShapes: number[][], outputShape: number[]): number | undefined {
+  if (kernel === 'NestarLinear') return 2 * prod(outputShape) * inputShapes[0]![inputShapes[0]!.length - 1]!;
+  if (kernel !== 'BatchMatMul') return undefined;
+  const a = inputShapes[0]!, m = outputShape[outputShape.length - 2]!;
+  return 2 * prod(outputShape) * ((a[a.length - 1]! * a[a.length - 2]!) / m);
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
@@ -33,6 +49,7 @@ async function profilePhase(name: string, run: () => unknown | Promise<unknown>,
   }
   const info = await tf.profile(async () => { await run(); return [] as tf.Tensor[]; });
   const by = new Map<string, { calls: number; ms: number }>();
+  const mm = new Map<string, Omit<MatmulRow, 'gflops'>>();
   const backend = tf.getBackend();
   // A custom-gradient op (tf.customGrad: Linear, LayerNorm, …) is recorded as well as the kernels it runs, under
   // a scope name ('forward', 'unnamed scope'); only registered kernels are counted, so nothing is counted twice.
@@ -42,11 +59,19 @@ async function profilePhase(name: string, run: () => unknown | Promise<unknown>,
     const e = by.get(k.name) ?? { calls: 0, ms: 0 };
     e.calls++; e.ms += ms;
     by.set(k.name, e);
+    const flops = matmulFlops(k.name, k.inputShapes, k.outputShapes[0] ?? []);
+    if (flops !== undefined) {
+      const shapes = k.inputShapes.map((x) => `[${x.join(',')}]`).join('·'), key = `${k.name} ${shapes}`;
+      const r = mm.get(key) ?? { kernel: k.name, shapes, calls: 0, ms: 0, gflop: 0 };
+      r.calls++; r.ms += ms; r.gflop += flops / 1e9;
+      mm.set(key, r);
+    }
   }
+  const matmuls = [...mm.values()].map((r) => ({ ...r, gflops: r.gflop / (r.ms / 1000) })).sort((a, b) => b.ms - a.ms);
   const wallMs = median(walls), kernelMs = [...by.values()].reduce((s, e) => s + e.ms, 0);
   const kernels = [...by].map(([kernel, e]) => ({ kernel, calls: e.calls, ms: e.ms, share: e.ms / wallMs })).sort((a, b) => b.ms - a.ms);
   const outsideMs = Math.max(0, wallMs - kernelMs);
-  return { name, wallMs, kernelMs, outsideMs, outsideShare: outsideMs / wallMs, kernelCalls: info.kernels.length, kernels };
+  return { name, wallMs, kernelMs, outsideMs, outsideShare: outsideMs / wallMs, kernelCalls: info.kernels.length, kernels, matmuls };
 }
 
 function table(p: Phase, top: number): string {
@@ -55,6 +80,17 @@ function table(p: Phase, top: number): string {
   const rest = p.kernels.slice(top);
   if (rest.length) lines.push(`| ${rest.length} other kernels | ${rest.reduce((s, k) => s + k.calls, 0)} | ${rest.reduce((s, k) => s + k.ms, 0).toFixed(1)} | ${(100 * rest.reduce((s, k) => s + k.share, 0)).toFixed(1)} % |`);
   lines.push(`| outside kernels (dispatch, JS, bookkeeping) | | ${p.outsideMs.toFixed(1)} | ${(100 * p.outsideShare).toFixed(1)} % |`);
+  return lines.join('\n');
+}
+
+/** The phase's matmuls by shape: time, rate and rate against the sgemm ceiling measured in the same run. */
+function matmulTable(p: Phase, top: number, ceiling: number | undefined): string {
+  const all = p.matmuls.reduce((s, r) => ({ ms: s.ms + r.ms, gflop: s.gflop + r.gflop }), { ms: 0, gflop: 0 });
+  const pct = (g: number) => (ceiling ? `${((100 * g) / ceiling).toFixed(0)} %` : '–');
+  const rate = all.gflop / (all.ms / 1000);
+  const lines = [`${p.name}: matmuls ${all.ms.toFixed(0)} ms for ${all.gflop.toFixed(1)} GFLOP (${rate.toFixed(0)} GFLOP/s, ${pct(rate)} of the sgemm ceiling${ceiling ? ` ${ceiling.toFixed(0)} GFLOP/s` : ''}); at the ceiling they would take ${ceiling ? ((all.gflop / ceiling) * 1000).toFixed(0) : '–'} ms`,
+    '| kernel | input shapes | calls | ms | GFLOP | GFLOP/s | of ceiling |', '|---|---|---|---|---|---|---|'];
+  for (const r of p.matmuls.slice(0, top)) lines.push(`| ${r.kernel} | ${r.shapes} | ${r.calls} | ${r.ms.toFixed(1)} | ${r.gflop.toFixed(2)} | ${r.gflops.toFixed(0)} | ${pct(r.gflops)} |`);
   return lines.join('\n');
 }
 
@@ -98,12 +134,13 @@ export async function profileBench(args: string[]): Promise<void> {
     const sample = await profilePhase(`${method} sample, batch 1, 32 ODE steps, CFG 2`, () => t.model.sample({ count: 1, classes: 3, cfg: 2, odeSteps: 32, seed: 0 }), Math.max(1, Math.min(steps, 3)));
     const fusedOptimizer = fusedOptimizerAb(() => t.trainStep(), 2 * steps);
     t.dispose();
-    const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, config: configPath, method, phases: [train, sample], fusedOptimizer };
+    const sgemmCeiling = sgemmCeilingGflops() ?? null;
+    const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, config: configPath, method, sgemmCeilingGflops: sgemmCeiling, phases: [train, sample], fusedOptimizer };
     const out = flag('out') ?? join(packageRoot(), 'results', `profile-${method}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
     const ab = fusedOptimizer ? `training step with the fused AdamW + EMA kernels ${fusedOptimizer.fusedMs.toFixed(0)} ms vs op by op ${fusedOptimizer.opsMs.toFixed(0)} ms (medians of ${fusedOptimizer.pairs} interleaved pairs): ${fusedOptimizer.speedup.toFixed(3)}× faster` : 'no fused optimizer kernels on this backend';
-    console.log([table(train, top), '', table(sample, top), '', ab, `wrote ${out}`].join('\n'));
+    console.log([table(train, top), '', matmulTable(train, top, sgemmCeiling ?? undefined), '', table(sample, top), '', ab, `wrote ${out}`].join('\n'));
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
