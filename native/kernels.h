@@ -36,7 +36,4 @@ void nestar_register_norm(napi_env env, napi_value exports);
 void nestar_register_attention(napi_env env, napi_value exports);
 void nestar_register_head_step(napi_env env, napi_value exports);
 void nestar_register_conv(napi_env env, napi_value exports);
-// native/splitk.c: C = op(A)·op(B) with K cut into `chunks` slices summed in order; 0 when out of memory.
-int sgemm_split_k(const float *a, const float *b, float *c, int64_t m, int64_t n, int64_t k, _Bool ta, _Bool tb, int64_t chunks);
-void nestar_register_split_k(napi_env env, napi_value exports);
 #endif

@@ -43,14 +43,6 @@ int64_t get_i64(napi_env env, napi_value v) {
   return x;
 }
 
-// When one GEMM's output has at most SPLIT_K_MAX_OUTPUT values and its inner size is at least SPLIT_K_MIN_INNER, K is
-// cut into SPLIT_K_CHUNKS slices (measured on the 2-core machine, quiet, results config shapes: a 96×96 weight
-// gradient over 12288 rows 1.4× faster, a 1×96 bias gradient 2.7×, 128×128 over 3136 rows 1.3×; at one thread
-// 0.94-1.10×; 256×768 and larger outputs gain nothing, so they keep OpenBLAS's own threading).
-#define SPLIT_K_MAX_OUTPUT 65536
-#define SPLIT_K_MIN_INNER 1024
-#define SPLIT_K_CHUNKS 4
-
 // sgemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC)
 // Row-major C[i] = op(A[i]) * op(B[i]) for i in [0, batch); a stride of 0 broadcasts.
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
@@ -81,10 +73,6 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   }
   const int lda = ta ? (int)m : (int)k;
   const int ldb = tb ? (int)k : (int)n;
-  // A small C over a long K (weight and bias gradients: xᵀ·dy, 1ᵀ·dy) threads poorly in OpenBLAS, which splits C;
-  // split K instead (native/splitk.c). The rule reads only the shape, so the bits never depend on the thread count.
-  if (batch == 1 && m * n <= SPLIT_K_MAX_OUTPUT && k >= SPLIT_K_MIN_INNER &&
-      sgemm_split_k(a, b, c, m, n, k, ta, tb, SPLIT_K_CHUNKS)) return NULL;
   for (int64_t i = 0; i < batch; i++) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
                 (int)k, 1.0f, a + i * sa, lda, b + i * sb, ldb, 0.0f, c + i * sc, (int)n);
@@ -401,7 +389,6 @@ static napi_value Init(napi_env env, napi_value exports) {
   nestar_register_attention(env, exports);
   nestar_register_head_step(env, exports);
   nestar_register_conv(env, exports);
-  nestar_register_split_k(env, exports);
   return exports;
 }
 

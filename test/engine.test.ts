@@ -44,13 +44,6 @@ const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean; forward
   { a: [1, 9], b: [9, 1], ta: false, tb: false },
   { a: [3, 4, 13, 6], b: [3, 4, 6, 11], ta: false, tb: false },
   { a: [2, 3, 6, 13], b: [2, 3, 11, 6], ta: true, tb: true },
-  // A small output over a long inner size takes the split-K path (native/splitk.c), in every transpose, with an
-  // inner size that 4 slices do not divide.
-  { a: [3, 1030], b: [1030, 4], ta: false, tb: false },
-  { a: [1029, 7], b: [1029, 5], ta: true, tb: false },
-  { a: [3, 1031], b: [4, 1031], ta: false, tb: true },
-  { a: [1031, 3], b: [4, 1031], ta: true, tb: true },
-  { a: [1, 2050], b: [2050, 9], ta: false, tb: false },
   // Batch broadcasting: forward only, since tfjs's own BatchMatMul gradient rejects broadcast shapes.
   { a: [4, 13, 6], b: [6, 5], ta: false, tb: false, forwardOnly: true },
   { a: [4, 6, 13], b: [5, 6], ta: true, tb: true, forwardOnly: true },
@@ -171,16 +164,14 @@ test('element-wise and row-wise kernels split over the thread pool give the one-
     const rows = 2900, y2 = new Float32Array(rows * 350), cp = new Float32Array(1000 * 300);
     addon.binary(2, y2, x, dy.subarray(0, 350), Float64Array.from([2, rows, 350, 350, 1, 350, 1, 0, 1]));
     addon.copy(x, cp, Float64Array.from([2, 0, 17, 1000, 300, 300, 1, 1000, 1]));
-    const mm = new Float32Array(96 * 80); // 96×80 over K = 3001: the split-K matmul's slices run on the pool
-    addon.sgemm(x, dy, mm, 1, 96, 80, 3001, true, false, 0, 0, 0);
     const opt = [0, 1, 2].map(() => new Float32Array(n));
     addon.adamw(x, dy, dy.map(Math.abs), dy, opt[0]!, opt[1]!, opt[2]!, Float32Array.from([1, 0.9, 0.1, 0.95, 0.05, 0.5, 0.5, 1e-8, 0.99, 1e-3, 0, 1]));
-    return [...out, yn, y2, cp, mm, ...opt];
+    return [...out, yn, y2, cp, ...opt];
   };
   try {
     const one = run(1), three = run(3);
     one.forEach((r, i) => assert.deepEqual(three[i], r, `output ${i}`));
-    assert.ok(one[0]!.some((v) => v !== 0) && one[5]!.some((v) => v !== 0) && one[7]!.some((v) => v !== 0), 'the kernels wrote their outputs');
+    assert.ok(one[0]!.some((v) => v !== 0) && one[5]!.some((v) => v !== 0), 'the kernels wrote their outputs');
   } finally {
     addon.setThreads(openBlasThreads(process.env, availableParallelism()));
   }
