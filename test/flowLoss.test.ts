@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { setup, tf } from './helpers.js';
 import { flowMatchingErrors } from '../src/flow/flowMatching.js';
 import { layoutRows, prepareByForward, timeGroups, type HeadLayout, type VelocityHead } from '../src/flow/head.js';
-import { FlowHead, T_FREQ, TimeTable, timeEmbedding } from '../src/flow/flowHead.js';
+import { FlowHead, T_FREQ, TimeTable, timeEmbedding, timeFeatures } from '../src/flow/flowHead.js';
 import { ParamStore } from '../src/model/params.js';
-import { linear } from '../src/model/layers.js';
+import { applyLinear, applyLinearNoInputGrad, linear, type Linear } from '../src/model/layers.js';
 import { Rng } from '../src/util/rng.js';
 
 before(setup);
@@ -102,4 +102,38 @@ test('the time table embeds each grid time once, returns the same row every step
   want.dispose();
   table.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('time features: the sinusoidal formula row by row, a repeated t copied from the row before (same bits)', () => {
+  const ts = Float32Array.from([0.25, 0.25, 0.25, 0.7, 0.25, 0.7, 0.7, 0, 1]);
+  const got = timeFeatures(ts, ts.length);
+  const data = got.dataSync(), half = T_FREQ / 2;
+  for (let r = 0; r < ts.length; r++) {
+    for (let i = 0; i < half; i++) {
+      const a = ts[r]! * 1000 * Math.exp((-Math.log(10000) * i) / half);
+      assert.equal(data[r * T_FREQ + i], Math.fround(Math.cos(a)), `row ${r} cos ${i}`);
+      assert.equal(data[r * T_FREQ + half + i], Math.fround(Math.sin(a)), `row ${r} sin ${i}`);
+    }
+  }
+  const one = timeFeatures(0.3, 3).dataSync();
+  assert.deepEqual(Array.from(one.subarray(2 * T_FREQ)), Array.from(one.subarray(0, T_FREQ)));
+  got.dispose();
+});
+
+test('a linear layer on an input without gradient: the same value and weight gradients, one matmul fewer', async () => {
+  const ps = new ParamStore(3);
+  const l = linear(ps, 'l', 7, 5);
+  const x = tf.randomNormal([11, 7], 0, 1, 'float32', 4) as tf.Tensor2D, dy = tf.randomNormal([11, 5], 0, 1, 'float32', 5);
+  const run = (f: (l: Linear, x: tf.Tensor2D) => tf.Tensor) => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(l, x), dy)) as tf.Scalar, [l.w, l.b!]);
+    const out = [value, grads[l.w.name]!, grads[l.b!.name]!].map((t) => Array.from(t.dataSync()));
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  assert.deepEqual(run(applyLinearNoInputGrad), run(applyLinear));
+  const matmuls = async (f: (l: Linear, x: tf.Tensor2D) => tf.Tensor) => (await tf.profile(() => { run(f); return []; }))
+    .kernels.filter((k) => k.name === 'BatchMatMul' || k.name === 'NestarLinear').length;
+  assert.equal(await matmuls(applyLinearNoInputGrad), (await matmuls(applyLinear)) - 1);
+  tf.dispose([x, dy]);
+  ps.dispose();
 });

@@ -2,7 +2,7 @@
 // to a velocity. Residual MLP blocks modulated by AdaLN on c = emb(t) + proj(z); the modulation and
 // output layers start at zero so the head starts as the zero velocity field.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLinear, linear, LN_EPS, silu, type Linear } from '../model/layers.js';
+import { applyLinear, applyLinearNoInputGrad, linear, LN_EPS, silu, type Linear } from '../model/layers.js';
 import { fusedTokenHeadStep } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
@@ -79,9 +79,9 @@ export class FlowHead implements VelocityHead {
 }
 
 /** emb(t) = fc2(silu(fc1(features(t)))) for N rows (t one value or one per row); t carries no gradient, so its
- * sinusoidal features are computed in JS (no sin/cos kernels). */
+ * sinusoidal features are computed in JS (no sin/cos kernels) and fc1 skips the gradient of its input. */
 export function timeEmbedding(fc1: Linear, fc2: Linear, t: number | ArrayLike<number>, N: number): tf.Tensor {
-  return applyLinear(fc2, silu(applyLinear(fc1, timeFeatures(t, N))));
+  return applyLinear(fc2, silu(applyLinearNoInputGrad(fc1, timeFeatures(t, N))));
 }
 
 /** The time embeddings of an ODE grid, made in one batch; row(t) is one [1, W] row (computed afresh for a t off the grid). */
@@ -101,17 +101,28 @@ export class TimeTable {
   dispose(): void { tf.dispose([...this.rows.values()]); }
 }
 
-/** DiT/MAR sinusoidal features of t·1000: cos for the first half, sin for the second, max period 1e4. */
+/** The features' frequencies, exp(−ln(1e4)·i/half) for i < half: the same doubles the formula gives inline. */
+const T_FREQS = Float64Array.from({ length: T_FREQ / 2 }, (_, i) => Math.exp((-Math.log(10000) * i) / (T_FREQ / 2)));
+
+/** DiT/MAR sinusoidal features of t·1000: cos for the first half, sin for the second, max period 1e4. A row whose
+ * t equals the previous row's is copied (the patch head's rows share one t per patch; a training step's head call
+ * has ~12k rows, and the sin/cos of every row took ~0.1 s of it). */
 export function timeFeatures(t: number | ArrayLike<number>, N: number): tf.Tensor2D {
   const half = T_FREQ / 2;
   const out = new Float32Array(N * T_FREQ);
+  let prev = Number.NaN;
   for (let r = 0; r < N; r++) {
     const tv = (typeof t === 'number' ? t : t[r]!) * T_SCALE;
+    if (tv === prev) {
+      out.copyWithin(r * T_FREQ, (r - 1) * T_FREQ, r * T_FREQ);
+      continue;
+    }
     for (let i = 0; i < half; i++) {
-      const a = tv * Math.exp((-Math.log(10000) * i) / half);
+      const a = tv * T_FREQS[i]!;
       out[r * T_FREQ + i] = Math.cos(a);
       out[r * T_FREQ + half + i] = Math.sin(a);
     }
+    prev = tv;
   }
   return tf.tensor2d(out, [N, T_FREQ]);
 }

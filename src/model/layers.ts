@@ -41,6 +41,26 @@ const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
   };
 }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
 
+/**
+ * applyLinear for a 2-D input that carries no gradient (a flow head's time features): the gradient is w's and b's
+ * only, so the dy·wᵀ matmul that linear2d would make for x, and drop, is never run. Same values and the same
+ * weight gradients as applyLinear.
+ */
+export function applyLinearNoInputGrad(l: Linear, x: tf.Tensor2D): tf.Tensor2D {
+  if (!l.b) return tf.matMul(x, l.w as tf.Tensor2D);
+  const f = tf.customGrad(((w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    save([x]);
+    return {
+      value: fusedLinear(x, w, b) ?? tf.add(tf.matMul(x, w), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = saved[0] as tf.Tensor2D, dy2 = dy as tf.Tensor2D;
+        const dw = engineFlags.explicitTranspose ? tf.matMul(tf.transpose(xs), dy2) : tf.matMul(xs, dy2, true, false);
+        return [dw, sumRows(dy2)];
+      },
+    };
+  }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor2D;
+  return f(l.w, l.b);
+}
 
 /** Linear layers of one input side by side: one layer whose output is theirs concatenated (weights copied now and
  * kept: the caller disposes w and b). For a bound flow head, where several projections of one tensor are made each step. */
