@@ -77,6 +77,16 @@ test('a folder run trains only on its training split and records the split; held
   assert.throws(() => resolveRunConfig({ data: { source: dir, background: 'white' } }), /data\.background must be a colour '#rrggbb'/);
 });
 
+test('a limit on a class-ordered folder keeps every class in its share (train and held-out), not the first classes', () => {
+  const dir = shapesFolder(10, ['a', 'b', 'c']);
+  const cfg = resolveRunConfig({ data: { source: dir, imageSize: 16, channels: 3, limit: 6 }, tokenizer: { patch: 4 } });
+  const train = loadTrainingData(cfg.data);
+  assert.deepEqual([...train.labels], [0, 0, 1, 1, 2, 2], 'two of each of three classes, in split order');
+  const held = loadSplit(cfg.data, 'heldout', { limit: 2 });
+  assert.equal(held.count, 2);
+  assert.notEqual(held.labels[0], held.labels[1], 'the held-out limit also spreads over the classes');
+});
+
 test('transparent pixels are composited on the background colour, never their stored RGB', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nestar-alpha-'));
   // 4×4: left half fully transparent but storing pure red, right half opaque blue, one half-transparent green pixel.

@@ -7,6 +7,12 @@ export interface ImageDataset extends ImageBatch {
   source: string;
 }
 
+/** m indices evenly spaced over 0..n-1 (floor(i·n/m)): on a class-ordered list, every class keeps its share. */
+export function evenlySpaced(n: number, m: number): Int32Array {
+  if (!Number.isInteger(m) || m < 0 || m > n) throw new Error(`evenlySpaced: m must be an integer in 0..${n}, got ${m}`);
+  return Int32Array.from({ length: m }, (_, i) => Math.floor((i * n) / m));
+}
+
 /** A subset of a dataset by indices (copies). */
 export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDataset {
   const per = ds.height * ds.width * ds.channels;

@@ -1,7 +1,7 @@
 // The images a data config names, split into the part training uses and the part evaluation holds out:
 // MNIST has its own test set; emoji and image folders hold out data.holdout of each class (split.ts).
 import { backgroundRgb, DEFAULT_HOLDOUT, type DataConfig } from '../train/config.js';
-import { subset, type ImageDataset } from './dataset.js';
+import { evenlySpaced, subset, type ImageDataset } from './dataset.js';
 import { loadEmoji } from './emoji.js';
 import { loadImageFolder } from './imageFolder.js';
 import { loadMnist } from './mnist.js';
@@ -31,7 +31,9 @@ function splitAll(cfg: DataConfig, warn?: (m: string) => void, limits?: SplitLim
   const parts = holdoutSplit(all.labels, cfg.holdout ?? DEFAULT_HOLDOUT, cfg.splitSeed ?? 0);
   const take = (split: DataSplit, idx: Int32Array) => {
     const limit = limitOf(cfg, split, limits);
-    return subset(all, limit !== undefined && limit < idx.length ? idx.subarray(0, limit) : idx);
+    // The split lists images in file (class) order: a limit takes images evenly spaced over it, so a limited run
+    // or evaluation still sees every class in its share rather than the first classes only.
+    return subset(all, limit !== undefined && limit < idx.length ? evenlySpaced(idx.length, limit).map((i) => idx[i]!) : idx);
   };
   return { train: take('train', parts.train), heldout: take('heldout', parts.heldOut) };
 }

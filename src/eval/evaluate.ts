@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ImageDataset } from '../data/dataset.js';
+import { evenlySpaced, type ImageDataset } from '../data/dataset.js';
 import type { ImageBatch } from '../tokenizer/patchTokenizer.js';
 import { FEATURE_DIM, FeatureNet } from './featureNet.js';
 import {
@@ -37,8 +37,9 @@ export function spreadSubset(e: Embedded, m: number): Embedded {
   const n = e.features.count, F = e.features.dim, K = e.classes;
   if (!Number.isInteger(m) || m < 1 || m > n) throw new Error(`spreadSubset: m must be an integer in 1..${n}, got ${m}`);
   const features = new Float32Array(m * F), probs = new Float32Array(m * K), labels = new Int32Array(m);
+  const idx = evenlySpaced(n, m);
   for (let i = 0; i < m; i++) {
-    const j = Math.floor((i * n) / m);
+    const j = idx[i]!;
     features.set(e.features.data.subarray(j * F, (j + 1) * F), i * F);
     probs.set(e.probs.subarray(j * K, (j + 1) * K), i * K);
     labels[i] = e.labels[j]!;

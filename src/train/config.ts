@@ -12,7 +12,7 @@ export interface DataConfig {
   source: string;
   imageSize: number;
   channels: 1 | 3;
-  /** Use only the first `limit` training images (tests, smoke runs). */
+  /** Use only `limit` training images (tests, smoke runs): MNIST's first `limit`; emoji and folders `limit` spread evenly over the split, every class in its share. */
   limit?: number;
   /**
    * Fraction of each class held out for evaluation, for sources without a test split of their own (emoji,
