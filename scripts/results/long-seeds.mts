@@ -9,13 +9,14 @@ interface Row { fd: number; recall: number; cfg?: number }
 const SEEDS = [0, 100000, 200000, 300000] as const;
 const SETTINGS = ['guidance everywhere', 'guidance interval', 'linear schedule'] as const;
 type Setting = typeof SETTINGS[number];
-/** The CFG values each setting was evaluated at (long-schedule.sh's linear ramp needs larger ones). */
-const CFGS: Record<Setting, number[]> = { 'guidance everywhere': [1.25, 1.5], 'guidance interval': [1.25, 1.5], 'linear schedule': [1.5, 2, 2.5] };
+/** The CFG values each setting was evaluated at (long-schedule.sh's linear ramp needs larger ones; a method's row appears only where it was evaluated). */
+const CFGS: Record<Setting, number[]> = { 'guidance everywhere': [1.25, 1.5], 'guidance interval': [1.25, 1.5], 'linear schedule': [1.1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4] };
 const NAMES: Record<string, string> = { nestar: 'NestAR, patch head, interleaved', raster: 'raster AR' };
 
 /** The report folder (under step-3600) and its row for one method's setting, CFG and seed index. */
 function folder(setting: Setting, cfg: number, k: number): string {
-  if (setting === 'linear schedule') return `eval-linear-seed${k}`;
+  // long-schedule.sh's grid, then its amendment's: NestAR above it (-hi), raster AR below it (-lo).
+  if (setting === 'linear schedule') return `eval-linear${cfg > 2.5 ? '-hi' : cfg < 1.5 ? '-lo' : ''}-seed${k}`;
   if (setting === 'guidance interval') return k === 0 ? 'eval-interval' : `eval-interval-seed${k}`;
   if (k >= 2) return `eval-seed${k}`;
   // Seeds 0 and 100000 without the interval: the main sweep holds CFG 1.5, long-extra.sh's folders the rest.
@@ -47,7 +48,7 @@ export function fourSeedSection(dir: string, L: (s?: string) => void): void {
   if (!bestConstant.nestar || !bestConstant.raster) return;
   const withLinear = lines.some((x) => x.includes('| linear schedule |'));
   L('At 3600 steps, four sampling seeds (0, 100000, 200000, 300000) at each of the four sampler settings of both methods (`scripts/results/long-seeds.sh` adds the last two; decided before they were run: the four-seed means below replace the two-seed ones as the verdict, whichever way they go)' +
-    (withLinear ? ', and the linear guidance schedule (MAR\'s default, w(p) = 1 + (w − 1)·p over the fraction p of tokens already made; `scripts/results/long-schedule.sh`, its CFG grid and the rule "best four-seed mean over every setting" fixed in its header before it ran)' : '') +
+    (withLinear ? ', and the linear guidance schedule (MAR\'s default, w(p) = 1 + (w − 1)·p over the fraction p of tokens already made; `scripts/results/long-schedule.sh`: its CFG grid 1.5/2/2.5 and the rule "best four-seed mean over every setting" fixed in its header before it ran; after seed 0 showed each method\'s best at an edge of that grid, NestAR\'s was extended to 3/3.5/4 and raster AR\'s to 1.1/1.25, an amendment written into the header before those runs)' : '') +
     '. N = 2000 each; ± is the seed-to-seed standard deviation:');
   L();
   L(`| method | sampler | CFG | ${SEEDS.map((s) => `FD, seed ${s}`).join(' | ')} | mean ± sd | recall, mean |`);
