@@ -3,12 +3,12 @@
 // loss is the squared error against the target velocity x − ε on y_t = (1 − t)ε + t x.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from './helpers.js';
+import { maxRelErr, setup, tf } from './helpers.js';
 import { flowMatchingErrors } from '../src/flow/flowMatching.js';
 import { layoutRows, prepareByForward, timeGroups, type HeadLayout, type VelocityHead } from '../src/flow/head.js';
-import { FlowHead, T_FREQ, TimeTable, timeEmbedding, timeFeatures } from '../src/flow/flowHead.js';
+import { FlowHead, T_FREQ, TimeTable, timeEmbedding, timeFeatures, timeRuns } from '../src/flow/flowHead.js';
 import { ParamStore } from '../src/model/params.js';
-import { applyLinear, applyLinearNoInputGrad, linear, type Linear } from '../src/model/layers.js';
+import { applyLinear, applyLinearNoInputGrad, linear, silu, type Linear } from '../src/model/layers.js';
 import { Rng } from '../src/util/rng.js';
 
 before(setup);
@@ -135,5 +135,27 @@ test('a linear layer on an input without gradient: the same value and weight gra
     .kernels.filter((k) => k.name === 'BatchMatMul' || k.name === 'NestarLinear').length;
   assert.equal(await matmuls(applyLinearNoInputGrad), (await matmuls(applyLinear)) - 1);
   tf.dispose([x, dy]);
+  ps.dispose();
+});
+
+test('time embedding of rows in runs of one t: the MLP once a run gives the per-row values and weight gradients', () => {
+  const ps = new ParamStore(8);
+  const fc1 = linear(ps, 'fc1', T_FREQ, 6), fc2 = linear(ps, 'fc2', 6, 6);
+  // Runs of 4, 1, 3 and 4 rows (a value may come back in a later run); 4 runs for 12 rows, so the runs path is taken.
+  const t = Float32Array.from([0.2, 0.2, 0.2, 0.2, 0.9, 0.4, 0.4, 0.4, 0.2, 0.2, 0.2, 0.2]);
+  assert.deepEqual(Array.from(timeRuns(t, 12).ids), [0, 0, 0, 0, 1, 2, 2, 2, 3, 3, 3, 3]);
+  const dy = tf.randomNormal([12, 6], 0, 1, 'float32', 9);
+  const run = (f: () => tf.Tensor) => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(), dy)) as tf.Scalar, [fc1.w, fc1.b!, fc2.w, fc2.b!]);
+    const out = [value, ...[fc1.w, fc1.b!, fc2.w, fc2.b!].map((v) => grads[v.name]!)].map((x) => Float32Array.from(x.dataSync()));
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  const perRow = run(() => applyLinear(fc2, silu(applyLinear(fc1, timeFeatures(t, 12)))));
+  const byRuns = run(() => timeEmbedding(fc1, fc2, t, 12));
+  perRow.forEach((want, i) => assert.ok(maxRelErr(byRuns[i]!, want) <= 1e-5, `output ${i}: ${maxRelErr(byRuns[i]!, want)}`));
+  const rows = tf.tidy(() => timeEmbedding(fc1, fc2, t, 12).arraySync() as number[][]);
+  assert.deepEqual(rows[8], rows[0], 'rows of one t are equal');
+  tf.dispose(dy);
   ps.dispose();
 });

@@ -81,7 +81,39 @@ export class FlowHead implements VelocityHead {
 /** emb(t) = fc2(silu(fc1(features(t)))) for N rows (t one value or one per row); t carries no gradient, so its
  * sinusoidal features are computed in JS (no sin/cos kernels) and fc1 skips the gradient of its input. */
 export function timeEmbedding(fc1: Linear, fc2: Linear, t: number | ArrayLike<number>, N: number): tf.Tensor {
+  const runs = typeof t === 'number' ? null : timeRuns(t, N);
+  // Rows in runs of one t (a patch head's training rows: one t per patch): the MLP runs once a run, and the
+  // rows take their run's embedding (its gradient summed back over the run).
+  if (runs && runs.values.length <= N / 2 && canExpandRuns()) {
+    return expandRuns(applyLinear(fc2, silu(applyLinearNoInputGrad(fc1, timeFeatures(runs.values, runs.values.length)))), runs.ids);
+  }
   return applyLinear(fc2, silu(applyLinearNoInputGrad(fc1, timeFeatures(t, N))));
+}
+
+/** The runs of equal consecutive values of t[0..N): each run's value and each row's run. */
+export function timeRuns(t: ArrayLike<number>, N: number): { values: Float32Array; ids: Int32Array } {
+  const ids = new Int32Array(N), values: number[] = [];
+  for (let r = 0; r < N; r++) {
+    if (r === 0 || t[r] !== t[r - 1]) values.push(t[r]!);
+    ids[r] = values.length - 1;
+  }
+  return { values: Float32Array.from(values), ids };
+}
+
+const canExpandRuns = () => ['GatherV2', 'SparseSegmentSum'].every((k) => tf.getKernel(k, tf.getBackend()));
+
+/** Rows of x_GW repeated by run (row r = x[ids[r]], ids ascending); the gradient sums each run's rows. */
+export function expandRuns(x_GW: tf.Tensor, ids: Int32Array): tf.Tensor2D {
+  const f = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const idx = tf.tensor1d(ids, 'int32');
+    save([idx]);
+    return {
+      value: tf.gather(x, idx),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.sparse.sparseSegmentSum(dy, tf.range(0, ids.length, 1, 'int32'), saved[0] as tf.Tensor1D),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor2D;
+  return f(x_GW);
 }
 
 /** The time embeddings of an ODE grid, made in one batch; row(t) is one [1, W] row (computed afresh for a t off the grid). */
