@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# t sampling (issue #17's "what was tried"): does drawing the flow time from a logit-normal law (SD3's, more training
+# near t = 0.5) instead of uniformly change NestAR's gap to raster AR? A pilot at the heads.sh budget (1200 steps x 64):
+# NestAR with the patch head in the interleaved order and raster AR, each from its heads.sh config with only
+# train.timeSampling changed (results/configs/mnist-patch-phead-interleaved-logitnormal.json,
+# mnist-patch-logitnormal.json), trained side by side on one BLAS thread each, exported in F16 to
+# checkpoints/mnist-patch/tsampling/<method>, evaluated at CFG 1.5 and 2 (N = 2000, sampling seed 0), set against the
+# uniform runs of heads.sh at the same CFGs. Resumable; a finished part is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/results/lib.sh
+N=${N:-2000}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+one() {
+  local method=$1 config=$2
+  local run=runs/tsampling/$method out=results/mnist-patch/tsampling/$method ckpt=checkpoints/mnist-patch/tsampling/$method
+  mkdir -p "$out"
+  if [ ! -f "$ckpt/state.json" ]; then
+    train_run "$method" "$run" "$out/timing.log" --method "$method" --config "$config"
+    backend_line "$run" >> "$out/timing.log"
+    $NESTAR export --checkpoint "$run" --out "$ckpt" --fp16
+  fi
+  [ -f "$out/eval/report.json" ] || $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg 1.5,2 --out "$out/eval"
+}
+one nestar results/configs/mnist-patch-phead-interleaved-logitnormal.json & a=$!
+one raster results/configs/mnist-patch-logitnormal.json & b=$!
+status=0
+wait $a || status=1
+wait $b || status=1
+exit $status
