@@ -244,3 +244,18 @@ export function fusedTokenHeadStep(a: TokenHeadStepInputs): tf.Tensor2D | undefi
   a.blocks.flat().forEach((x, i) => { inputs[`k${i}`] = x; });
   return tf.engine().runKernel(TOKEN_HEAD_STEP_KERNEL, inputs, { meta: [N, D, W, K, a.blocks.length, a.eps, a.te.shape[0]!, ...a.offsets] }) as tf.Tensor2D;
 }
+
+export const EXPAND_RUNS_KERNEL = 'NestarExpandRuns';
+export const SUM_RUNS_KERNEL = 'NestarSumRuns';
+
+/** Rows of x [G, W] repeated by run (row g lengths[g] times) as one kernel, or undefined when the backend has none. */
+export function fusedExpandRuns(x: tf.Tensor2D, lengths: number[]): tf.Tensor2D | undefined {
+  if (!hasKernel(EXPAND_RUNS_KERNEL, x)) return undefined;
+  return tf.engine().runKernel(EXPAND_RUNS_KERNEL, { x }, { lengths } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
+/** Each run of dy [N, W]'s rows summed into one row [G, W] (the gradient of fusedExpandRuns), or undefined. */
+export function fusedSumRuns(dy: tf.Tensor2D, lengths: number[]): tf.Tensor2D | undefined {
+  if (!hasKernel(SUM_RUNS_KERNEL, dy)) return undefined;
+  return tf.engine().runKernel(SUM_RUNS_KERNEL, { dy }, { lengths } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}

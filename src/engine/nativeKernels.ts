@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { kernelHost } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
 import { makeConv2dFilterGrad, makeConv2dInputGrad } from './convKernels.js';
-import { ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
+import { makeExpandRuns, makeSumRuns } from './runKernels.js';
+import { EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL, ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
   GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon extends StridedAddon {
@@ -364,6 +365,8 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [GATED_ADD_COLS_KERNEL]: makeGatedAddCols,
   [PATCH_HEAD_STEP_KERNEL]: (addon) => makeHeadStep((a, m) => addon.patchHeadStep(a, m), true),
   [TOKEN_HEAD_STEP_KERNEL]: (addon) => makeHeadStep((a, m) => addon.tokenHeadStep(a, m), false),
+  [EXPAND_RUNS_KERNEL]: makeExpandRuns,
+  [SUM_RUNS_KERNEL]: makeSumRuns,
 };
 
 /** Replaces a backend's kernels (tfjs WASM's, or the JS-buffer backend's) with the native ones. */

@@ -3,7 +3,7 @@
 // output layers start at zero so the head starts as the zero velocity field.
 import * as tf from '@tensorflow/tfjs-core';
 import { applyLinear, applyLinearNoInputGrad, linear, LN_EPS, silu, type Linear } from '../model/layers.js';
-import { fusedTokenHeadStep } from '../engine/fusedOps.js';
+import { EXPAND_RUNS_KERNEL, fusedExpandRuns, fusedSumRuns, fusedTokenHeadStep, SUM_RUNS_KERNEL } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import type { HeadLayout, PreparedVelocity, VelocityHead } from './head.js';
@@ -100,11 +100,16 @@ export function timeRuns(t: ArrayLike<number>, N: number): { values: Float32Arra
   return { values: Float32Array.from(values), ids };
 }
 
-const canExpandRuns = () => ['GatherV2', 'SparseSegmentSum'].every((k) => tf.getKernel(k, tf.getBackend()));
+const canExpandRuns = () => [[EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL], ['GatherV2', 'SparseSegmentSum']].some((ks) => ks.every((k) => tf.getKernel(k, tf.getBackend())));
 
-/** Rows of x_GW repeated by run (row r = x[ids[r]], ids ascending); the gradient sums each run's rows. */
+/** Rows of x_GW repeated by run (row r = x[ids[r]], ids ascending from 0 in steps of 0 or 1); the gradient sums
+ * each run's rows. With the engine's run kernels, plain row copies and sums; else Gather and SparseSegmentSum. */
 export function expandRuns(x_GW: tf.Tensor, ids: Int32Array): tf.Tensor2D {
+  const lengths: number[] = [];
+  ids.forEach((g) => { if (g === lengths.length) lengths.push(1); else lengths[g]! += 1; });
   const f = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const direct = fusedExpandRuns(x, lengths);
+    if (direct) return { value: direct, gradFunc: (dy: tf.Tensor) => fusedSumRuns(dy as tf.Tensor2D, lengths)! };
     const idx = tf.tensor1d(ids, 'int32');
     save([idx]);
     return {
