@@ -81,4 +81,31 @@ export function headsSection(root: string, L: (s?: string) => void): void {
     L('- Every method is still under-trained (1200 steps ≈ 1.3 epochs); the issue\'s 3× longer comparison with an FD-vs-steps curve has not been run (raster AR\'s 1200 steps took 70 min of wall-clock in its timing.log, sharing the machine).');
     L();
   }
+  timeSamplingPilot(root, sweep(join(H, 'phead-interleaved')), sweep(join(root, 'raster')), L);
+}
+
+/** scripts/results/tsampling.sh: the same two runs with logit-normal flow times, against the uniform ones above. */
+function timeSamplingPilot(root: string, nestarUniform: Row[], rasterUniform: Row[], L: (s?: string) => void): void {
+  const T = join(root, 'tsampling');
+  const ln = { nestar: read<Report>(join(T, 'nestar', 'eval', 'report.json'))?.rows, raster: read<Report>(join(T, 'raster', 'eval', 'report.json'))?.rows };
+  if (!ln.nestar || !ln.raster) return;
+  const cfgs = ln.nestar.map((r) => r.cfg!);
+  const at = (rows: Row[], c: number) => rows.find((r) => r.cfg === c);
+  L('Flow-time sampling, a pilot at this budget (`scripts/results/tsampling.sh`: the `phead-interleaved` and raster AR configs with only `train.timeSampling` set to logit-normal; N = 2000, sampling seed 0), FD (recall):');
+  L();
+  L(`| method | t sampling | ${cfgs.map((c) => `CFG ${c}`).join(' | ')} | best FD |`);
+  L(`|---|---|${cfgs.map(() => '---:').join('|')}|---:|`);
+  const best: Record<string, number> = {};
+  for (const [name, key, rows] of [['NestAR, patch head, interleaved', 'nestar uniform', nestarUniform], ['NestAR, patch head, interleaved', 'nestar logit-normal', ln.nestar],
+    ['raster AR', 'raster uniform', rasterUniform], ['raster AR', 'raster logit-normal', ln.raster]] as const) {
+    const cells = cfgs.map((c) => at(rows, c));
+    if (cells.some((x) => !x)) continue;
+    best[key] = Math.min(...cells.map((x) => x!.fd));
+    L(`| ${name} | ${key.split(' ')[1]} | ${cells.map((x) => `${f(x!.fd)} (${f(x!.recall, 3)})`).join(' | ')} | ${f(best[key]!)} |`);
+  }
+  L();
+  if (best['nestar uniform'] && best['raster uniform'] && best['nestar logit-normal'] && best['raster logit-normal']) {
+    L(`NestAR / raster AR, best FD over CFG ${cfgs.join(' and ')}: uniform ${f(best['nestar uniform'] / best['raster uniform'], 3)}, logit-normal ${f(best['nestar logit-normal'] / best['raster logit-normal'], 3)}.`);
+    L();
+  }
 }
