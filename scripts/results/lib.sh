@@ -26,3 +26,18 @@ train_run() {
 
 # backend_line RUN_DIR: the backend the run's trainer reported (engine, BLAS core type and threads).
 backend_line() { grep -m1 '^backend:' "$1/train.log" || true; }
+
+# side_by_side FN ARGS... -- ARGS...: FN with the first arguments and FN with the second as two background jobs (the
+# two cores, one BLAS thread each unless OPENBLAS_NUM_THREADS is set); fails if either does.
+side_by_side() {
+  local fn=$1 first=() a b status=0
+  shift
+  export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+  while [ "$1" != -- ]; do first+=("$1"); shift; done
+  shift
+  "$fn" "${first[@]}" & a=$!
+  "$fn" "$@" & b=$!
+  wait "$a" || status=1
+  wait "$b" || status=1
+  return $status
+}

@@ -19,7 +19,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/results/lib.sh
 N=${N:-2000}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 # one_method METHOD CFGS FOLDER_SUFFIX: the four seeds of one grid into eval-linear<SUFFIX>-seedK.
 one_method() {
   local method=$1 cfgs=$2 suffix=$3 k seed dir
@@ -30,14 +29,5 @@ one_method() {
       $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg "$cfgs" --cfg-schedule linear --seed "$seed" --out "$dir"
   done
 }
-# side_by_side METHOD CFGS SUFFIX METHOD CFGS SUFFIX: two grids at once; fails if either does.
-side_by_side() {
-  local a b status=0
-  one_method "$1" "$2" "$3" & a=$!
-  one_method "$4" "$5" "$6" & b=$!
-  wait $a || status=1
-  wait $b || status=1
-  return $status
-}
-side_by_side nestar 1.5,2,2.5 "" raster 1.5,2,2.5 ""
-side_by_side nestar 3,3.5,4 -hi raster 1.1,1.25 -lo
+side_by_side one_method nestar 1.5,2,2.5 "" -- raster 1.5,2,2.5 ""
+side_by_side one_method nestar 3,3.5,4 -hi -- raster 1.1,1.25 -lo

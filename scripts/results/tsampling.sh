@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/results/lib.sh
 N=${N:-2000}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 one() {
   local method=$1 config=$2
   local run=runs/tsampling/$method out=results/mnist-patch/tsampling/$method ckpt=checkpoints/mnist-patch/tsampling/$method
@@ -22,9 +21,4 @@ one() {
   fi
   [ -f "$out/eval/report.json" ] || $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg 1.5,2 --out "$out/eval"
 }
-one nestar results/configs/mnist-patch-phead-interleaved-logitnormal.json & a=$!
-one raster results/configs/mnist-patch-logitnormal.json & b=$!
-status=0
-wait $a || status=1
-wait $b || status=1
-exit $status
+side_by_side one nestar results/configs/mnist-patch-phead-interleaved-logitnormal.json -- raster results/configs/mnist-patch-logitnormal.json
