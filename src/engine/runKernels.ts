@@ -1,7 +1,7 @@
 // Two row kernels for tensors whose rows come in runs (a patch head's training rows share one flow time per patch):
-// NestarExpandRuns (fusedOps.ts's EXPAND_RUNS_KERNEL) repeats row g of x [G, W] lengths[g] times, NestarSumRuns adds each run of dy [N, W] back into
-// one row. Plain loops over the backend's own buffers (kernelHost), registered with the native pack: tfjs WASM's
-// Gather took ~35 ms a step of the results config for what is a few row copies. The sums add a run's rows in order.
+// NestarExpandRuns (EXPAND_RUNS_KERNEL in fusedOps.ts) repeats row g of x [G, W] lengths[g] times; NestarSumRuns adds
+// each run of dy [N, W] back into one row, in row order. Plain loops over the backend's own buffers (kernelHost),
+// registered with the native pack: tfjs WASM's Gather took ~35 ms a step of the results config for these row copies.
 import type * as tf from '@tensorflow/tfjs-core';
 import { kernelHost } from './kernelHost.js';
 

@@ -81,41 +81,38 @@ export class FlowHead implements VelocityHead {
 /** emb(t) = fc2(silu(fc1(features(t)))) for N rows (t one value or one per row); t carries no gradient, so its
  * sinusoidal features are computed in JS (no sin/cos kernels) and fc1 skips the gradient of its input. */
 export function timeEmbedding(fc1: Linear, fc2: Linear, t: number | ArrayLike<number>, N: number): tf.Tensor {
+  const mlp = (tt: number | ArrayLike<number>, n: number) => applyLinear(fc2, silu(applyLinearNoInputGrad(fc1, timeFeatures(tt, n))));
   const runs = typeof t === 'number' ? null : timeRuns(t, N);
   // Rows in runs of one t (a patch head's training rows: one t per patch): the MLP runs once a run, and the
   // rows take their run's embedding (its gradient summed back over the run).
-  if (runs && runs.values.length <= N / 2 && canExpandRuns()) {
-    return expandRuns(applyLinear(fc2, silu(applyLinearNoInputGrad(fc1, timeFeatures(runs.values, runs.values.length)))), runs.ids);
-  }
-  return applyLinear(fc2, silu(applyLinearNoInputGrad(fc1, timeFeatures(t, N))));
+  if (runs && runs.values.length <= N / 2 && canExpandRuns()) return expandRuns(mlp(runs.values, runs.values.length), runs.lengths);
+  return mlp(t, N);
 }
 
-/** The runs of equal consecutive values of t[0..N): each run's value and each row's run. */
-export function timeRuns(t: ArrayLike<number>, N: number): { values: Float32Array; ids: Int32Array } {
-  const ids = new Int32Array(N), values: number[] = [];
+/** The runs of equal consecutive values of t[0..N): each run's value and length. */
+export function timeRuns(t: ArrayLike<number>, N: number): { values: Float32Array; lengths: number[] } {
+  const values: number[] = [], lengths: number[] = [];
   for (let r = 0; r < N; r++) {
-    if (r === 0 || t[r] !== t[r - 1]) values.push(t[r]!);
-    ids[r] = values.length - 1;
+    if (r > 0 && t[r] === t[r - 1]) lengths[lengths.length - 1]! += 1;
+    else { values.push(t[r]!); lengths.push(1); }
   }
-  return { values: Float32Array.from(values), ids };
+  return { values: Float32Array.from(values), lengths };
 }
 
 const canExpandRuns = () => [[EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL], ['GatherV2', 'SparseSegmentSum']].some((ks) => ks.every((k) => tf.getKernel(k, tf.getBackend())));
 
-/** Rows of x_GW repeated by run (row r = x[ids[r]], ids ascending from 0 in steps of 0 or 1); the gradient sums
- * each run's rows. With the engine's run kernels, plain row copies and sums; else Gather and SparseSegmentSum. */
-export function expandRuns(x_GW: tf.Tensor, ids: Int32Array): tf.Tensor2D {
-  const lengths: number[] = [];
-  ids.forEach((g) => { if (g === lengths.length) lengths.push(1); else lengths[g]! += 1; });
+/** Row g of x_GW repeated lengths[g] times; the gradient sums each run's rows. With the engine's run kernels, plain
+ * row copies and sums; else Gather and SparseSegmentSum over each row's run index. */
+export function expandRuns(x_GW: tf.Tensor, lengths: number[]): tf.Tensor2D {
   const f = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
     const direct = fusedExpandRuns(x, lengths);
     if (direct) return { value: direct, gradFunc: (dy: tf.Tensor) => fusedSumRuns(dy as tf.Tensor2D, lengths)! };
-    const idx = tf.tensor1d(ids, 'int32');
+    const idx = tf.tensor1d(Int32Array.from(lengths.flatMap((len, g) => new Array<number>(len).fill(g))), 'int32');
     save([idx]);
     return {
       value: tf.gather(x, idx),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.sparse.sparseSegmentSum(dy, tf.range(0, ids.length, 1, 'int32'), saved[0] as tf.Tensor1D),
+        tf.sparse.sparseSegmentSum(dy, tf.range(0, idx.shape[0], 1, 'int32'), saved[0] as tf.Tensor1D),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor2D;
   return f(x_GW);
