@@ -25,6 +25,12 @@ export function sumRows(x_NC: tf.Tensor2D): tf.Tensor1D {
  * bias gradient is a matmul (not a slow axis-0 Sum) and, on backends whose transposed matmul is slow
  * (stock WASM), the transposes are explicit.
  */
+/** A linear layer's weight and bias gradients: dw = xᵀ·dy, db = 1ᵀ·dy. */
+function weightGrads(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor, tf.Tensor] {
+  const dw = engineFlags.explicitTranspose ? tf.matMul(tf.transpose(x), dy) : tf.matMul(x, dy, true, false);
+  return [dw, sumRows(dy)];
+}
+
 const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
   const value = fusedLinear(x, w, b) ?? tf.add(tf.matMul(x, w), b);
@@ -33,10 +39,8 @@ const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const dy2 = dy as tf.Tensor2D;
-      const explicit = engineFlags.explicitTranspose;
-      const dx = explicit ? tf.matMul(dy2, tf.transpose(ws)) : tf.matMul(dy2, ws, false, true);
-      const dw = explicit ? tf.matMul(tf.transpose(xs), dy2) : tf.matMul(xs, dy2, true, false);
-      return [dx, dw, sumRows(dy2)];
+      const dx = engineFlags.explicitTranspose ? tf.matMul(dy2, tf.transpose(ws)) : tf.matMul(dy2, ws, false, true);
+      return [dx, ...weightGrads(xs, dy2)];
     },
   };
 }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
@@ -52,11 +56,7 @@ export function applyLinearNoInputGrad(l: Linear, x: tf.Tensor2D): tf.Tensor2D {
     save([x]);
     return {
       value: fusedLinear(x, w, b) ?? tf.add(tf.matMul(x, w), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const xs = saved[0] as tf.Tensor2D, dy2 = dy as tf.Tensor2D;
-        const dw = engineFlags.explicitTranspose ? tf.matMul(tf.transpose(xs), dy2) : tf.matMul(xs, dy2, true, false);
-        return [dw, sumRows(dy2)];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => weightGrads(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
     };
   }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor2D;
   return f(l.w, l.b);
