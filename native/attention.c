@@ -6,62 +6,127 @@
 #include <string.h>
 #include <math.h>
 #include "kernels.h"
+#include "parallel.h"
 
-// Multi-head attention on row layouts, no head transposes: q [B, Lq, H·dh], k and v [B, Lk, H·dh] (head h is
-// the column block h·dh..), additive mask [Lq, Lk] or none, out [B, Lq, H·dh], and the probabilities
-// P [B, H, Lq, Lk] kept for the gradient. Per (b, h): S = q·kᵀ (BLAS, strided), S·scale + mask, a row softmax
-// (max subtracted, sum in float as tfjs's kernel does), out = P·v (BLAS, strided).
-// ld is the row stride of q, k and v (C for separate arrays; 3C when they are column blocks of one qkv matrix).
-void attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
-                          int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld) {
-  const int64_t C = H * dh;
-  for (int64_t b = 0; b < B; b++) {
-    for (int64_t h = 0; h < H; h++) {
-      float *Pbh = P + (b * H + h) * Lq * Lk;
-      const float *qb = q + b * Lq * ld + h * dh, *kb = k + b * Lk * ld + h * dh, *vb = v + b * Lk * ld + h * dh;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Lq, (int)Lk, (int)dh, 1.0f, qb, (int)ld, kb, (int)ld, 0.0f, Pbh, (int)Lk);
-      for (int64_t i = 0; i < Lq; i++) {
-        float *r = Pbh + i * Lk, mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < Lk; j++) {
-          r[j] = r[j] * scale;
-          if (mask) r[j] += mask[i * Lk + j];
-          if (r[j] > mx) mx = r[j];
-        }
-        for (int64_t j = 0; j < Lk; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
-        for (int64_t j = 0; j < Lk; j++) r[j] /= sum;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Lq, (int)dh, (int)Lk, 1.0f, Pbh, (int)Lk, vb, (int)ld, 0.0f,
-                  out + b * Lq * C + h * dh, (int)C);
-    }
+// exp for the softmax, vectorisable (Cephes' expf: range reduction by ln 2 — n rounded to nearest by adding and
+// subtracting 1.5·2²³, which vectorises where floorf does not — a degree-6 polynomial, 2ⁿ from the exponent bits;
+// within 2 ulp of expf), 0 below −87.3 where expf underflows to subnormals.
+NESTAR_CLONES static void exp_rows(float *restrict r, int64_t n, float mx) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; j++) {
+    const float x = r[j] - mx, xc = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
+    const float e = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float t = xc - e * 0.693359375f + e * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * t + 1.3981999507e-3f;
+    p = p * t + 8.3334519073e-3f;
+    p = p * t + 4.1665795894e-2f;
+    p = p * t + 1.6666665459e-1f;
+    p = p * t + 5.0000001201e-1f;
+    const float y = p * t * t + t + 1.0f;
+    union { int32_t i; float f; } two = {.i = ((int32_t)e + 127) << 23};
+    r[j] = x < -87.3f ? 0.0f : y * two.f;
   }
 }
 
-// Its gradient from dO [B, Lq, C] and the saved P: dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − Σⱼ P·dP) · scale,
-// dq = dS·k, dk = dSᵀ·q (the mask is a constant). One [Lq, Lk] scratch row block per (b, h).
-static int attention_bwd(const float *dO, const float *q, const float *k, const float *v, const float *P, float *dq, float *dk, float *dv,
-                         int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale) {
-  const int64_t C = H * dh;
-  float *dS = (float *)malloc(sizeof(float) * (size_t)(Lq * Lk));
-  if (!dS) return 0;
-  for (int64_t b = 0; b < B; b++) {
-    for (int64_t h = 0; h < H; h++) {
-      const float *Pbh = P + (b * H + h) * Lq * Lk;
-      const int64_t oq = b * Lq * C + h * dh, ok = b * Lk * C + h * dh;
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Lk, (int)dh, (int)Lq, 1.0f, Pbh, (int)Lk, dO + oq, (int)C, 0.0f, dv + ok, (int)C);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Lq, (int)Lk, (int)dh, 1.0f, dO + oq, (int)C, v + ok, (int)C, 0.0f, dS, (int)Lk);
-      for (int64_t i = 0; i < Lq; i++) {
-        const float *pr = Pbh + i * Lk;
-        float *sr = dS + i * Lk;
-        double dot = 0;
-        for (int64_t j = 0; j < Lk; j++) dot += (double)pr[j] * sr[j];
-        for (int64_t j = 0; j < Lk; j++) sr[j] = pr[j] * (sr[j] - (float)dot) * scale;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Lq, (int)dh, (int)Lk, 1.0f, dS, (int)Lk, k + ok, (int)C, 0.0f, dq + oq, (int)C);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Lk, (int)dh, (int)Lq, 1.0f, dS, (int)Lk, q + oq, (int)C, 0.0f, dk + ok, (int)C);
+// One row of scores to probabilities: r·scale + mask, max subtracted, exp, divided by the sum (all vectorised;
+// the max and the sum are reductions in SIMD order, within float rounding of tfjs's sequential ones).
+NESTAR_CLONES static void softmax_row(float *restrict r, const float *restrict m, int64_t n, float scale) {
+  float mx = -INFINITY, sum = 0;
+  if (m) {
+#pragma omp simd reduction(max : mx)
+    for (int64_t c = 0; c < n; c++) {
+      r[c] = r[c] * scale + m[c];
+      mx = r[c] > mx ? r[c] : mx;
+    }
+  } else {
+#pragma omp simd reduction(max : mx)
+    for (int64_t c = 0; c < n; c++) {
+      r[c] = r[c] * scale;
+      mx = r[c] > mx ? r[c] : mx;
     }
   }
+  exp_rows(r, n, mx);
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < n; c++) sum += r[c];
+#pragma omp simd
+  for (int64_t c = 0; c < n; c++) r[c] /= sum;
+}
+
+// Multi-head attention on row layouts, no head transposes: q [B, Lq, ·], k and v [B, Lk, ·] with row stride ld and
+// head h the column block h·dh.. (ld = H·dh for separate arrays, 3·H·dh for the column blocks of one qkv matrix),
+// additive mask [Lq, Lk] or none, out [B, Lq, H·dh], and the probabilities P [B, H, Lq, Lk] kept for the gradient.
+// Per (b, h): S = q·kᵀ, S·scale + mask, a row softmax, out = P·v; the (b, h) pairs split over the thread pool, each pair's products register-tiled (tile.c).
+typedef struct {
+  const float *q, *k, *v, *mask, *dO;
+  float *out, *P, *dq, *dk, *dv;
+  int64_t Lq, Lk, H, dh, ld;
+  float scale;
+  volatile int failed;
+} AttentionJob;
+
+static void fwd_pairs(void *ctx, size_t lo, size_t hi) {
+  AttentionJob *j = (AttentionJob *)ctx;
+  const int64_t Lq = j->Lq, Lk = j->Lk, H = j->H, dh = j->dh, ld = j->ld, C = H * dh;
+  float *Kt = (float *)malloc(sizeof(float) * (size_t)(dh * Lk));
+  if (!Kt) { j->failed = 1; return; }
+  for (size_t p = lo; p < hi; p++) {
+    const int64_t b = (int64_t)p / H, h = (int64_t)p % H;
+    float *Pbh = j->P + (int64_t)p * Lq * Lk;
+    const float *qb = j->q + b * Lq * ld + h * dh, *kb = j->k + b * Lk * ld + h * dh, *vb = j->v + b * Lk * ld + h * dh;
+    tile_transpose(Lk, dh, kb, ld, Kt);
+    tile_gemm(Lq, Lk, dh, qb, ld, 1, Kt, Lk, Pbh, Lk);
+    for (int64_t i = 0; i < Lq; i++) softmax_row(Pbh + i * Lk, j->mask ? j->mask + i * Lk : NULL, Lk, j->scale);
+    tile_gemm(Lq, dh, Lk, Pbh, Lk, 1, vb, ld, j->out + b * Lq * C + h * dh, C);
+  }
+  free(Kt);
+}
+
+int attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
+                  int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld) {
+  AttentionJob j = {.q = q, .k = k, .v = v, .mask = mask, .out = out, .P = P, .Lq = Lq, .Lk = Lk, .H = H, .dh = dh, .ld = ld, .scale = scale};
+  nestar_parallel_for((size_t)(B * H), 1, fwd_pairs, &j);
+  return !j.failed;
+}
+
+// dS = P ⊙ (dP − Σⱼ P·dP) · scale for one row (the dot product in double).
+NESTAR_CLONES static void softmax_grad_row(const float *restrict pr, float *restrict sr, int64_t n, float scale) {
+  double dot = 0;
+#pragma omp simd reduction(+ : dot)
+  for (int64_t c = 0; c < n; c++) dot += (double)pr[c] * sr[c];
+  const float d = (float)dot;
+#pragma omp simd
+  for (int64_t c = 0; c < n; c++) sr[c] = pr[c] * (sr[c] - d) * scale;
+}
+
+// Its gradient from dO [B, Lq, H·dh] and the saved P: dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − Σⱼ P·dP) · scale,
+// dq = dS·k, dk = dSᵀ·q (the mask is a constant); q, k, v and their gradients with row stride ld. Pᵀ and dSᵀ are read in place (tile_gemm's
+// transposed A), vᵀ and kᵀ packed.
+static void bwd_pairs(void *ctx, size_t lo, size_t hi) {
+  AttentionJob *j = (AttentionJob *)ctx;
+  const int64_t Lq = j->Lq, Lk = j->Lk, H = j->H, dh = j->dh, ld = j->ld, C = H * dh;
+  float *dS = (float *)malloc(sizeof(float) * (size_t)(Lq * Lk + dh * Lk));
+  if (!dS) { j->failed = 1; return; }
+  float *Vt = dS + Lq * Lk;
+  for (size_t p = lo; p < hi; p++) {
+    const int64_t b = (int64_t)p / H, h = (int64_t)p % H;
+    const float *Pbh = j->P + (int64_t)p * Lq * Lk, *dOb = j->dO + b * Lq * C + h * dh;
+    const int64_t oq = b * Lq * ld + h * dh, ok = b * Lk * ld + h * dh;
+    tile_gemm(Lk, dh, Lq, Pbh, 1, Lk, dOb, C, j->dv + ok, ld);
+    tile_transpose(Lk, dh, j->v + ok, ld, Vt);
+    tile_gemm(Lq, Lk, dh, dOb, C, 1, Vt, Lk, dS, Lk);
+    for (int64_t i = 0; i < Lq; i++) softmax_grad_row(Pbh + i * Lk, dS + i * Lk, Lk, j->scale);
+    tile_gemm(Lq, dh, Lk, dS, Lk, 1, j->k + ok, ld, j->dq + oq, ld);
+    tile_gemm(Lk, dh, Lq, dS, 1, Lk, j->q + oq, ld, j->dk + ok, ld);
+  }
   free(dS);
-  return 1;
+}
+
+static int attention_bwd(const float *dO, const float *q, const float *k, const float *v, const float *P, float *dq, float *dk, float *dv,
+                         int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld) {
+  AttentionJob j = {.q = q, .k = k, .v = v, .dO = dO, .P = (float *)P, .dq = dq, .dk = dk, .dv = dv, .Lq = Lq, .Lk = Lk, .H = H, .dh = dh, .ld = ld, .scale = scale};
+  nestar_parallel_for((size_t)(B * H), 1, bwd_pairs, &j);
+  return !j.failed;
 }
 
 // attention(q, k, v, mask, out, P, B, Lq, Lk, H, dh, scaleBits, hasMask) and
@@ -83,7 +148,8 @@ static napi_value Attention(napi_env env, napi_callback_info info) {
   int64_t d[7];
   const char *usage = "attention(q, k, v, mask, out, P, B, Lq, Lk, H, dh, scaleBits, hasMask): Float32Arrays of B*Lq*H*dh (q, out), B*Lk*H*dh (k, v), Lq*Lk (mask) and B*H*Lq*Lk (P)";
   if (!arrays_ints(env, info, usage, 6, 7, a, l, d) || !attention_shapes(env, l, d, d[6] != 0, usage, 0)) return NULL;
-  attention_fwd(a[0], a[1], a[2], d[6] ? a[3] : NULL, a[4], a[5], d[0], d[1], d[2], d[3], d[4], float_from_bits(d[5]), d[3] * d[4]);
+  if (!attention_fwd(a[0], a[1], a[2], d[6] ? a[3] : NULL, a[4], a[5], d[0], d[1], d[2], d[3], d[4], float_from_bits(d[5]), d[3] * d[4]))
+    napi_throw_error(env, NULL, "attention: out of memory");
   return NULL;
 }
 
@@ -104,7 +170,8 @@ static napi_value AttentionQkv(napi_env env, napi_callback_info info) {
   }
   float *P = scratch_buffer((size_t)(B * H * L * L));
   if (!P) { napi_throw_error(env, NULL, "attentionQkv: out of memory"); return NULL; }
-  attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], P, B, L, L, H, dh, float_from_bits(d[4]), 3 * C);
+  if (!attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], P, B, L, L, H, dh, float_from_bits(d[4]), 3 * C))
+    napi_throw_error(env, NULL, "attentionQkv: out of memory");
   return NULL;
 }
 
@@ -114,7 +181,7 @@ static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
   int64_t d[6];
   const char *usage = "attentionGrad(dO, q, k, v, P, dq, dk, dv, B, Lq, Lk, H, dh, scaleBits): Float32Arrays of B*Lq*H*dh (dO, q, dq), B*Lk*H*dh (k, v, dk, dv) and B*H*Lq*Lk (P)";
   if (!arrays_ints(env, info, usage, 8, 6, a, l, d) || !attention_shapes(env, l, d, 0, usage, 1)) return NULL;
-  if (!attention_bwd(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], d[0], d[1], d[2], d[3], d[4], float_from_bits(d[5])))
+  if (!attention_bwd(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], d[0], d[1], d[2], d[3], d[4], float_from_bits(d[5]), d[3] * d[4]))
     napi_throw_error(env, NULL, "attentionGrad: out of memory");
   return NULL;
 }

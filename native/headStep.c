@@ -130,7 +130,10 @@ static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
       float *const *b = a + 12 + 8 * i;
       norm_cols_rows(h, M, hn, N, W, K, (int64_t)o[0], (int64_t)o[1], eps);
       linear_rows(hn, b[0], b[1], qkv, N, W, 3 * W);
-      attention_fwd(qkv, qkv + W, qkv + 2 * W, hasMask ? a[10] : NULL, att, P, G, L, L, H, W / H, scale, 3 * W);
+      if (!attention_fwd(qkv, qkv + W, qkv + 2 * W, hasMask ? a[10] : NULL, att, P, G, L, L, H, W / H, scale, 3 * W)) {
+        napi_throw_error(env, NULL, "patchHeadStep: out of memory");
+        return NULL;
+      }
       linear_rows(att, b[2], b[3], p, N, W, W);
       gated_cols_rows(h, M, p, h2, N, W, K, (int64_t)o[2]);
       tmp = h, h = h2, h2 = tmp;

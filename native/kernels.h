@@ -26,8 +26,13 @@ NESTAR_CLONES void gated_add_f32(const float *restrict h, const float *restrict 
 // native/norm.c
 void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd);
 // native/attention.c
-void attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
+int attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
                    int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld);
+// native/tile.c (declared without the clones attribute: a caller in another file then calls the one ifunc symbol,
+// where GCC would otherwise emit a resolver there that names the defining file's local clones)
+void tile_gemm(int64_t M, int64_t N, int64_t K, const float *restrict A, int64_t ra, int64_t ca, const float *restrict B, int64_t ldb,
+               float *restrict C, int64_t ldc);
+void tile_transpose(int64_t r, int64_t c, const float *restrict src, int64_t lds, float *restrict dst);
 // native/conv.c: one scratch buffer reused across calls (JS calls are single-threaded).
 float *scratch_buffer(size_t n);
 

@@ -11,14 +11,19 @@
 
 // Mean and 1/σ of one row of C values, accumulated in double (shared by the forward and backward kernels,
 // so the gradient sees exactly the forward's statistics).
-void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd) {
+static inline __attribute__((always_inline)) void stats_of(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd) {
   double s = 0, q = 0;
+#pragma omp simd reduction(+ : s)
   for (int64_t c = 0; c < C; c++) s += xr[c];
   const float m = (float)(s / (double)C);
+#pragma omp simd reduction(+ : q)
   for (int64_t c = 0; c < C; c++) { const double d = xr[c] - m; q += d * d; }
   *mean = m;
   *rstd = (float)(1.0 / sqrt(q / (double)C + eps));
 }
+
+// (inlined into the kernels below, so each of their CPU clones gets a vectorised copy)
+NESTAR_CLONES void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, float *rstd) { stats_of(xr, C, eps, mean, rstd); }
 
 // Normalise each row of x [N, C] (mean and variance accumulated in double), then scale and shift:
 // y = x̂·G + B with G, B either one [C] vector for every row (LayerNorm's gain and bias) or [N, C] (AdaLN's
@@ -34,58 +39,91 @@ static void norm_scale_shift_fwd(const float *restrict x, const float *restrict 
   nestar_parallel_for((size_t)N, C > 0 ? (32768 + C - 1) / C : 1, norm_rows, &j);
 }
 
+NESTAR_CLONES static void norm_row(const float *restrict xr, const float *restrict g, const float *restrict b, float *restrict yr, int64_t C,
+                                   int onePlus, float eps) {
+  float mean, rstd;
+  stats_of(xr, C, eps, &mean, &rstd);
+  const float one = onePlus ? 1.0f : 0.0f;
+#pragma omp simd
+  for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (one + g[c]) + b[c];
+}
+
 static void norm_rows(void *ctx, size_t lo, size_t hi) {
   const NormJob *j = (const NormJob *)ctx;
-  const float *restrict x = j->x, *restrict G = j->G, *restrict B = j->B;
-  float *restrict y = j->y;
   const int64_t C = j->C;
-  const int perRow = j->perRow, onePlus = j->onePlus;
-  const float eps = j->eps;
   for (int64_t n = (int64_t)lo; n < (int64_t)hi; n++) {
-    const float *xr = x + n * C, *g = perRow ? G + n * C : G, *b = perRow ? B + n * C : B;
-    float mean, rstd;
-    row_stats(xr, C, eps, &mean, &rstd);
-    float *yr = y + n * C;
-    if (onePlus) for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * (1.0f + g[c]) + b[c];
-    else for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * g[c] + b[c];
+    const float *g = j->perRow ? j->G + n * C : j->G, *b = j->perRow ? j->B + n * C : j->B;
+    norm_row(j->x + n * C, g, b, j->y + n * C, C, j->onePlus, j->eps);
   }
 }
 
 // Its gradient (statistics recomputed from x): dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·G;
-// dG = dy·x̂ and dB = dy, summed over rows (in double) when G, B are shared [C] vectors.
+// dG = dy·x̂ and dB = dy, summed over rows (in double) when G, B are shared [C] vectors. Rows split over the pool
+// in chunks of NORM_CHUNK, each chunk with its own column sums, added up in chunk order afterwards: the bits do not
+// depend on the thread count.
+#define NORM_CHUNK 64
+typedef struct { const float *dy, *x, *G; float *dx, *dG, *dB; double *acc; int64_t N, C; int perRow, onePlus; float eps; } NormGradJob;
+
+NESTAR_CLONES static void norm_grad_row(const float *restrict xr, const float *restrict dyr, const float *restrict g, float *restrict dxr,
+                                        double *restrict accG, double *restrict accB, float *restrict dGr, float *restrict dBr, int64_t C,
+                                        int onePlus, float eps) {
+  float mean, rstd;
+  stats_of(xr, C, eps, &mean, &rstd);
+  double m1 = 0, m2 = 0;
+  const float one = onePlus ? 1.0f : 0.0f;
+#pragma omp simd reduction(+ : m1, m2)
+  for (int64_t c = 0; c < C; c++) {
+    const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * (one + g[c]);
+    m1 += dxh;
+    m2 += dxh * xh;
+  }
+  m1 /= (double)C;
+  m2 /= (double)C;
+#pragma omp simd
+  for (int64_t c = 0; c < C; c++) {
+    const float xh = (xr[c] - mean) * rstd;
+    const double dxh = (double)dyr[c] * (one + g[c]);
+    dxr[c] = (float)(rstd * (dxh - m1 - xh * m2));
+  }
+  if (dGr) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) { const float xh = (xr[c] - mean) * rstd; dGr[c] = dyr[c] * xh; dBr[c] = dyr[c]; }
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) { const float xh = (xr[c] - mean) * rstd; accG[c] += (double)dyr[c] * xh; accB[c] += dyr[c]; }
+  }
+}
+
+static void norm_grad_chunks(void *ctx, size_t lo, size_t hi) {
+  const NormGradJob *j = (const NormGradJob *)ctx;
+  const int64_t C = j->C;
+  for (size_t ch = lo; ch < hi; ch++) {
+    double *aG = j->perRow ? NULL : j->acc + ch * 2 * (size_t)C, *aB = aG ? aG + C : NULL;
+    if (aG) memset(aG, 0, sizeof(double) * 2 * (size_t)C);
+    const int64_t end = (int64_t)(ch + 1) * NORM_CHUNK < j->N ? (int64_t)(ch + 1) * NORM_CHUNK : j->N;
+    for (int64_t n = (int64_t)ch * NORM_CHUNK; n < end; n++) {
+      const float *g = j->perRow ? j->G + n * C : j->G;
+      norm_grad_row(j->x + n * C, j->dy + n * C, g, j->dx + n * C, aG, aB, j->perRow ? j->dG + n * C : NULL,
+                    j->perRow ? j->dB + n * C : NULL, C, j->onePlus, j->eps);
+    }
+  }
+}
+
 static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict x, const float *restrict G, float *restrict dx,
                                 float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, int onePlus, float eps) {
-  double *accG = NULL, *accB = NULL;
+  const size_t chunks = (size_t)((N + NORM_CHUNK - 1) / NORM_CHUNK);
+  double *acc = NULL;
+  if (!perRow && !(acc = malloc(sizeof(double) * 2 * (size_t)C * (chunks ? chunks : 1)))) return 0;
+  NormGradJob j = {dy, x, G, dx, dG, dB, acc, N, C, perRow, onePlus, eps};
+  nestar_parallel_for(chunks, C > 0 ? (32768 / NORM_CHUNK + C - 1) / C : 1, norm_grad_chunks, &j);
   if (!perRow) {
-    accG = calloc((size_t)C, sizeof(double));
-    accB = calloc((size_t)C, sizeof(double));
-    if (!accG || !accB) { free(accG); free(accB); return 0; }
-  }
-  for (int64_t n = 0; n < N; n++) {
-    const float *xr = x + n * C, *dyr = dy + n * C, *g = perRow ? G + n * C : G;
-    float mean, rstd;
-    row_stats(xr, C, eps, &mean, &rstd);
-    double m1 = 0, m2 = 0;
     for (int64_t c = 0; c < C; c++) {
-      const double xh = (double)((xr[c] - mean) * rstd), dxh = (double)dyr[c] * (onePlus ? 1.0f + g[c] : g[c]);
-      m1 += dxh;
-      m2 += dxh * xh;
+      double sg = 0, sb = 0;
+      for (size_t ch = 0; ch < chunks; ch++) { sg += acc[ch * 2 * (size_t)C + c]; sb += acc[ch * 2 * (size_t)C + C + c]; }
+      dG[c] = (float)sg;
+      dB[c] = (float)sb;
     }
-    m1 /= (double)C;
-    m2 /= (double)C;
-    float *dxr = dx + n * C;
-    for (int64_t c = 0; c < C; c++) {
-      const float xh = (xr[c] - mean) * rstd;
-      const double dxh = (double)dyr[c] * (onePlus ? 1.0f + g[c] : g[c]);
-      dxr[c] = (float)(rstd * (dxh - m1 - xh * m2));
-      if (perRow) { dG[n * C + c] = dyr[c] * xh; dB[n * C + c] = dyr[c]; }
-      else { accG[c] += (double)dyr[c] * xh; accB[c] += dyr[c]; }
-    }
-  }
-  if (!perRow) {
-    for (int64_t c = 0; c < C; c++) { dG[c] = (float)accG[c]; dB[c] = (float)accB[c]; }
-    free(accG);
-    free(accB);
+    free(acc);
   }
   return 1;
 }

@@ -153,8 +153,10 @@ test('multi-head attention (fused native kernel where built) = the head-split co
   const { multiHeadAttention } = await import('../src/model/attention.js');
   const { ATTENTION_KERNEL, LINEAR_KERNEL } = await import('../src/engine/fusedOps.js');
   const native = !!tf.getKernel(ATTENTION_KERNEL, tf.getBackend());
-  // Awkward shapes: one head, an odd head width, Lq != Lk (a KV-cached step), one query row, a masked case.
-  for (const [B, Lq, Lk, H, dh, masked] of [[1, 1, 1, 1, 3, false], [2, 5, 5, 3, 7, true], [3, 2, 9, 2, 5, true], [2, 16, 16, 4, 6, false]] as const) {
+  // Awkward shapes: one head, an odd head width, Lq != Lk (a KV-cached step), one query row, a masked case; the last
+  // two are big enough for the native kernel's 4×16 register tiles and leave ragged edges in every product.
+  for (const [B, Lq, Lk, H, dh, masked] of [[1, 1, 1, 1, 3, false], [2, 5, 5, 3, 7, true], [3, 2, 9, 2, 5, true], [2, 16, 16, 4, 6, false],
+    [2, 37, 37, 2, 20, true], [1, 6, 41, 3, 17, true]] as const) {
     const q = rnd([B, Lq, H * dh], 1), k = rnd([B, Lk, H * dh], 2), v = rnd([B, Lk, H * dh], 3);
     // A block-causal-like mask: query i sees keys j <= i + (Lk - Lq); -1e9 elsewhere.
     const mask = masked ? tf.tensor2d(Float32Array.from({ length: Lq * Lk }, (_, e) => (e % Lk <= Math.floor(e / Lk) + Lk - Lq ? 0 : -1e9)), [Lq, Lk]) : null;

@@ -40,7 +40,7 @@ export function matmulFlops(kernel: string, inputShapes: number[][], outputShape
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
-async function profilePhase(name: string, run: () => unknown | Promise<unknown>, repeats: number): Promise<Phase> {
+export async function profilePhase(name: string, run: () => unknown | Promise<unknown>, repeats: number): Promise<Phase> {
   const walls: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
@@ -74,7 +74,7 @@ async function profilePhase(name: string, run: () => unknown | Promise<unknown>,
   return { name, wallMs, kernelMs, outsideMs, outsideShare: outsideMs / wallMs, kernelCalls: info.kernels.length, kernels, matmuls };
 }
 
-function table(p: Phase, top: number): string {
+export function table(p: Phase, top: number): string {
   const lines = [`${p.name}: ${p.wallMs.toFixed(0)} ms (median, unprofiled), ${p.kernelCalls} kernel calls`, '| kernel | calls | ms | share |', '|---|---|---|---|'];
   for (const k of p.kernels.slice(0, top)) lines.push(`| ${k.kernel} | ${k.calls} | ${k.ms.toFixed(1)} | ${(100 * k.share).toFixed(1)} % |`);
   const rest = p.kernels.slice(top);
@@ -84,7 +84,7 @@ function table(p: Phase, top: number): string {
 }
 
 /** The phase's matmuls by shape: time, rate and rate against the sgemm ceiling measured in the same run. */
-function matmulTable(p: Phase, top: number, ceiling: number | undefined): string {
+export function matmulTable(p: Phase, top: number, ceiling: number | undefined): string {
   const all = p.matmuls.reduce((s, r) => ({ ms: s.ms + r.ms, gflop: s.gflop + r.gflop }), { ms: 0, gflop: 0 });
   const pct = (g: number) => (ceiling ? `${((100 * g) / ceiling).toFixed(0)} %` : '–');
   const rate = all.gflop / (all.ms / 1000);
