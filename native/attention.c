@@ -175,6 +175,44 @@ static napi_value AttentionQkv(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// selfAttention(qkv, mask, out, P, B, L, H, dh, scaleBits, hasMask) and selfAttentionGrad(dO, qkv, P, dqkv, B, L, H, dh,
+// scaleBits): training's self-attention on the column blocks of one [B·L, 3·H·dh] matrix (one matmul of the q, k, v
+// weights side by side made it), keeping P for the gradient, which comes back as one [B·L, 3·H·dh] matrix too.
+static napi_value SelfAttention(napi_env env, napi_callback_info info) {
+  float *a[4];
+  size_t l[4];
+  int64_t d[6];
+  const char *usage = "selfAttention(qkv, mask, out, P, B, L, H, dh, scaleBits, hasMask): Float32Arrays of B*L*3*H*dh (qkv), L*L (mask), B*L*H*dh (out) and B*H*L*L (P)";
+  if (!arrays_ints(env, info, usage, 4, 6, a, l, d)) return NULL;
+  const int64_t B = d[0], L = d[1], H = d[2], dh = d[3], C = H * dh;
+  if (B < 1 || L < 1 || H < 1 || dh < 1 || l[0] != (size_t)(B * L * 3 * C) || l[2] != (size_t)(B * L * C) || l[3] != (size_t)(B * H * L * L)
+      || (d[5] && l[1] != (size_t)(L * L))) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  if (!attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], a[3], B, L, L, H, dh, float_from_bits(d[4]), 3 * C))
+    napi_throw_error(env, NULL, "selfAttention: out of memory");
+  return NULL;
+}
+
+static napi_value SelfAttentionGrad(napi_env env, napi_callback_info info) {
+  float *a[4];
+  size_t l[4];
+  int64_t d[5];
+  const char *usage = "selfAttentionGrad(dO, qkv, P, dqkv, B, L, H, dh, scaleBits): Float32Arrays of B*L*H*dh (dO), B*L*3*H*dh (qkv, dqkv) and B*H*L*L (P)";
+  if (!arrays_ints(env, info, usage, 4, 5, a, l, d)) return NULL;
+  const int64_t B = d[0], L = d[1], H = d[2], dh = d[3], C = H * dh;
+  if (B < 1 || L < 1 || H < 1 || dh < 1 || l[0] != (size_t)(B * L * C) || l[1] != (size_t)(B * L * 3 * C) || l[3] != l[1] || l[2] != (size_t)(B * H * L * L)) {
+    napi_throw_range_error(env, NULL, usage);
+    return NULL;
+  }
+  const float *qkv = a[1];
+  float *g = a[3];
+  if (!attention_bwd(a[0], qkv, qkv + C, qkv + 2 * C, a[2], g, g + C, g + 2 * C, B, L, L, H, dh, float_from_bits(d[4]), 3 * C))
+    napi_throw_error(env, NULL, "selfAttentionGrad: out of memory");
+  return NULL;
+}
+
 static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
   float *a[8];
   size_t l[8];
@@ -191,6 +229,8 @@ void nestar_register_attention(napi_env env, napi_value exports) {
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
       {"attentionQkv", NULL, AttentionQkv, NULL, NULL, NULL, napi_default, NULL},
+      {"selfAttention", NULL, SelfAttention, NULL, NULL, NULL, napi_default, NULL},
+      {"selfAttentionGrad", NULL, SelfAttentionGrad, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

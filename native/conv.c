@@ -82,7 +82,7 @@ static napi_value Conv2dFilterGrad(napi_env env, napi_callback_info info) {
           }
         }
       }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)O, (int)rows, 1.0f, patches, (int)cols, dy, (int)O, 0.0f, dw, (int)O);
+  pool_sgemm(1, 0, cols, O, rows, patches, cols, dy, O, dw, O);
   return NULL;
 }
 
@@ -97,7 +97,7 @@ static napi_value Conv2dInputGrad(napi_env env, napi_callback_info info) {
   const int64_t rows = a.rows, cols = a.cols;
   float *c = a.scratch;
   // w is [k, k, C, O] = [cols, O] row-major, so cols = dy [rows, O] · wᵀ.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)O, 1.0f, dy, (int)O, w, (int)O, 0.0f, c, (int)cols);
+  pool_sgemm(0, 1, rows, cols, O, dy, O, w, O, c, cols);
   memset(dx, 0, sizeof(float) * (size_t)(N * H * W * C));
   for (int64_t n = 0; n < N; n++)
     for (int64_t oh = 0; oh < OH; oh++)

@@ -20,7 +20,7 @@ static float *head_ws = NULL;
 static size_t head_ws_len = 0;
 
 static void linear_rows(const float *x, const float *w, const float *b, float *y, int64_t M, int64_t K, int64_t N) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, w, (int)N, 0.0f, y, (int)N);
+  pool_sgemm(0, 0, M, N, K, x, K, w, N, y, N);
   for (int64_t i = 0; i < M; i++) {
     float *yr = y + i * N;
     for (int64_t j = 0; j < N; j++) yr[j] += b[j];

@@ -28,6 +28,8 @@ void row_stats(const float *restrict xr, int64_t C, float eps, float *mean, floa
 // native/attention.c
 int attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
                    int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld);
+// native/gemm.c: C[m×n] = op(A)·op(B) (row-major, beta 0) over the thread pool, OpenBLAS single-threaded per part.
+void pool_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc);
 // native/tile.c (declared without the clones attribute: a caller in another file then calls the one ifunc symbol,
 // where GCC would otherwise emit a resolver there that names the defining file's local clones)
 void tile_gemm(int64_t M, int64_t N, int64_t K, const float *restrict A, int64_t ra, int64_t ca, const float *restrict B, int64_t ldb,
@@ -41,4 +43,5 @@ void nestar_register_norm(napi_env env, napi_value exports);
 void nestar_register_attention(napi_env env, napi_value exports);
 void nestar_register_head_step(napi_env env, napi_value exports);
 void nestar_register_conv(napi_env env, napi_value exports);
+void nestar_register_reduce(napi_env env, napi_value exports);
 #endif

@@ -13,7 +13,6 @@
 
 // OpenBLAS extensions (declared in its cblas.h on Debian, repeated for other layouts).
 extern void openblas_set_num_threads(int);
-extern int openblas_get_num_threads(void);
 extern char *openblas_get_corename(void);
 extern char *openblas_get_config(void);
 
@@ -74,8 +73,7 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   const int lda = ta ? (int)m : (int)k;
   const int ldb = tb ? (int)k : (int)n;
   for (int64_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                (int)k, 1.0f, a + i * sa, lda, b + i * sb, ldb, 0.0f, c + i * sc, (int)n);
+    pool_sgemm(ta, tb, m, n, k, a + i * sa, lda, b + i * sb, ldb, c + i * sc, n);
   }
   return NULL;
 }
@@ -277,7 +275,7 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
   }
   if (M == 0 || N == 0) return NULL;
   if (K == 0) memset(a[3], 0, sizeof(float) * (size_t)(M * N));
-  else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a[0], (int)K, a[1], (int)N, 0.0f, a[3], (int)N);
+  else pool_sgemm(0, 0, M, N, K, a[0], K, a[1], N, a[3], N);
   for (int64_t i = 0; i < M; i++) {
     float *yr = a[3] + i * N;
     for (int64_t j = 0; j < N; j++) yr[j] += a[2][j];
@@ -348,7 +346,8 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  openblas_set_num_threads((int)get_i64(env, argv[0]));
+  // The pool runs every multi-core kernel, sgemm included (native/gemm.c): OpenBLAS itself stays single-threaded.
+  openblas_set_num_threads(1);
   nestar_set_pool_threads((int)get_i64(env, argv[0]));
   return NULL;
 }
@@ -357,7 +356,7 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   napi_value obj, core, threads, config;
   CHECK(napi_create_object(env, &obj));
   CHECK(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core));
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &threads));
+  CHECK(napi_create_int32(env, nestar_pool_threads(), &threads)); // the pack's threads (OpenBLAS itself runs on one)
   CHECK(napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &config));
   CHECK(napi_set_named_property(env, obj, "coreType", core));
   CHECK(napi_set_named_property(env, obj, "threads", threads));
@@ -389,6 +388,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   nestar_register_attention(env, exports);
   nestar_register_head_step(env, exports);
   nestar_register_conv(env, exports);
+  nestar_register_reduce(env, exports);
   return exports;
 }
 

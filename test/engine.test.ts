@@ -48,6 +48,13 @@ const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean; forward
   { a: [4, 13, 6], b: [6, 5], ta: false, tb: false, forwardOnly: true },
   { a: [4, 6, 13], b: [5, 6], ta: true, tb: true, forwardOnly: true },
   { a: [1, 13, 6], b: [4, 6, 5], ta: false, tb: false, forwardOnly: true },
+  // Big enough for the pack to cut the product into row blocks, with ragged last blocks, each transpose; a small
+  // output over a long inner size (a weight gradient), cut along K.
+  { a: [301, 70], b: [70, 90], ta: false, tb: false },
+  { a: [70, 301], b: [90, 70], ta: true, tb: true },
+  { a: [41, 70], b: [603, 70], ta: false, tb: true },
+  { a: [70, 41], b: [70, 603], ta: true, tb: false },
+  { a: [2500, 30], b: [2500, 45], ta: true, tb: false },
 ];
 
 test('native BatchMatMul matches the WASM reference kernel, forward and gradient (rel. err <= 1e-5)', (t) => {
@@ -164,14 +171,26 @@ test('element-wise and row-wise kernels split over the thread pool give the one-
     const rows = 2900, y2 = new Float32Array(rows * 350), cp = new Float32Array(1000 * 300);
     addon.binary(2, y2, x, dy.subarray(0, 350), Float64Array.from([2, rows, 350, 350, 1, 350, 1, 0, 1]));
     addon.copy(x, cp, Float64Array.from([2, 0, 17, 1000, 300, 300, 1, 1000, 1]));
+    // Row blocks of a tall product, K chunks of a weight gradient; column sums; LayerNorm's gradient with shared gain (column sums
+    // over row chunks); attention's (batch, head) pairs, forward and gradient.
+    const mm = [new Float32Array(301 * 90), new Float32Array(30 * 45)];
+    addon.sgemm(x, dy, mm[0]!, 1, 301, 90, 70, false, false, 0, 0, 0);
+    addon.sgemm(x, dy, mm[1]!, 1, 30, 45, 2500, true, false, 0, 0, 0);
+    const ng = [N * C, N * C, C, C].map((k) => new Float32Array(k));
+    addon.normScaleShiftGrad(dy.subarray(0, N * C), x.subarray(0, N * C), dy.subarray(0, C), ng[0]!, ng[2]!, ng[3]!, N, C, 0, 1e-6);
+    const [B, L, H, dh] = [3, 37, 5, 7], m = B * L * H * dh, att = [m, B * H * L * L, m, m, m].map((k) => new Float32Array(k));
+    addon.attention(x.subarray(0, m), dy.subarray(0, m), x.subarray(9, 9 + m), new Float32Array(0), att[0]!, att[1]!, B, L, L, H, dh, 1040187392, 0);
+    addon.attentionGrad(dy.subarray(3, 3 + m), x.subarray(0, m), dy.subarray(0, m), x.subarray(9, 9 + m), att[1]!, att[2]!, att[3]!, att[4]!, B, L, L, H, dh, 1040187392);
+    const cs = new Float32Array(67);
+    addon.sumRows(x.subarray(0, 3001 * 67), cs, 3001, 67);
     const opt = [0, 1, 2].map(() => new Float32Array(n));
     addon.adamw(x, dy, dy.map(Math.abs), dy, opt[0]!, opt[1]!, opt[2]!, Float32Array.from([1, 0.9, 0.1, 0.95, 0.05, 0.5, 0.5, 1e-8, 0.99, 1e-3, 0, 1]));
-    return [...out, yn, y2, cp, ...opt];
+    return [...out, yn, y2, cp, ...opt, ...mm, ng[0]!, ng[2]!, ng[3]!, ...att, cs];
   };
   try {
     const one = run(1), three = run(3);
     one.forEach((r, i) => assert.deepEqual(three[i], r, `output ${i}`));
-    assert.ok(one[0]!.some((v) => v !== 0) && one[5]!.some((v) => v !== 0), 'the kernels wrote their outputs');
+    assert.ok(one.every((r) => r.some((v) => v !== 0)), 'the kernels wrote their outputs');
   } finally {
     addon.setThreads(openBlasThreads(process.env, availableParallelism()));
   }

@@ -183,6 +183,38 @@ test('multi-head attention (fused native kernel where built) = the head-split co
   }
 });
 
+test('self-attention with its q, k, v projections (one stacked matmul and the fused kernel where built) = three linears and the composite, forward and every gradient', async () => {
+  const { projectedSelfAttention } = await import('../src/model/attention.js');
+  const { SELF_ATTENTION_KERNEL } = await import('../src/engine/fusedOps.js');
+  // Groups of rows with and without a mask; a width its heads split into odd head sizes.
+  for (const [G, L, H, dh, masked] of [[3, 5, 2, 3, true], [2, 19, 3, 7, false], [1, 37, 2, 20, true]] as const) {
+    const C = H * dh, x = rnd([G * L, C], 1);
+    const [qw, kw, vw] = [2, 3, 4].map((s) => rnd([C, C], s, 0.3)), [qb, kb, vb] = [5, 6, 7].map((s) => rnd([C], s, 0.3));
+    const mask = masked ? tf.tensor2d(Float32Array.from({ length: L * L }, (_, e) => (e % L <= Math.floor(e / L) ? 0 : -1e9)), [L, L]) : null;
+    const f = (xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, g: tf.Tensor) =>
+      projectedSelfAttention(xx as tf.Tensor2D, { w: a as tf.Variable, b: d as tf.Variable }, { w: b as tf.Variable, b: e as tf.Variable }, { w: c as tf.Variable, b: g as tf.Variable }, mask, H, G);
+    const ins = [x, qw!, kw!, vw!, qb!, kb!, vb!];
+    const run = (fused: boolean) => {
+      engineFlags.fusedAttention = fused;
+      try { return { y: tf.tidy(() => f(...(ins as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor])).dataSync() as Float32Array), g: grads(f as never, ins) }; } finally { engineFlags.fusedAttention = true; }
+    };
+    const a = run(true), ref = run(false), what = `G ${G} L ${L} H ${H} dh ${dh}${masked ? ' masked' : ''}`;
+    assert.ok(maxRelErr(a.y, ref.y) < 1e-5, `${what} forward: ${maxRelErr(a.y, ref.y)}`);
+    // k's bias has no gradient in exact arithmetic (it shifts a query's scores alike): both paths must give ~0.
+    a.g.forEach((g, i) => {
+      if (i === 5) return void assert.ok(Math.max(...g.map(Math.abs), ...ref.g[i]!.map(Math.abs)) < 1e-5 * Math.max(...ref.g[4]!.map(Math.abs)), `${what} gradient of k.b not ~0`);
+      assert.ok(maxRelErr(g, ref.g[i]!) < 1e-5, `${what} gradient of ${['x', 'q.w', 'k.w', 'v.w', 'q.b', 'k.b', 'v.b'][i]}: ${maxRelErr(g, ref.g[i]!)}`);
+    });
+    tf.dispose([...ins, ...(mask ? [mask] : [])]);
+  }
+  if (tf.getKernel(SELF_ATTENTION_KERNEL, tf.getBackend())) {
+    const x = rnd([4, 6], 8), l = { w: rnd([6, 6], 9) as tf.Variable, b: rnd([6], 10) as tf.Variable };
+    const prof = await tf.profile(() => projectedSelfAttention(x as tf.Tensor2D, l, l, l, null, 2, 2));
+    assert.ok(prof.kernelNames.includes(SELF_ATTENTION_KERNEL) && prof.kernelNames.filter((k) => k === 'NestarLinear').length === 1, `ran ${prof.kernelNames}`);
+    tf.dispose([x, l.w, l.b]);
+  }
+});
+
 test('SiLU and the gated residual (fused native kernels where built) = autodiff of their composite ops = finite differences; guidance = its composite', async () => {
   const { silu, gatedResidual } = await import('../src/model/layers.js');
   const { guide } = await import('../src/model/generator.js');

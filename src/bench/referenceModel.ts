@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore } from '../model/params.js';
 import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from '../model/layers.js';
-import { multiHeadAttention } from '../model/attention.js';
+import { projectedSelfAttention } from '../model/attention.js';
 
 export interface RefDims { batch: number; seq: number; width: number; depth: number; heads: number; inDim: number }
 export const REF: RefDims = { batch: 64, seq: 64, width: 256, depth: 4, heads: 4, inDim: 48 };
@@ -35,11 +35,11 @@ export class ReferenceModel {
   }
 
   forward(x_BLD: tf.Tensor3D): tf.Tensor3D {
-    const { heads: H } = this.dims;
+    const { heads: H, width: C } = this.dims, [B, L] = x_BLD.shape;
     let h: tf.Tensor = tf.add(applyLinear(this.emb, x_BLD), this.pos);
     for (const b of this.blocks) {
       const hn = applyLayerNorm(b.ln1, h);
-      const att = multiHeadAttention(applyLinear(b.q, hn) as tf.Tensor3D, applyLinear(b.k, hn) as tf.Tensor3D, applyLinear(b.v, hn) as tf.Tensor3D, this.mask, H);
+      const att = tf.reshape(projectedSelfAttention(tf.reshape(hn, [B * L, C]) as tf.Tensor2D, b.q, b.k, b.v, this.mask, H, B), [B, L, C]);
       h = tf.add(h, applyLinear(b.proj, att));
       h = tf.add(h, applyLinear(b.fc2, gelu(applyLinear(b.fc1, applyLayerNorm(b.ln2, h)))));
     }

@@ -100,6 +100,14 @@ export function fusedLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.
   return tf.engine().runKernel(LINEAR_KERNEL, { x, w, b }) as tf.Tensor2D;
 }
 
+export const SUM_ROWS_KERNEL = 'NestarSumRows';
+
+/** Column sums of x [N, C] (a bias gradient 1ᵀ·dy) in one native pass, or undefined when the backend has no kernel. */
+export function fusedSumRows(x: tf.Tensor2D): tf.Tensor1D | undefined {
+  if (x.shape[0] < 1 || !hasKernel(SUM_ROWS_KERNEL, x)) return undefined;
+  return tf.engine().runKernel(SUM_ROWS_KERNEL, { x }) as tf.Tensor1D;
+}
+
 export const ATTENTION_KERNEL = 'NestarAttention';
 export const ATTENTION_GRAD_KERNEL = 'NestarAttentionGrad';
 
@@ -131,6 +139,42 @@ export function fusedAttention<T extends tf.Tensor2D | tf.Tensor3D>(q: T, k: T, 
   if (mask) inputs.mask = mask;
   const B = q.rank === 3 ? q.shape[0] : groups!;
   const [out] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, { heads, scale: Math.fround(scale), groups: B }) as unknown as T[];
+  return out;
+}
+
+export const SELF_ATTENTION_KERNEL = 'NestarSelfAttention';
+export const SELF_ATTENTION_GRAD_KERNEL = 'NestarSelfAttentionGrad';
+
+// Returns [out, P] like ATTENTION_KERNEL; the gradient is one [N, 3C] matrix, the layout of the input.
+const SELF_ATTENTION_GRADIENT: tf.GradConfig = {
+  kernelName: SELF_ATTENTION_KERNEL,
+  inputsToSave: ['qkv'],
+  outputsToSave: [false, true],
+  gradFunc: (dy, saved, attrs) => {
+    const [qkv, P] = saved as tf.Tensor[];
+    const dO = Array.isArray(dy) ? dy[0]! : dy;
+    const dqkv = tf.engine().runKernel(SELF_ATTENTION_GRAD_KERNEL, { dO, qkv: qkv!, P: P! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const L = qkv!.shape[0]! / (attrs as { groups: number }).groups;
+    return { qkv: () => dqkv, mask: () => tf.zeros([L, L]) };
+  },
+};
+
+/** Whether fusedSelfAttention would run for tensors on x's backend (so a caller can make qkv in one matmul first). */
+export function hasFusedSelfAttention(x: tf.Tensor, mask: tf.Tensor | null): boolean {
+  return engineFlags.fusedAttention && hasKernel(SELF_ATTENTION_KERNEL, ...(mask ? [x, mask] : [x]));
+}
+
+/**
+ * Self-attention within `groups` equal groups of rows, q, k, v the column blocks of qkv [N, 3C] (one matmul of the
+ * three projections' weights side by side made them), [N, C], as one kernel with its gradient (training's form of
+ * fusedAttentionQkv), or undefined when the backend has none.
+ */
+export function fusedSelfAttention(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D | undefined {
+  if (!hasFusedSelfAttention(qkv, mask)) return undefined;
+  registerGradientOnce(SELF_ATTENTION_GRADIENT);
+  const inputs: tf.NamedTensorMap = { qkv };
+  if (mask) inputs.mask = mask;
+  const [out] = tf.engine().runKernel(SELF_ATTENTION_KERNEL, inputs, { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) }) as unknown as tf.Tensor2D[];
   return out;
 }
 

@@ -10,8 +10,8 @@ import { kernelHost } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
 import { makeConv2dFilterGrad, makeConv2dInputGrad } from './convKernels.js';
 import { makeExpandRuns, makeSumRuns } from './runKernels.js';
-import { EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL, ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
-  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
+import { EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL, ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, SELF_ATTENTION_GRAD_KERNEL, SELF_ATTENTION_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
+  GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_ROWS_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
 export interface NativeAddon extends StridedAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -29,6 +29,7 @@ export interface NativeAddon extends StridedAddon {
   normScaleShift(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, N: number, C: number, flags: number, eps: number): void;
   normScaleShiftGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, N: number, C: number, flags: number, eps: number): void;
   linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, M: number, K: number, N: number): void;
+  sumRows(x: Float32Array, out: Float32Array, N: number, C: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array, out: Float32Array, P: Float32Array,
     B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
   attentionGrad(dO: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, P: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
@@ -40,6 +41,8 @@ export interface NativeAddon extends StridedAddon {
   guidance(v: Float32Array, y: Float32Array, wBits: number): void;
   normCols(x: Float32Array, M: Float32Array, y: Float32Array, N: number, C: number, ld: number, gOff: number, bOff: number, epsBits: number): void;
   gatedAddCols(h: Float32Array, M: Float32Array, a: Float32Array, y: Float32Array, N: number, C: number, ld: number, off: number): void;
+  selfAttention(qkv: Float32Array, mask: Float32Array, out: Float32Array, P: Float32Array, B: number, L: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
+  selfAttentionGrad(dO: Float32Array, qkv: Float32Array, P: Float32Array, dqkv: Float32Array, B: number, L: number, H: number, dh: number, scaleBits: number): void;
   attentionQkv(qkv: Float32Array, mask: Float32Array, out: Float32Array, B: number, L: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
   patchHeadStep(arrays: Float32Array[], meta: Float64Array): void;
   tokenHeadStep(arrays: Float32Array[], meta: Float64Array): void;
@@ -245,6 +248,18 @@ function makeLinear(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** NestarSumRows: x [N, C] → its column sums [C]. */
+function makeSumRows(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const [N, C] = x.shape as [number, number];
+    const be = kernelHost(backend);
+    const out = be.makeOutput([C], 'float32');
+    addon.sumRows(be.view(x), be.view(out), N, C);
+    return out;
+  };
+}
+
 interface AttentionAttrs { heads: number; scale: number; groups: number }
 const NO_MASK = new Float32Array(0);
 const floatBits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
@@ -283,6 +298,39 @@ function makeAttentionQkv(addon: NativeAddon): tf.KernelFunc {
     const out = be.makeOutput([N, C], 'float32');
     addon.attentionQkv(be.view(qkv), mask ? be.view(mask) : NO_MASK, be.view(out), a.groups, N / a.groups, a.heads, C / a.heads,
       floatBits(a.scale), mask ? 1 : 0);
+    return out;
+  };
+}
+
+/** The [B, L, H, dh] of a self-attention call on qkv [B·L, 3·H·dh] in `groups` = B groups. */
+function selfAttentionDims(qkv: tf.TensorInfo, a: AttentionAttrs): [number, number, number, number] {
+  const [N, C3] = qkv.shape as [number, number], C = C3 / 3;
+  if (qkv.shape.length !== 2 || C3 % 3 !== 0 || C % a.heads !== 0 || N % a.groups !== 0) throw new Error(`selfAttention: qkv ${qkv.shape} does not fit ${a.groups} groups of ${a.heads} heads`);
+  return [a.groups, N / a.groups, a.heads, C / a.heads];
+}
+
+/** NestarSelfAttention: [out [B·L, C], P] from qkv [B·L, 3C]. */
+function makeSelfAttention(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { qkv, mask } = inputs as { qkv: tf.TensorInfo; mask?: tf.TensorInfo };
+    const a = attrs as unknown as AttentionAttrs;
+    const [B, L, H, dh] = selfAttentionDims(qkv, a);
+    const be = kernelHost(backend);
+    const out = be.makeOutput([B * L, H * dh], 'float32'), P = be.makeOutput([B, H, L, L], 'float32');
+    addon.selfAttention(be.view(qkv), mask ? be.view(mask) : NO_MASK, be.view(out), be.view(P), B, L, H, dh, floatBits(a.scale), mask ? 1 : 0);
+    return [out, P];
+  };
+}
+
+/** NestarSelfAttentionGrad: dqkv [B·L, 3C] from dO and the saved probabilities. */
+function makeSelfAttentionGrad(addon: NativeAddon): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { dO, qkv, P } = inputs as Record<'dO' | 'qkv' | 'P', tf.TensorInfo>;
+    const a = attrs as unknown as AttentionAttrs;
+    const [B, L, H, dh] = selfAttentionDims(qkv, a);
+    const be = kernelHost(backend);
+    const out = be.makeOutput([...qkv.shape], 'float32');
+    addon.selfAttentionGrad(be.view(dO), be.view(qkv), be.view(P), be.view(out), B, L, H, dh, floatBits(a.scale));
     return out;
   };
 }
@@ -353,9 +401,12 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [NORM_KERNEL]: makeNormScaleShift,
   [NORM_GRAD_KERNEL]: makeNormScaleShiftGrad,
   [LINEAR_KERNEL]: makeLinear,
+  [SUM_ROWS_KERNEL]: makeSumRows,
   [ATTENTION_KERNEL]: makeAttention,
   [ATTENTION_GRAD_KERNEL]: makeAttentionGrad,
   [ATTENTION_QKV_KERNEL]: makeAttentionQkv,
+  [SELF_ATTENTION_KERNEL]: makeSelfAttention,
+  [SELF_ATTENTION_GRAD_KERNEL]: makeSelfAttentionGrad,
   [GATED_ADD_KERNEL]: makeGatedAdd,
   [GATED_ADD_GRAD_KERNEL]: makeGatedAddGrad,
   [SILU_KERNEL]: makeSilu,

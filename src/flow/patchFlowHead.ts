@@ -13,7 +13,7 @@ import type { ParamStore } from '../model/params.js';
 import { timeEmbedding, TimeTable, T_FREQ } from './flowHead.js';
 import { layoutRows, type HeadLayout, type PreparedVelocity, type VelocityHead } from './head.js';
 import { sinCos2d } from '../model/posEmbed.js';
-import { groupedSelfAttention } from '../model/attention.js';
+import { groupedSelfAttention, projectedSelfAttention } from '../model/attention.js';
 
 export interface PatchFlowHeadSpec {
   tokenDim: number; condDim: number; width: number; depth: number;
@@ -115,7 +115,7 @@ export class PatchFlowHead implements VelocityHead {
     let h: tf.Tensor = terms.posN ? tf.add(x, terms.posN) : tf.reshape(tf.add(tf.reshape(x, [N / S, S, W]), terms.posS), [N, W]);
     for (const [i, b] of this.blocks.entries()) {
       const hn = mod.modulate(h, b.attnMod.scale, b.attnMod.shift);
-      const a = terms.qkv ? terms.attendQkv(applyLinear(terms.qkv[i]!, hn) as tf.Tensor2D) : terms.attend(applyLinear(b.q, hn), applyLinear(b.k, hn), applyLinear(b.v, hn));
+      const a = terms.qkv ? terms.attendQkv(applyLinear(terms.qkv[i]!, hn) as tf.Tensor2D) : projectedSelfAttention(hn as tf.Tensor2D, b.q, b.k, b.v, terms.mask, this.spec.heads, terms.groups);
       h = mod.gate(h, b.attnMod.gate, applyLinear(b.proj, a));
       const hm = mod.modulate(h, b.mlpMod.scale, b.mlpMod.shift);
       h = mod.gate(h, b.mlpMod.gate, applyLinear(b.fc2, gelu(applyLinear(b.fc1, hm))));

@@ -3,7 +3,8 @@
 // [Lq, Lk]. One fused kernel (forward and gradient) where the engine has one; otherwise the plain ops below,
 // which split the heads with transposes (the browser and WASM paths).
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedAttention } from '../engine/fusedOps.js';
+import { fusedAttention, fusedSelfAttention, hasFusedSelfAttention } from '../engine/fusedOps.js';
+import { applyLinear, type Linear } from './layers.js';
 
 /** softmax(q·kᵀ/√dh + mask)·v per head, [B, Lq, C]. */
 export function multiHeadAttention(q_BLC: tf.Tensor3D, k_BSC: tf.Tensor3D, v_BSC: tf.Tensor3D, mask_LS: tf.Tensor2D | null, heads: number): tf.Tensor3D {
@@ -24,4 +25,19 @@ export function groupedSelfAttention(q_NC: tf.Tensor2D, k_NC: tf.Tensor2D, v_NC:
   if (fused) return fused;
   const g = (x: tf.Tensor2D) => tf.reshape(x, [groups, N / groups, C]) as tf.Tensor3D;
   return tf.reshape(multiHeadAttention(g(q_NC), g(k_NC), g(v_NC), mask_LL, heads), [N, C]);
+}
+
+/**
+ * Self-attention within `groups` equal groups of x's rows [B·L, C] with its q, k, v projections, [B·L, C]. Where the
+ * engine has the fused kernel, the three projections are one matmul of their weights side by side ([B·L, 3C]: one
+ * wider product and one input gradient instead of three, and no gradient sums) and attention reads their column
+ * blocks; elsewhere three linears and groupedSelfAttention. The parameters stay three layers either way.
+ */
+export function projectedSelfAttention(x_NC: tf.Tensor2D, q: Linear, k: Linear, v: Linear, mask_LL: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D {
+  if (q.b && k.b && v.b && hasFusedSelfAttention(x_NC, mask_LL)) {
+    const qkv = applyLinear({ w: tf.concat([q.w, k.w, v.w], 1) as tf.Variable, b: tf.concat([q.b, k.b, v.b]) as tf.Variable }, x_NC) as tf.Tensor2D;
+    return fusedSelfAttention(qkv, mask_LL, heads, groups)!;
+  }
+  const p = (l: Linear) => applyLinear(l, x_NC) as tf.Tensor2D;
+  return groupedSelfAttention(p(q), p(k), p(v), mask_LL, heads, groups);
 }

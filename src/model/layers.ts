@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamStore } from './params.js';
 import { engineFlags } from '../engine/flags.js';
-import { fusedGatedAdd, fusedGelu, fusedLinear, fusedNormScaleShift, fusedSilu } from '../engine/fusedOps.js';
+import { fusedGatedAdd, fusedGelu, fusedLinear, fusedNormScaleShift, fusedSilu, fusedSumRows } from '../engine/fusedOps.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
@@ -15,9 +15,10 @@ export function linear(ps: ParamStore, name: string, inDim: number, outDim: numb
   return { w, b };
 }
 
-/** Sum over rows of a [N, C] tensor as a [1,N]x[N,C] matmul: the BLAS path is far faster than a Sum kernel over axis 0. */
+/** Sum over rows of a [N, C] tensor: the native pack's column-sum kernel where loaded, else a [1,N]x[N,C] matmul (far
+ * faster than a Sum kernel over axis 0 on WASM). */
 export function sumRows(x_NC: tf.Tensor2D): tf.Tensor1D {
-  return tf.reshape(tf.matMul(tf.ones([1, x_NC.shape[0]]), x_NC), [x_NC.shape[1]]);
+  return fusedSumRows(x_NC) ?? tf.reshape(tf.matMul(tf.ones([1, x_NC.shape[0]]), x_NC), [x_NC.shape[1]]);
 }
 
 /**

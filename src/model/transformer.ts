@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from './layers.js';
 import type { ParamStore } from './params.js';
 import { sinCos2d } from './posEmbed.js';
-import { multiHeadAttention } from './attention.js';
+import { multiHeadAttention, projectedSelfAttention } from './attention.js';
 
 export interface TransformerSpec {
   width: number;
@@ -135,10 +135,15 @@ export class BlockCausalTransformer {
     const perBlock = (f: () => tf.Tensor) => (cache ? tf.tidy(f) : f());
     this.blocks.forEach((blk, li) => h = perBlock(() => {
       const hn = applyLayerNorm(blk.ln1, h);
-      // Separate q/k/v projections: a fused qkv + split costs more in SplitV than it saves on WASM.
-      const q = applyLinear(blk.q, hn) as tf.Tensor3D;
-      let k = applyLinear(blk.k, hn) as tf.Tensor3D, v = applyLinear(blk.v, hn) as tf.Tensor3D;
-      if (cache) {
+      let merged: tf.Tensor3D;
+      if (!cache) {
+        // Training and whole-sequence passes: q, k, v as one matmul where the engine has the fused kernel.
+        const [Bh, Lh] = hn.shape as [number, number, number];
+        merged = tf.reshape(projectedSelfAttention(tf.reshape(hn, [Bh * Lh, C]) as tf.Tensor2D, blk.q, blk.k, blk.v, mask, H, Bh), [Bh, Lh, C]);
+      } else {
+        // Cached sampling: separate q/k/v projections (a fused qkv + split costs more in SplitV than it saves on WASM).
+        const q = applyLinear(blk.q, hn) as tf.Tensor3D;
+        let k = applyLinear(blk.k, hn) as tf.Tensor3D, v = applyLinear(blk.v, hn) as tf.Tensor3D;
         if (cache.k[li]) {
           k = tf.concat([cache.k[li]!, k], 1);
           v = tf.concat([cache.v[li]!, v], 1);
@@ -147,8 +152,8 @@ export class BlockCausalTransformer {
         }
         cache.k[li] = tf.keep(k);
         cache.v[li] = tf.keep(v);
+        merged = multiHeadAttention(q, k, v, mask, H);
       }
-      const merged = multiHeadAttention(q, k, v, mask, H);
       const h2 = tf.add(h, applyLinear(blk.proj, merged));
       return tf.add(h2, applyLinear(blk.fc2, gelu(applyLinear(blk.fc1, applyLayerNorm(blk.ln2, h2)))));
     }));
