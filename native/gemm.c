@@ -3,32 +3,38 @@
 // Why: with OpenBLAS's own threads, its workers spin for a while after every call (OPENBLAS_THREAD_TIMEOUT, 2^28
 // cycles by default), so the pool's element-wise and attention kernels that followed found the second core taken;
 // with one set of threads every multi-core kernel gets every core (reference step 690 -> 600 ms, one run each).
-// Rows, never columns, and cuts on multiples of 48: OpenBLAS's Haswell sgemm then gives every element the bits of
-// the uncut call (column cuts and other row multiples do not), so results do not depend on the thread count.
+// Rows, never columns, and cuts on multiples of 24 rows, as even as that allows: OpenBLAS's Haswell sgemm then gives
+// every element the bits of the uncut call (column cuts and cuts elsewhere do not), so results do not depend on the
+// thread count.
 // A small output (at most 2^16 values) over a long inner size (weight gradients xᵀ·dy: 256×256 from 4096 rows) has too few row
 // blocks to share evenly, so it is cut along K instead, in fixed chunks of GEMM_KC whatever the thread count, each
 // chunk's product into its own buffer, then summed in chunk order (rows of the sum over the pool).
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "kernels.h"
 #include "parallel.h"
 
-#define GEMM_ROWS 48
+#define GEMM_ROWS 24
+#define MAX_PARTS 64
 #define GEMM_KC 1024
 
-typedef struct { int ta, tb; int64_t m, n, k, lda, ldb, ldc; const float *a, *b; float *c; } GemmJob;
+typedef struct { int ta, tb; int64_t m, n, k, lda, ldb, ldc; const float *a, *b, *bias; float *c; int64_t cut[MAX_PARTS + 1]; } GemmJob;
 
-static void gemm_blocks(void *ctx, size_t lo, size_t hi) {
+static void gemm_parts(void *ctx, size_t lo, size_t hi) {
   const GemmJob *j = (const GemmJob *)ctx;
-  const int64_t r0 = (int64_t)lo * GEMM_ROWS, r1 = (int64_t)hi * GEMM_ROWS < j->m ? (int64_t)hi * GEMM_ROWS : j->m;
+  const int64_t r0 = j->cut[lo], r1 = j->cut[hi];
   if (r1 <= r0) return;
   const float *a = j->a + (j->ta ? r0 : r0 * j->lda);
+  // With a bias: C's rows start as the bias and the product is added to them (beta 1), which rounds x·w + b as one
+  // add after the product, as a separate add would — without a second pass over C.
+  if (j->bias) for (int64_t r = r0; r < r1; r++) memcpy(j->c + r * j->ldc, j->bias, sizeof(float) * (size_t)j->n);
   cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)j->n, (int)j->k, 1.0f,
-              a, (int)j->lda, j->b, (int)j->ldb, 0.0f, j->c + r0 * j->ldc, (int)j->ldc);
+              a, (int)j->lda, j->b, (int)j->ldb, j->bias ? 1.0f : 0.0f, j->c + r0 * j->ldc, (int)j->ldc);
 }
 
-typedef struct { int ta, tb; int64_t m, n, k, lda, ldb, ldc; const float *a, *b; float *c, *parts; } SplitKJob;
+typedef struct { int ta, tb; int64_t m, n, k, lda, ldb, ldc; const float *a, *b, *bias; float *c, *parts; } SplitKJob;
 
 static void splitk_chunks(void *ctx, size_t lo, size_t hi) {
   const SplitKJob *j = (const SplitKJob *)ctx;
@@ -52,24 +58,51 @@ static void splitk_sum(void *ctx, size_t lo, size_t hi) {
       const float *restrict p = p0 + ch * mn;
       for (int64_t x = 0; x < j->n; x++) cr[x] += p[x];
     }
+    if (j->bias) for (int64_t x = 0; x < j->n; x++) cr[x] += j->bias[x];
   }
 }
 
-void pool_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
+// The K chunks' products: one buffer kept between calls (grown as needed; the JS thread makes every call), since a
+// fresh multi-megabyte allocation a call costs page faults.
+static float *scratch = NULL;
+static size_t scratch_len = 0;
+
+static float *gemm_scratch(size_t n) {
+  if (n > scratch_len) {
+    float *p = (float *)realloc(scratch, sizeof(float) * n);
+    if (!p) return NULL;
+    scratch = p;
+    scratch_len = n;
+  }
+  return scratch;
+}
+
+void pool_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, const float *bias,
+                     float *c, int64_t ldc) {
   if (m * n <= (1 << 16) && k >= 2 * GEMM_KC) { // whatever the thread count, so the bits do not depend on it
     const int64_t chunks = (k + GEMM_KC - 1) / GEMM_KC;
-    float *parts = (float *)malloc(sizeof(float) * (size_t)(chunks * m * n));
+    float *parts = gemm_scratch((size_t)(chunks * m * n));
     if (parts) {
-      SplitKJob j = {ta, tb, m, n, k, lda, ldb, ldc, a, b, c, parts};
+      SplitKJob j = {ta, tb, m, n, k, lda, ldb, ldc, a, b, bias, c, parts};
       nestar_parallel_for((size_t)chunks, 1, splitk_chunks, &j);
       nestar_parallel_for((size_t)m, (size_t)(32768 / (n * chunks) + 1), splitk_sum, &j);
-      free(parts);
       return;
     }
   }
+  // One part a thread, at least about 2^18 multiply-adds each (OpenBLAS's own threshold for going multi-threaded),
+  // the cuts the multiples of GEMM_ROWS nearest to equal shares.
   const int64_t blocks = (m + GEMM_ROWS - 1) / GEMM_ROWS, perBlock = GEMM_ROWS * n * k;
-  // About 2^18 multiply-adds a part at least (OpenBLAS's own threshold for going multi-threaded is 2^18 too).
-  const int64_t grain = perBlock > 0 ? ((1 << 18) + perBlock - 1) / perBlock : blocks;
-  GemmJob j = {ta, tb, m, n, k, lda, ldb, ldc, a, b, c};
-  nestar_parallel_for((size_t)blocks, (size_t)(grain < 1 ? 1 : grain), gemm_blocks, &j);
+  int64_t parts = nestar_pool_threads();
+  if (perBlock > 0 && blocks * perBlock / parts < (1 << 18)) parts = blocks * perBlock / (1 << 18);
+  if (parts > blocks) parts = blocks;
+  if (parts > MAX_PARTS) parts = MAX_PARTS;
+  if (parts < 1) parts = 1;
+  GemmJob j = {ta, tb, m, n, k, lda, ldb, ldc, a, b, bias, c, {0}};
+  for (int64_t p = 1; p < parts; p++) j.cut[p] = (m * p / parts + GEMM_ROWS / 2) / GEMM_ROWS * GEMM_ROWS;
+  j.cut[parts] = m;
+  nestar_parallel_for((size_t)parts, 1, gemm_parts, &j);
+}
+
+void pool_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
+  pool_sgemm_bias(ta, tb, m, n, k, a, lda, b, ldb, NULL, c, ldc);
 }

@@ -20,11 +20,7 @@ static float *head_ws = NULL;
 static size_t head_ws_len = 0;
 
 static void linear_rows(const float *x, const float *w, const float *b, float *y, int64_t M, int64_t K, int64_t N) {
-  pool_sgemm(0, 0, M, N, K, x, K, w, N, y, N);
-  for (int64_t i = 0; i < M; i++) {
-    float *yr = y + i * N;
-    for (int64_t j = 0; j < N; j++) yr[j] += b[j];
-  }
+  pool_sgemm_bias(0, 0, M, N, K, x, K, w, N, b, y, N);
 }
 
 static void norm_cols_rows(const float *x, const float *M, float *y, int64_t N, int64_t C, int64_t ld, int64_t go, int64_t bo, float eps) {

@@ -30,6 +30,9 @@ int attention_fwd(const float *q, const float *k, const float *v, const float *m
                    int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld);
 // native/gemm.c: C[m×n] = op(A)·op(B) (row-major, beta 0) over the thread pool, OpenBLAS single-threaded per part.
 void pool_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc);
+// The same plus a bias row added to every row of C (C = op(A)·op(B) + bias), rounded as a separate add would round it.
+void pool_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, const float *bias,
+                     float *c, int64_t ldc);
 // native/tile.c (declared without the clones attribute: a caller in another file then calls the one ifunc symbol,
 // where GCC would otherwise emit a resolver there that names the defining file's local clones)
 void tile_gemm(int64_t M, int64_t N, int64_t K, const float *restrict A, int64_t ra, int64_t ca, const float *restrict B, int64_t ldb,

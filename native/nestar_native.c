@@ -274,12 +274,9 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (M == 0 || N == 0) return NULL;
-  if (K == 0) memset(a[3], 0, sizeof(float) * (size_t)(M * N));
-  else pool_sgemm(0, 0, M, N, K, a[0], K, a[1], N, a[3], N);
-  for (int64_t i = 0; i < M; i++) {
-    float *yr = a[3] + i * N;
-    for (int64_t j = 0; j < N; j++) yr[j] += a[2][j];
-  }
+  if (K == 0) {
+    for (int64_t i = 0; i < M; i++) memcpy(a[3] + i * N, a[2], sizeof(float) * (size_t)N);
+  } else pool_sgemm_bias(0, 0, M, N, K, a[0], K, a[1], N, a[2], a[3], N);
   return NULL;
 }
 

@@ -55,6 +55,31 @@ test('bench profile splits a training step and a sample into registered kernels 
   for (const r of train.matmuls) if (r.ms > 0) assert.ok(Math.abs(r.gflops - r.gflop / (r.ms / 1000)) < 1e-6 * r.gflops);
 });
 
+test('bench profile --method reference profiles one training step of the engine benchmark\'s reference transformer, every linear layer\'s three products counted', async () => {
+  const { profileBench } = await import('../src/bench/profile.js');
+  const { REF } = await import('../src/bench/referenceModel.js');
+  const out = join(mkdtempSync(join(tmpdir(), 'nestar-profile-')), 'ref.json');
+  const log = console.log;
+  console.log = () => {};
+  try { await profileBench(['--method', 'reference', '--steps', '1', '--out', out]); } finally { console.log = log; }
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { method: string; phases: Array<{ wallMs: number; matmuls: Array<{ gflop: number }> }> };
+  assert.equal(j.method, 'reference');
+  assert.equal(j.phases.length, 1);
+  // Forward, input gradient and weight gradient of every linear layer (q, k, v, proj, fc1, fc2 per block; the
+  // embedding and the output layer); attention's own products run inside its kernel, bias sums are not matmuls.
+  // Without the native pack, bias sums (and LayerNorm's gain and shift gradients) are [1, N]·[N, C] products and
+  // attention is six batched products a block.
+  const { NORM_GRAD_KERNEL, SUM_ROWS_KERNEL, SELF_ATTENTION_KERNEL } = await import('../src/engine/fusedOps.js');
+  const { batch: B, seq: L, width: C, depth, heads: H, inDim } = REF, rows = B * L;
+  let flops = 3 * (depth * 2 * rows * (3 * C * C + C * C + 8 * C * C) + 2 * 2 * rows * inDim * C);
+  if (!tf.getKernel(SUM_ROWS_KERNEL, tf.getBackend())) flops += 2 * rows * (depth * 9 * C + C + inDim);
+  if (!tf.getKernel(NORM_GRAD_KERNEL, tf.getBackend())) flops += (2 * depth + 1) * 2 * 2 * rows * C;
+  if (!tf.getKernel(SELF_ATTENTION_KERNEL, tf.getBackend())) flops += depth * 6 * 2 * B * H * L * L * (C / H);
+  const gflop = j.phases[0]!.matmuls.reduce((s, r) => s + r.gflop, 0);
+  assert.ok(j.phases[0]!.wallMs > 0);
+  assert.ok(Math.abs(gflop * 1e9 - flops) < 1e-6 * flops, `matmul GFLOP ${gflop} vs ${flops / 1e9}`);
+});
+
 test("the profile's matmul FLOPs follow the recorded shapes, transposed or batched", async () => {
   const { matmulFlops } = await import('../src/bench/profile.js');
   const cases: Array<[tf.Tensor, tf.Tensor, boolean, boolean, number]> = [

@@ -84,6 +84,40 @@ test('native BatchMatMul matches the WASM reference kernel, forward and gradient
   }
 });
 
+test('native path: Slice, SplitV and Concat are strided native copies over tfjs WASM\'s (its values exactly) and Sum over leading axes native column sums (1e-6), awkward boxes, other axes and dtypes included', (t) => {
+  if (backend !== 'native' || !nativeAddon()) return void t.skip('native kernel pack not built on this machine');
+  const x = tf.randomNormal([5, 7, 9], 0, 1, 'float32', 3), xi = tf.range(0, 60, 1, 'int32').reshape([6, 10]);
+  const run = () => [
+    tf.slice(x, [1, 2, 3], [3, 4, 5]), tf.slice(x, [0, 6, 0], [5, 1, 9]), tf.slice(x, [4, 0, 8], [1, 7, 1]),
+    ...tf.split(x, [2, 4, 3], 2), ...tf.split(x, 5, 0), ...tf.split(tf.reshape(x, [35, 9]), 3, 1), tf.slice(xi, [1, 3], [4, 5]), ...tf.split(xi, 2, 1),
+    tf.concat([x, tf.slice(x, [0, 0, 0], [5, 7, 2]), x], 2), tf.concat([x, x], 0), tf.concat([tf.reshape(x, [35, 9]), tf.ones([35, 1])], 1), tf.concat([xi, xi], 1),
+  ].map((y) => { const v = Array.from(y.dataSync()); y.dispose(); return v; });
+  const names = ['Slice', 'SplitV', 'Concat', 'Sum'], funcs = () => names.map((k) => tf.getKernel(k, tf.getBackend())!.kernelFunc);
+  const wrapped = funcs();
+  setNativeKernels(false);
+  const ref = run(), stock = funcs();
+  setNativeKernels(true);
+  stock.forEach((f, i) => {
+    assert.notEqual(wrapped[i], f, `the native path registers its own ${names[i]}`);
+    assert.notEqual(funcs()[i], f, 'and registers it again');
+  });
+  assert.deepEqual(run(), ref);
+  // Sums: leading axes (kept dims, keepDims) run native; all axes, trailing or inner axes and ints fall back.
+  const sums = () => [tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, [0, 1], true), tf.sum(x), tf.sum(x, 2), tf.sum(x, 1), tf.sum(xi, 0)].map((y) => { const v = y.dataSync().slice(); y.dispose(); return v; });
+  setNativeKernels(false);
+  const sref = sums();
+  setNativeKernels(true);
+  sums().forEach((v, i) => assert.ok(v.length === sref[i]!.length && maxRelErr(v, sref[i]!) < 1e-6, `sum ${i}: ${maxRelErr(v, sref[i]!)}`));
+  // The native sum is the rows added in order in float32.
+  const xv = x.dataSync(), seq = new Float32Array(9);
+  for (let r = 0; r < 35; r++) for (let c = 0; c < 9; c++) seq[c] = r === 0 ? xv[c]! : Math.fround(seq[c]! + xv[r * 9 + c]!);
+  const s01 = tf.sum(x, [0, 1]);
+  assert.deepEqual(Array.from(s01.shape), [9]);
+  assert.deepEqual(s01.dataSync(), seq);
+  s01.dispose();
+  tf.dispose([x, xi]);
+});
+
 test('native Tanh matches the WASM kernel (rel. err <= 1e-5), forward and gradient, NaN and large inputs included', (t) => {
   if (backend !== 'native' || !nativeAddon()) {
     t.skip('native kernel pack not built on this machine');

@@ -176,7 +176,8 @@ test('multi-head attention (fused native kernel where built) = the head-split co
   if (native) {
     const x = rnd([1, 2, 6], 5);
     const prof = await tf.profile(() => multiHeadAttention(x as tf.Tensor3D, x as tf.Tensor3D, x as tf.Tensor3D, null, 2));
-    assert.deepEqual(prof.kernelNames, [ATTENTION_KERNEL]);
+    // (a custom-gradient op's own scope record is not a kernel)
+    assert.deepEqual(prof.kernelNames.filter((k) => tf.getKernel(k, tf.getBackend())), [ATTENTION_KERNEL]);
     const lin = await tf.profile(() => applyLinear({ w: rnd([6, 4], 6) as tf.Variable, b: rnd([4], 7) as tf.Variable }, tf.reshape(x, [2, 6])));
     assert.ok(lin.kernelNames.includes(LINEAR_KERNEL) && !lin.kernelNames.includes('Add'), `linear ran ${lin.kernelNames}`);
     tf.dispose(x);

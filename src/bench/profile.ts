@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describeBackend, initBackend } from '../engine/backend.js';
+import { describeBackend, initBackend, type BackendInfo } from '../engine/backend.js';
+import { AdamW } from '../train/optimizer.js';
+import { REF, ReferenceModel } from './referenceModel.js';
 import { loadMnist } from '../data/mnist.js';
 import { METHODS, type Method } from '../model/generator.js';
 import { resolveRunConfig, type RunConfigInput } from '../train/config.js';
@@ -18,8 +20,9 @@ import { ADAMW_KERNEL } from '../engine/fusedOps.js';
 import { engineFlags } from '../engine/flags.js';
 import { sgemmCeilingGflops } from './sgemmCeiling.js';
 
-export const PROFILE_HELP = `nestar bench profile [--config results/configs/mnist-patch-long.json] [--method nestar|raster|nextscale] [--steps 3] [--top 12] [--out results/profile-<method>.json]
-  per-kernel share of a training step and of one batch-1 sample (32 ODE steps, CFG 2), and the time outside kernels`;
+export const PROFILE_HELP = `nestar bench profile [--config results/configs/mnist-patch-long.json] [--method nestar|raster|nextscale|reference] [--steps 3] [--top 12] [--out results/profile-<method>.json]
+  per-kernel share of a training step and of one batch-1 sample (32 ODE steps, CFG 2), and the time outside kernels;
+  --method reference: a training step of the engine benchmark's reference transformer (nestar bench engine) instead`;
 
 interface KernelRow { kernel: string; calls: number; ms: number; share: number }
 /** The matmuls of one shape (kernel, input shapes): their time, FLOPs and rate, to set against the sgemm ceiling. */
@@ -118,12 +121,14 @@ export async function profileBench(args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) return void console.log(PROFILE_HELP);
   const flag = (n: string) => args.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : undefined);
   const configPath = flag('config') ?? join(packageRoot(), 'results', 'configs', 'mnist-patch-long.json');
-  const method = (flag('method') ?? 'nestar') as Method;
-  if (!METHODS.includes(method)) throw new Error(`--method must be one of ${METHODS.join(', ')}, got '${method}'`);
+  const method = (flag('method') ?? 'nestar') as Method | 'reference';
+  if (method !== 'reference' && !METHODS.includes(method)) throw new Error(`--method must be one of ${METHODS.join(', ')}, reference, got '${method}'`);
   const steps = Number(flag('steps') ?? 3), top = Number(flag('top') ?? 12);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got '${flag('steps')}'`);
   const info = await initBackend();
   console.error(describeBackend(info));
+  const out = flag('out') ?? join(packageRoot(), 'results', `profile-${method}.json`);
+  if (method === 'reference') return profileReference(args, info, steps, top, out);
   const input = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfigInput;
   const cfg = resolveRunConfig({ ...input, model: { ...input.model, kind: method } as RunConfigInput['model'] });
   const runDir = mkdtempSync(join(tmpdir(), 'nestar-profile-'));
@@ -136,7 +141,6 @@ export async function profileBench(args: string[]): Promise<void> {
     t.dispose();
     const sgemmCeiling = sgemmCeilingGflops() ?? null;
     const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, config: configPath, method, sgemmCeilingGflops: sgemmCeiling, phases: [train, sample], fusedOptimizer };
-    const out = flag('out') ?? join(packageRoot(), 'results', `profile-${method}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
     const ab = fusedOptimizer ? `training step with the fused AdamW + EMA kernels ${fusedOptimizer.fusedMs.toFixed(0)} ms vs op by op ${fusedOptimizer.opsMs.toFixed(0)} ms (medians of ${fusedOptimizer.pairs} interleaved pairs): ${fusedOptimizer.speedup.toFixed(3)}× faster` : 'no fused optimizer kernels on this backend';
@@ -144,4 +148,27 @@ export async function profileBench(args: string[]): Promise<void> {
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+/** The engine benchmark's reference transformer (batch 64, sequence 64, width 256): one AdamW training step. */
+async function profileReference(args: string[], info: BackendInfo, steps: number, top: number, out: string): Promise<void> {
+  const model = new ReferenceModel(0);
+  const opt = new AdamW(model.ps.vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const x = tf.randomNormal([REF.batch, REF.seq, REF.inDim], 0, 1, 'float32', 1) as tf.Tensor3D;
+  const y = tf.randomNormal([REF.batch, REF.seq, REF.inDim], 0, 1, 'float32', 2) as tf.Tensor3D;
+  const step = () => {
+    const { value, grads } = model.ps.grads(() => model.loss(x, y));
+    opt.apply(grads, 1e-4);
+    value.dataSync();
+    tf.dispose([value, ...grads.values()]);
+  };
+  step(); // warm-up
+  const train = await profilePhase(`reference transformer training step (batch ${REF.batch}, sequence ${REF.seq}, width ${REF.width})`, step, steps);
+  tf.dispose([x, y]);
+  model.dispose();
+  const sgemmCeiling = sgemmCeilingGflops() ?? null;
+  const report = { command: `nestar bench profile ${args.join(' ')}`.trim(), date: new Date().toISOString(), backend: info, method: 'reference', sgemmCeilingGflops: sgemmCeiling, phases: [train] };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
+  console.log([table(train, top), '', matmulTable(train, top, sgemmCeiling ?? undefined), `wrote ${out}`].join('\n'));
 }

@@ -13,8 +13,8 @@ import { applyOpenBlasCoreType, openBlasThreads, type OpenBlasEnvChoice } from '
 import { engineFlags } from './flags.js';
 import { registerWasmAliasKernels } from './wasmKernels.js';
 import { JS_BUFFER_BACKEND, registerJsBufferBackend } from './kernelHost.js';
-import { registerJsBufferKernels } from './jsBufferKernels.js';
-import { loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
+import { registerJsBufferKernels, stridedCopyKernels } from './jsBufferKernels.js';
+import { leadingSumKernel, loadNativeAddon, NATIVE_KERNELS, registerNativeKernels, type NativeAddon } from './nativeKernels.js';
 
 /** The engine paths nestar can run on, fastest first. */
 export const BACKENDS = ['tensorflow', 'native', 'native-js', 'wasm', 'cpu'] as const;
@@ -72,16 +72,33 @@ async function initJsBuffers(pack: NativeAddon): Promise<string | undefined> {
   return (await tf.setBackend(JS_BUFFER_BACKEND)) ? undefined : 'the JS-buffer backend did not initialise';
 }
 
+/** tfjs WASM kernels the native path wraps, each falling back to WASM's own outside the cases it handles. */
+const wasmWrappers = (pack: NativeAddon): Record<string, (fallback: tf.KernelFunc) => tf.KernelFunc> =>
+  ({ ...stridedCopyKernels(pack), Sum: (f) => leadingSumKernel(pack, f) });
+
+/** The pack's kernels on `host`; on tfjs WASM also the wrappers above over WASM's own (kept in originals). */
+function registerPack(pack: NativeAddon, host: string): void {
+  registerNativeKernels(pack, host);
+  if (host !== 'wasm') return;
+  for (const [kernelName, wrap] of Object.entries(wasmWrappers(pack))) {
+    const original = originals.get(kernelName);
+    if (!original) continue;
+    tf.unregisterKernel(kernelName, host);
+    tf.registerKernel({ kernelName, backendName: host, kernelFunc: wrap(original.kernelFunc) });
+  }
+}
+
 /** Switches the native kernels on or off on the backend they were registered on (tests compare both paths). */
 export function setNativeKernels(enabled: boolean): void {
   if (!addon) throw new Error('the native kernel pack is not loaded');
-  if (enabled) registerNativeKernels(addon, nativeHost);
+  if (enabled) registerPack(addon, nativeHost);
   else {
-    for (const name of Object.keys(NATIVE_KERNELS)) {
-      tf.unregisterKernel(name, nativeHost);
-      const cfg = originals.get(name);
-      if (cfg) tf.registerKernel(cfg);
+    for (const [name, cfg] of originals) {
+      if (tf.getKernel(name, nativeHost)) tf.unregisterKernel(name, nativeHost);
+      tf.registerKernel(cfg);
     }
+    // The pack's own kernels that the backend never had.
+    for (const name of Object.keys(NATIVE_KERNELS)) if (!originals.has(name) && tf.getKernel(name, nativeHost)) tf.unregisterKernel(name, nativeHost);
   }
 }
 
@@ -124,11 +141,11 @@ export async function initBackend(requested?: BackendName | 'auto'): Promise<Bac
           addon = loaded.addon;
           nativeHost = host;
           addon.setThreads(openBlasThreads(process.env, availableParallelism()));
-          for (const k of Object.keys(NATIVE_KERNELS)) {
+          for (const k of [...Object.keys(NATIVE_KERNELS), ...(host === 'wasm' ? Object.keys(wasmWrappers(addon)) : [])]) {
             const cfg = tf.getKernel(k, host);
             if (cfg) originals.set(k, cfg);
           }
-          registerNativeKernels(addon, host);
+          registerPack(addon, host);
           const info = addon.info();
           current = { requested: want, name, tfBackend: host, skipped,
             openblas: { coreType: info.coreType, coreTypeSource: env.source, threads: info.threads } };

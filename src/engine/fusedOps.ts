@@ -111,19 +111,11 @@ export function fusedSumRows(x: tf.Tensor2D): tf.Tensor1D | undefined {
 export const ATTENTION_KERNEL = 'NestarAttention';
 export const ATTENTION_GRAD_KERNEL = 'NestarAttentionGrad';
 
-// The kernel returns [out, P]; P (the attention probabilities) is saved for the gradient and never used by callers.
-const ATTENTION_GRADIENT: tf.GradConfig = {
-  kernelName: ATTENTION_KERNEL,
-  inputsToSave: ['q', 'k', 'v'],
-  outputsToSave: [false, true],
-  gradFunc: (dy, saved, attrs) => {
-    const [q, k, v, P] = saved as tf.Tensor[];
-    const dO = Array.isArray(dy) ? dy[0]! : dy;
-    const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { dO, q: q!, k: k!, v: v!, P: P! }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
-    const B = (attrs as { groups: number }).groups, C = q!.shape[q!.rank - 1]!;
-    return { q: () => dq!, k: () => dk!, v: () => dv!, mask: () => tf.zeros([q!.size / (B * C), k!.size / (B * C)]) };
-  },
-};
+// The attention kernels return [out, P]. A registered gradient would make tfjs fill a zero dy for P (4 MB a block of
+// the reference transformer, written into the heap from JS, ~14 ms a step), so the ops below are tf.customGrad ops
+// with the one output, and P is saved for the gradient kernel.
+type CustomGradFn = (...args: Array<tf.Tensor | tf.GradSaveFunc>) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
+const customGrad = (f: CustomGradFn) => tf.customGrad(f as never) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
 
 /**
  * Multi-head attention softmax(q·kᵀ·scale + mask)·v on row layouts, q [B, Lq, H·dh], k and v [B, Lk, H·dh],
@@ -134,30 +126,22 @@ const ATTENTION_GRADIENT: tf.GradConfig = {
 export function fusedAttention<T extends tf.Tensor2D | tf.Tensor3D>(q: T, k: T, v: T, mask: tf.Tensor2D | null, heads: number, scale: number, groups?: number): T | undefined {
   const ins = mask ? [q, k, v, mask] : [q, k, v];
   if (!engineFlags.fusedAttention || !hasKernel(ATTENTION_KERNEL, ...ins)) return undefined;
-  registerGradientOnce(ATTENTION_GRADIENT);
-  const inputs: tf.NamedTensorMap = { q, k, v };
-  if (mask) inputs.mask = mask;
-  const B = q.rank === 3 ? q.shape[0] : groups!;
-  const [out] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, { heads, scale: Math.fround(scale), groups: B }) as unknown as T[];
-  return out;
+  const attrs = { heads, scale: Math.fround(scale), groups: q.rank === 3 ? q.shape[0] : groups! };
+  const op = customGrad((qq, kk, vv, save) => {
+    const inputs: tf.NamedTensorMap = { q: qq as tf.Tensor, k: kk as tf.Tensor, v: vv as tf.Tensor };
+    if (mask) inputs.mask = mask;
+    const [out, P] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, attrs) as unknown as tf.Tensor[];
+    (save as tf.GradSaveFunc)([qq as tf.Tensor, kk as tf.Tensor, vv as tf.Tensor, P!]);
+    return {
+      value: out!,
+      gradFunc: (dO, [sq, sk, sv, sP]) => tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { dO, q: sq!, k: sk!, v: sv!, P: sP! }, attrs) as unknown as tf.Tensor[],
+    };
+  });
+  return op(q, k, v) as T;
 }
 
 export const SELF_ATTENTION_KERNEL = 'NestarSelfAttention';
 export const SELF_ATTENTION_GRAD_KERNEL = 'NestarSelfAttentionGrad';
-
-// Returns [out, P] like ATTENTION_KERNEL; the gradient is one [N, 3C] matrix, the layout of the input.
-const SELF_ATTENTION_GRADIENT: tf.GradConfig = {
-  kernelName: SELF_ATTENTION_KERNEL,
-  inputsToSave: ['qkv'],
-  outputsToSave: [false, true],
-  gradFunc: (dy, saved, attrs) => {
-    const [qkv, P] = saved as tf.Tensor[];
-    const dO = Array.isArray(dy) ? dy[0]! : dy;
-    const dqkv = tf.engine().runKernel(SELF_ATTENTION_GRAD_KERNEL, { dO, qkv: qkv!, P: P! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const L = qkv!.shape[0]! / (attrs as { groups: number }).groups;
-    return { qkv: () => dqkv, mask: () => tf.zeros([L, L]) };
-  },
-};
 
 /** Whether fusedSelfAttention would run for tensors on x's backend (so a caller can make qkv in one matmul first). */
 export function hasFusedSelfAttention(x: tf.Tensor, mask: tf.Tensor | null): boolean {
@@ -171,11 +155,16 @@ export function hasFusedSelfAttention(x: tf.Tensor, mask: tf.Tensor | null): boo
  */
 export function fusedSelfAttention(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D | undefined {
   if (!hasFusedSelfAttention(qkv, mask)) return undefined;
-  registerGradientOnce(SELF_ATTENTION_GRADIENT);
-  const inputs: tf.NamedTensorMap = { qkv };
-  if (mask) inputs.mask = mask;
-  const [out] = tf.engine().runKernel(SELF_ATTENTION_KERNEL, inputs, { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) }) as unknown as tf.Tensor2D[];
-  return out;
+  const attrs = { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) };
+  const op = customGrad((x, save) => {
+    const inputs: tf.NamedTensorMap = { qkv: x as tf.Tensor };
+    if (mask) inputs.mask = mask;
+    const [out, P] = tf.engine().runKernel(SELF_ATTENTION_KERNEL, inputs, attrs) as unknown as tf.Tensor[];
+    (save as tf.GradSaveFunc)([x as tf.Tensor, P!]);
+    // The gradient is one [N, 3C] matrix, the layout of the input.
+    return { value: out!, gradFunc: (dO, [sx, sP]) => tf.engine().runKernel(SELF_ATTENTION_GRAD_KERNEL, { dO, qkv: sx!, P: sP! }, attrs) as tf.Tensor };
+  });
+  return op(qkv) as tf.Tensor2D;
 }
 
 export const GATED_ADD_KERNEL = 'NestarGatedAdd';

@@ -136,3 +136,8 @@ export function registerJsBufferBackend(): void {
   tf.registerBackend(JS_BUFFER_BACKEND, () => new JsBufferBackend(), 0);
   for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: JS_BUFFER_BACKEND });
 }
+
+/** An empty array: the native kernels' "no mask" argument. */
+export const NO_MASK = new Float32Array(0);
+/** A number's float32 bits as an integer: the native kernels take float32 scalars this way, exactly. */
+export const floatBits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;

@@ -6,10 +6,11 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelHost } from './kernelHost.js';
+import { floatBits, kernelHost, NO_MASK } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
 import { makeConv2dFilterGrad, makeConv2dInputGrad } from './convKernels.js';
 import { makeExpandRuns, makeSumRuns } from './runKernels.js';
+import { makeAttention, makeAttentionGrad, makeAttentionQkv, makeSelfAttention, makeSelfAttentionGrad } from './attentionKernels.js';
 import { EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL, ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, SELF_ATTENTION_GRAD_KERNEL, SELF_ATTENTION_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
   GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_ROWS_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
 
@@ -260,93 +261,20 @@ function makeSumRows(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-interface AttentionAttrs { heads: number; scale: number; groups: number }
-const NO_MASK = new Float32Array(0);
-const floatBits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
-
-/** The [B, Lq, Lk, H, dh] of an attention call on q [B, Lq, C] or [B·Lq, C] (B = groups), k likewise. */
-function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, a: AttentionAttrs): [number, number, number, number, number] {
-  const C = q.shape[q.shape.length - 1]!, B = a.groups, nq = tf.util.sizeFromShape(q.shape), nk = tf.util.sizeFromShape(k.shape);
-  if (k.shape[k.shape.length - 1] !== C || C % a.heads !== 0 || nq % (B * C) !== 0 || nk % (B * C) !== 0) {
-    throw new Error(`attention: q ${q.shape} and k ${k.shape} do not fit ${B} groups of ${a.heads} heads`);
-  }
-  return [B, nq / (B * C), nk / (B * C), a.heads, C / a.heads];
-}
-
-/** NestarAttention (src/engine/fusedOps.ts): [out, P]. */
-function makeAttention(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { q, k, v, mask } = inputs as Record<'q' | 'k' | 'v', tf.TensorInfo> & { mask?: tf.TensorInfo };
-    const a = attrs as unknown as AttentionAttrs;
-    const [B, Lq, Lk, H, dh] = attentionDims(q, k, a);
-    const be = kernelHost(backend);
-    const out = be.makeOutput([...q.shape], 'float32'), P = be.makeOutput([B, H, Lq, Lk], 'float32');
-    addon.attention(be.view(q), be.view(k), be.view(v), mask ? be.view(mask) : NO_MASK,
-      be.view(out), be.view(P), B, Lq, Lk, H, dh, floatBits(a.scale), mask ? 1 : 0);
-    return [out, P];
-  };
-}
-
-/** NestarAttentionQkv: self-attention of the column blocks of qkv [B·L, 3C] → [B·L, C] (forward only). */
-function makeAttentionQkv(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { qkv, mask } = inputs as { qkv: tf.TensorInfo; mask?: tf.TensorInfo };
-    const a = attrs as unknown as AttentionAttrs;
-    const [N, C3] = qkv.shape as [number, number], C = C3 / 3;
-    if (C3 % 3 !== 0 || C % a.heads !== 0 || N % a.groups !== 0) throw new Error(`attentionQkv: qkv ${qkv.shape} does not fit ${a.groups} groups of ${a.heads} heads`);
-    const be = kernelHost(backend);
-    const out = be.makeOutput([N, C], 'float32');
-    addon.attentionQkv(be.view(qkv), mask ? be.view(mask) : NO_MASK, be.view(out), a.groups, N / a.groups, a.heads, C / a.heads,
-      floatBits(a.scale), mask ? 1 : 0);
+/** Sum over leading axes with at least one axis kept (a broadcast add's gradient: tfjs WASM transposes first) as the
+ * native column sums of x viewed as [rows, cols]; every other Sum goes to the backend's own kernel. */
+export function leadingSumKernel(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    if (x.dtype !== 'float32' || axes.length === 0 || axes.length >= x.shape.length || !axes.every((a, i) => a === i)) return fallback(args);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length)), kept = x.shape.slice(axes.length);
+    if (rows === 0) return fallback(args);
+    const be = kernelHost(args.backend);
+    const out = be.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    addon.sumRows(be.view(x), be.view(out), rows, tf.util.sizeFromShape(kept));
     return out;
-  };
-}
-
-/** The [B, L, H, dh] of a self-attention call on qkv [B·L, 3·H·dh] in `groups` = B groups. */
-function selfAttentionDims(qkv: tf.TensorInfo, a: AttentionAttrs): [number, number, number, number] {
-  const [N, C3] = qkv.shape as [number, number], C = C3 / 3;
-  if (qkv.shape.length !== 2 || C3 % 3 !== 0 || C % a.heads !== 0 || N % a.groups !== 0) throw new Error(`selfAttention: qkv ${qkv.shape} does not fit ${a.groups} groups of ${a.heads} heads`);
-  return [a.groups, N / a.groups, a.heads, C / a.heads];
-}
-
-/** NestarSelfAttention: [out [B·L, C], P] from qkv [B·L, 3C]. */
-function makeSelfAttention(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { qkv, mask } = inputs as { qkv: tf.TensorInfo; mask?: tf.TensorInfo };
-    const a = attrs as unknown as AttentionAttrs;
-    const [B, L, H, dh] = selfAttentionDims(qkv, a);
-    const be = kernelHost(backend);
-    const out = be.makeOutput([B * L, H * dh], 'float32'), P = be.makeOutput([B, H, L, L], 'float32');
-    addon.selfAttention(be.view(qkv), mask ? be.view(mask) : NO_MASK, be.view(out), be.view(P), B, L, H, dh, floatBits(a.scale), mask ? 1 : 0);
-    return [out, P];
-  };
-}
-
-/** NestarSelfAttentionGrad: dqkv [B·L, 3C] from dO and the saved probabilities. */
-function makeSelfAttentionGrad(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { dO, qkv, P } = inputs as Record<'dO' | 'qkv' | 'P', tf.TensorInfo>;
-    const a = attrs as unknown as AttentionAttrs;
-    const [B, L, H, dh] = selfAttentionDims(qkv, a);
-    const be = kernelHost(backend);
-    const out = be.makeOutput([...qkv.shape], 'float32');
-    addon.selfAttentionGrad(be.view(dO), be.view(qkv), be.view(P), be.view(out), B, L, H, dh, floatBits(a.scale));
-    return out;
-  };
-}
-
-/** NestarAttentionGrad: [dq, dk, dv] from dO and the saved probabilities. */
-function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { dO, q, k, v, P } = inputs as Record<'dO' | 'q' | 'k' | 'v' | 'P', tf.TensorInfo>;
-    const a = attrs as unknown as AttentionAttrs;
-    const [B, Lq, Lk, H, dh] = attentionDims(q, k, a);
-    const be = kernelHost(backend);
-    const outs = [q, k, v].map((t) => be.makeOutput([...t.shape], 'float32'));
-    const [dq, dk, dv] = outs.map((o) => be.view(o));
-    addon.attentionGrad(be.view(dO), be.view(q), be.view(k), be.view(v), be.view(P),
-      dq!, dk!, dv!, B, Lq, Lk, H, dh, floatBits(a.scale));
-    return outs;
   };
 }
 
