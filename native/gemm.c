@@ -1,14 +1,15 @@
 // sgemm with the native pack's own threads: OpenBLAS runs single-threaded and a product big enough to share is cut
-// into blocks of GEMM_ROWS rows of C run by the thread pool (parallel.h), one single-threaded OpenBLAS call a block.
+// into one part of rows of C a thread, run by the thread pool (parallel.h), one single-threaded OpenBLAS call a part.
 // Why: with OpenBLAS's own threads, its workers spin for a while after every call (OPENBLAS_THREAD_TIMEOUT, 2^28
 // cycles by default), so the pool's element-wise and attention kernels that followed found the second core taken;
-// with one set of threads every multi-core kernel gets every core (reference step 690 -> 600 ms, one run each).
-// Rows, never columns, and cuts on multiples of 24 rows, as even as that allows: OpenBLAS's Haswell sgemm then gives
-// every element the bits of the uncut call (column cuts and cuts elsewhere do not), so results do not depend on the
-// thread count.
-// A small output (at most 2^16 values) over a long inner size (weight gradients xᵀ·dy: 256×256 from 4096 rows) has too few row
-// blocks to share evenly, so it is cut along K instead, in fixed chunks of GEMM_KC whatever the thread count, each
-// chunk's product into its own buffer, then summed in chunk order (rows of the sum over the pool).
+// with one set of threads every multi-core kernel gets every core (reference training step 681-691 -> 603-627 ms,
+// two interleaved runs each way).
+// Rows, never columns, and cuts on multiples of GEMM_ROWS (24) rows, as even as that allows: OpenBLAS's Haswell
+// sgemm then gives every element the bits of the uncut call (column cuts and cuts elsewhere do not), so results do
+// not depend on the thread count (test/engine.test.ts).
+// A small output (at most 2^16 values) over a long inner size (weight gradients xᵀ·dy: 256×256 from 4096 rows) has
+// too few rows to share evenly, so it is cut along K instead, in fixed chunks of GEMM_KC whatever the thread count,
+// each chunk's product into its own buffer, then summed in chunk order (rows of the sum over the pool).
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
