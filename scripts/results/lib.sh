@@ -27,6 +27,18 @@ train_run() {
 # backend_line RUN_DIR: the backend the run's trainer reported (engine, BLAS core type and threads).
 backend_line() { grep -m1 '^backend:' "$1/train.log" || true; }
 
+# train_export LABEL RUN_DIR CHECKPOINT TIMING_LOG SOURCE TRAIN_ARGS...: unless CHECKPOINT holds an export, trains
+# (resuming) into RUN_DIR, notes the backend in TIMING_LOG and exports SOURCE (the run dir or one of its
+# checkpoints) in F16 to CHECKPOINT.
+train_export() {
+  local label=$1 run=$2 ckpt=$3 timing=$4 src=$5
+  shift 5
+  [ -f "$ckpt/state.json" ] && return 0
+  train_run "$label" "$run" "$timing" "$@"
+  backend_line "$run" >> "$timing"
+  $NESTAR export --checkpoint "$src" --out "$ckpt" --fp16
+}
+
 # side_by_side FN ARGS... -- ARGS...: FN with the first arguments and FN with the second as two background jobs (the
 # two cores, one BLAS thread each unless OPENBLAS_NUM_THREADS is set); fails if either does.
 side_by_side() {

@@ -18,11 +18,7 @@ one() {
   local method=$1 cfgs=$2
   local run=runs/long-logitnormal/$method out=results/mnist-patch/long-logitnormal/$method ckpt=checkpoints/mnist-patch/long-logitnormal/$method-3600
   mkdir -p "$out"
-  if [ ! -f "$ckpt/state.json" ]; then
-    train_run "$method" "$run" "$out/timing.log" --method "$method" --config results/configs/mnist-patch-long-logitnormal.json
-    backend_line "$run" >> "$out/timing.log"
-    $NESTAR export --checkpoint "$run/checkpoints/step-0003600" --out "$ckpt" --fp16
-  fi
+  train_export "$method" "$run" "$ckpt" "$out/timing.log" "$run/checkpoints/step-0003600" --method "$method" --config results/configs/mnist-patch-long-logitnormal.json
   [ -f "$out/eval-linear-seed0/report.json" ] ||
     $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg "$cfgs" --cfg-schedule linear --seed 0 --out "$out/eval-linear-seed0"
 }

@@ -14,11 +14,7 @@ one() {
   local method=$1 config=$2
   local run=runs/tsampling/$method out=results/mnist-patch/tsampling/$method ckpt=checkpoints/mnist-patch/tsampling/$method
   mkdir -p "$out"
-  if [ ! -f "$ckpt/state.json" ]; then
-    train_run "$method" "$run" "$out/timing.log" --method "$method" --config "$config"
-    backend_line "$run" >> "$out/timing.log"
-    $NESTAR export --checkpoint "$run" --out "$ckpt" --fp16
-  fi
+  train_export "$method" "$run" "$ckpt" "$out/timing.log" "$run" --method "$method" --config "$config"
   [ -f "$out/eval/report.json" ] || $NESTAR eval --checkpoint "$ckpt" --n "$N" --cfg 1.5,2 --out "$out/eval"
 }
 side_by_side one nestar results/configs/mnist-patch-phead-interleaved-logitnormal.json -- raster results/configs/mnist-patch-logitnormal.json
