@@ -155,45 +155,32 @@ static napi_value Attention(napi_env env, napi_callback_info info) {
 
 float *scratch_buffer(size_t n);
 
-// attentionQkv(qkv, mask, out, B, L, H, dh, scaleBits, hasMask): self-attention forward (no gradient: a bound head's
-// ODE step) with q, k, v the column blocks of one [B·L, 3·H·dh] matrix (one matmul made all three).
-static napi_value AttentionQkv(napi_env env, napi_callback_info info) {
-  float *a[3];
-  size_t l[3];
-  int64_t d[6];
-  const char *usage = "attentionQkv(qkv, mask, out, B, L, H, dh, scaleBits, hasMask): Float32Arrays of B*L*3*H*dh (qkv), L*L (mask) and B*L*H*dh (out)";
-  if (!arrays_ints(env, info, usage, 3, 6, a, l, d)) return NULL;
-  const int64_t B = d[0], L = d[1], H = d[2], dh = d[3], C = H * dh;
-  if (B < 1 || L < 1 || H < 1 || dh < 1 || l[0] != (size_t)(B * L * 3 * C) || l[2] != (size_t)(B * L * C) || (d[5] && l[1] != (size_t)(L * L))) {
-    napi_throw_range_error(env, NULL, usage);
-    return NULL;
-  }
-  float *P = scratch_buffer((size_t)(B * H * L * L));
-  if (!P) { napi_throw_error(env, NULL, "attentionQkv: out of memory"); return NULL; }
-  if (!attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], P, B, L, L, H, dh, float_from_bits(d[4]), 3 * C))
-    napi_throw_error(env, NULL, "attentionQkv: out of memory");
-  return NULL;
-}
-
-// selfAttention(qkv, mask, out, P, B, L, H, dh, scaleBits, hasMask) and selfAttentionGrad(dO, qkv, P, dqkv, B, L, H, dh,
-// scaleBits): training's self-attention on the column blocks of one [B·L, 3·H·dh] matrix (one matmul of the q, k, v
-// weights side by side made it), keeping P for the gradient, which comes back as one [B·L, 3·H·dh] matrix too.
-static napi_value SelfAttention(napi_env env, napi_callback_info info) {
+// Self-attention on the column blocks of one [B·L, 3·H·dh] matrix (one matmul of the q, k, v weights side by side
+// made it): attentionQkv(qkv, mask, out, B, L, H, dh, scaleBits, hasMask) for a bound head's ODE step (no gradient:
+// the probabilities go to a scratch buffer) and selfAttention(qkv, mask, out, P, …) for training, which keeps P for
+// selfAttentionGrad(dO, qkv, P, dqkv, B, L, H, dh, scaleBits), whose gradient comes back as one [B·L, 3·H·dh] matrix.
+static napi_value qkv_forward(napi_env env, napi_callback_info info, int keepP) {
   float *a[4];
   size_t l[4];
   int64_t d[6];
-  const char *usage = "selfAttention(qkv, mask, out, P, B, L, H, dh, scaleBits, hasMask): Float32Arrays of B*L*3*H*dh (qkv), L*L (mask), B*L*H*dh (out) and B*H*L*L (P)";
-  if (!arrays_ints(env, info, usage, 4, 6, a, l, d)) return NULL;
+  const size_t n = keepP ? 4 : 3;
+  const char *usage = keepP ? "selfAttention(qkv, mask, out, P, B, L, H, dh, scaleBits, hasMask): Float32Arrays of B*L*3*H*dh (qkv), L*L (mask), B*L*H*dh (out) and B*H*L*L (P)"
+                            : "attentionQkv(qkv, mask, out, B, L, H, dh, scaleBits, hasMask): Float32Arrays of B*L*3*H*dh (qkv), L*L (mask) and B*L*H*dh (out)";
+  if (!arrays_ints(env, info, usage, n, 6, a, l, d)) return NULL;
   const int64_t B = d[0], L = d[1], H = d[2], dh = d[3], C = H * dh;
-  if (B < 1 || L < 1 || H < 1 || dh < 1 || l[0] != (size_t)(B * L * 3 * C) || l[2] != (size_t)(B * L * C) || l[3] != (size_t)(B * H * L * L)
+  if (B < 1 || L < 1 || H < 1 || dh < 1 || l[0] != (size_t)(B * L * 3 * C) || l[2] != (size_t)(B * L * C) || (keepP && l[3] != (size_t)(B * H * L * L))
       || (d[5] && l[1] != (size_t)(L * L))) {
     napi_throw_range_error(env, NULL, usage);
     return NULL;
   }
-  if (!attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], a[3], B, L, L, H, dh, float_from_bits(d[4]), 3 * C))
-    napi_throw_error(env, NULL, "selfAttention: out of memory");
+  float *P = keepP ? a[3] : scratch_buffer((size_t)(B * H * L * L));
+  if (!P || !attention_fwd(a[0], a[0] + C, a[0] + 2 * C, d[5] ? a[1] : NULL, a[2], P, B, L, L, H, dh, float_from_bits(d[4]), 3 * C))
+    napi_throw_error(env, NULL, keepP ? "selfAttention: out of memory" : "attentionQkv: out of memory");
   return NULL;
 }
+
+static napi_value AttentionQkv(napi_env env, napi_callback_info info) { return qkv_forward(env, info, 0); }
+static napi_value SelfAttention(napi_env env, napi_callback_info info) { return qkv_forward(env, info, 1); }
 
 static napi_value SelfAttentionGrad(napi_env env, napi_callback_info info) {
   float *a[4];

@@ -155,7 +155,7 @@ export function hasFusedSelfAttention(x: tf.Tensor, mask: tf.Tensor | null): boo
  */
 export function fusedSelfAttention(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D | undefined {
   if (!hasFusedSelfAttention(qkv, mask)) return undefined;
-  const attrs = { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) };
+  const attrs = qkvAttrs(qkv, heads, groups);
   const op = customGrad((x, save) => {
     const inputs: tf.NamedTensorMap = { qkv: x as tf.Tensor };
     if (mask) inputs.mask = mask;
@@ -220,6 +220,9 @@ export function fusedGatedAddCols(h: tf.Tensor2D, M: tf.Tensor2D, off: number, a
 
 export const ATTENTION_QKV_KERNEL = 'NestarAttentionQkv';
 
+/** The attrs of the attention kernels on qkv [N, 3C]: the scale 1/√dh as the float32 the composite path multiplies by. */
+const qkvAttrs = (qkv: tf.Tensor2D, heads: number, groups: number) => ({ heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) });
+
 /** Self-attention within `groups` equal groups of rows, q, k, v the column blocks of qkv [N, 3C] (one matmul made
  * them), [N, C], as one kernel (forward only: a bound head's ODE step), or undefined when the backend has none. */
 export function fusedAttentionQkv(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, heads: number, groups: number): tf.Tensor2D | undefined {
@@ -227,7 +230,7 @@ export function fusedAttentionQkv(qkv: tf.Tensor2D, mask: tf.Tensor2D | null, he
   if (!engineFlags.fusedAttention || !hasKernel(ATTENTION_QKV_KERNEL, ...ins)) return undefined;
   const inputs: tf.NamedTensorMap = { qkv };
   if (mask) inputs.mask = mask;
-  return tf.engine().runKernel(ATTENTION_QKV_KERNEL, inputs, { heads, groups, scale: Math.fround(1 / Math.sqrt(qkv.shape[1] / 3 / heads)) }) as tf.Tensor2D;
+  return tf.engine().runKernel(ATTENTION_QKV_KERNEL, inputs, qkvAttrs(qkv, heads, groups)) as tf.Tensor2D;
 }
 
 export const PATCH_HEAD_STEP_KERNEL = 'NestarPatchHeadStep';
