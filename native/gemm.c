@@ -78,8 +78,39 @@ static float *gemm_scratch(size_t n) {
   return scratch;
 }
 
+typedef struct { const float *src; float *dst; int64_t m, n, ldc; } TransposeJob;
+
+// dst[r, x] = src[x, r] for rows r of dst [m, n] (leading dimension ldc), src [n, m]; in 32×32 tiles.
+static void transpose_rows(void *ctx, size_t lo, size_t hi) {
+  const TransposeJob *j = (const TransposeJob *)ctx;
+  for (int64_t r0 = (int64_t)lo; r0 < (int64_t)hi; r0 += 32) {
+    const int64_t r1 = r0 + 32 < (int64_t)hi ? r0 + 32 : (int64_t)hi;
+    for (int64_t x0 = 0; x0 < j->n; x0 += 32) {
+      const int64_t x1 = x0 + 32 < j->n ? x0 + 32 : j->n;
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t x = x0; x < x1; x++) j->dst[r * j->ldc + x] = j->src[x * j->m + r];
+    }
+  }
+}
+
+static void pool_sgemm_rows(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                            const float *bias, float *c, int64_t ldc);
+
 void pool_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, const float *bias,
                      float *c, int64_t ldc) {
+  // A product with fewer rows than columns over a long K (a weight gradient xᵀ·dy: 256 × 1024 from 4096 rows) is
+  // made as its transpose op(B)ᵀ·op(A)ᵀ [n, m] and transposed into C: its cuts on multiples of GEMM_ROWS then fall
+  // within 1.6 % of even shares of 1024 rows, not 6 % of 256 (one pass over m·n values costs far less). Chosen by
+  // shape alone, so the bits do not depend on the thread count.
+  if (!bias && m < n && m * n > (1 << 16) && k >= 2 * n) {
+    float *t = gemm_scratch((size_t)(m * n));
+    if (t) {
+      pool_sgemm_rows(!tb, !ta, n, m, k, b, ldb, a, lda, NULL, t, m);
+      TransposeJob j = {t, c, m, n, ldc};
+      nestar_parallel_for((size_t)m, 32, transpose_rows, &j);
+      return;
+    }
+  }
   if (m * n <= (1 << 16) && k >= 2 * GEMM_KC) { // whatever the thread count, so the bits do not depend on it
     const int64_t chunks = (k + GEMM_KC - 1) / GEMM_KC;
     float *parts = gemm_scratch((size_t)(chunks * m * n));
@@ -90,6 +121,12 @@ void pool_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const floa
       return;
     }
   }
+  pool_sgemm_rows(ta, tb, m, n, k, a, lda, b, ldb, bias, c, ldc);
+}
+
+// One part of C's rows a thread (the cuts below).
+static void pool_sgemm_rows(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                            const float *bias, float *c, int64_t ldc) {
   // One part a thread, at least about 2^18 multiply-adds each (OpenBLAS's own threshold for going multi-threaded),
   // the cuts the multiples of GEMM_ROWS nearest to equal shares.
   const int64_t blocks = (m + GEMM_ROWS - 1) / GEMM_ROWS, perBlock = GEMM_ROWS * n * k;

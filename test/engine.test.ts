@@ -55,6 +55,9 @@ const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean; forward
   { a: [41, 70], b: [603, 70], ta: false, tb: true },
   { a: [70, 41], b: [70, 603], ta: true, tb: false },
   { a: [2500, 30], b: [2500, 45], ta: true, tb: false },
+  // Fewer rows than columns over a long inner size: made as the transposed product, then transposed.
+  { a: [2100, 70], b: [2100, 1000], ta: true, tb: false },
+  { a: [70, 2100], b: [1000, 2100], ta: false, tb: true },
 ];
 
 test('native BatchMatMul matches the WASM reference kernel, forward and gradient (rel. err <= 1e-5)', (t) => {
@@ -193,6 +196,7 @@ test('element-wise and row-wise kernels split over the thread pool give the one-
   if (backend !== 'native' || !addon) return void t.skip('native kernel pack not built on this machine');
   const n = (1 << 20) + 7;
   const x = new Float32Array(n).map((_, i) => Math.sin(i * 0.37) * 3), dy = new Float32Array(n).map((_, i) => Math.cos(i * 0.11));
+  const wide = new Float32Array(2100 * 1000).map((_, i) => Math.cos(i * 0.013));
   const run = (threads: number) => {
     addon.setThreads(threads);
     const out = Array.from({ length: 4 }, () => new Float32Array(n));
@@ -207,9 +211,10 @@ test('element-wise and row-wise kernels split over the thread pool give the one-
     addon.copy(x, cp, Float64Array.from([2, 0, 17, 1000, 300, 300, 1, 1000, 1]));
     // Row blocks of a tall product, K chunks of a weight gradient; column sums; LayerNorm's gradient with shared gain (column sums
     // over row chunks); attention's (batch, head) pairs, forward and gradient.
-    const mm = [new Float32Array(301 * 90), new Float32Array(30 * 45)];
+    const mm = [new Float32Array(301 * 90), new Float32Array(30 * 45), new Float32Array(70 * 1000)];
     addon.sgemm(x, dy, mm[0]!, 1, 301, 90, 70, false, false, 0, 0, 0);
     addon.sgemm(x, dy, mm[1]!, 1, 30, 45, 2500, true, false, 0, 0, 0);
+    addon.sgemm(x, wide, mm[2]!, 1, 70, 1000, 2100, true, false, 0, 0, 0); // made transposed (fewer rows than columns)
     const ng = [N * C, N * C, C, C].map((k) => new Float32Array(k));
     addon.normScaleShiftGrad(dy.subarray(0, N * C), x.subarray(0, N * C), dy.subarray(0, C), ng[0]!, ng[2]!, ng[3]!, N, C, 0, 1e-6);
     const [B, L, H, dh] = [3, 37, 5, 7], m = B * L * H * dh, att = [m, B * H * L * L, m, m, m].map((k) => new Float32Array(k));
