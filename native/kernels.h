@@ -47,4 +47,5 @@ void nestar_register_attention(napi_env env, napi_value exports);
 void nestar_register_head_step(napi_env env, napi_value exports);
 void nestar_register_conv(napi_env env, napi_value exports);
 void nestar_register_reduce(napi_env env, napi_value exports);
+void nestar_register_gemm(napi_env env, napi_value exports);
 #endif

@@ -262,24 +262,6 @@ float float_from_bits(int64_t bits) {
 
 // linear(x, w, b, y, M, K, N): y = x·w + b for x [M, K], w [K, N], b [N] — one kernel instead of a matmul and
 // an add; the bias is added after the product, as the two ops round it.
-static napi_value Linear(napi_env env, napi_callback_info info) {
-  float *a[4];
-  size_t l[4];
-  int64_t d[3];
-  const char *usage = "linear(x, w, b, y, M, K, N): Float32Arrays of M*K, K*N, N, M*N";
-  if (!arrays_ints(env, info, usage, 4, 3, a, l, d)) return NULL;
-  const int64_t M = d[0], K = d[1], N = d[2];
-  if (l[0] != (size_t)(M * K) || l[1] != (size_t)(K * N) || l[2] != (size_t)N || l[3] != (size_t)(M * N)) {
-    napi_throw_range_error(env, NULL, usage);
-    return NULL;
-  }
-  if (M == 0 || N == 0) return NULL;
-  if (K == 0) {
-    for (int64_t i = 0; i < M; i++) memcpy(a[3] + i * N, a[2], sizeof(float) * (size_t)N);
-  } else pool_sgemm_bias(0, 0, M, N, K, a[0], K, a[1], N, a[2], a[3], N);
-  return NULL;
-}
-
 // Gated residual out = h + g·a (AdaLN-Zero's gate: one pass instead of a multiply and an add, rounded as those two
 // round it) and its gradient: dg = dy·a, da = dy·g (dh = dy needs no kernel).
 NESTAR_CLONES void gated_add_f32(const float *restrict h, const float *restrict g, const float *restrict a, float *restrict y, size_t n) {
@@ -370,7 +352,6 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"adamw", NULL, Adamw, NULL, NULL, NULL, napi_default, NULL},
       {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},
       {"ema", NULL, Ema, NULL, NULL, NULL, napi_default, NULL},
-      {"linear", NULL, Linear, NULL, NULL, NULL, napi_default, NULL},
       {"gatedAdd", NULL, GatedAdd, NULL, NULL, NULL, napi_default, NULL},
       {"gatedAddGrad", NULL, GatedAddGrad, NULL, NULL, NULL, napi_default, NULL},
       {"siluFwd", NULL, SiluFwd, NULL, NULL, NULL, napi_default, NULL},
@@ -386,6 +367,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   nestar_register_head_step(env, exports);
   nestar_register_conv(env, exports);
   nestar_register_reduce(env, exports);
+  nestar_register_gemm(env, exports);
   return exports;
 }
 

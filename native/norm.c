@@ -62,11 +62,14 @@ static void norm_rows(void *ctx, size_t lo, size_t hi) {
 // in chunks of NORM_CHUNK, each chunk with its own column sums, added up in chunk order afterwards: the bits do not
 // depend on the thread count.
 #define NORM_CHUNK 64
-typedef struct { const float *dy, *x, *G; float *dx, *dG, *dB; double *acc; int64_t N, C; int perRow, onePlus; float eps; } NormGradJob;
+// The residual form (LayerNorm of a residual stream h whose gradient dh also arrives from the stream itself): dx is
+// the norm's gradient plus dh (rounded as a separate add would), and its column sums, in double, come out too (the
+// bias gradient of the linear layer whose output h is).
+typedef struct { const float *dy, *x, *G, *add; float *dx, *dG, *dB, *dS; double *acc; int64_t N, C; int perRow, onePlus; float eps; } NormGradJob;
 
 NESTAR_CLONES static void norm_grad_row(const float *restrict xr, const float *restrict dyr, const float *restrict g, float *restrict dxr,
                                         double *restrict accG, double *restrict accB, float *restrict dGr, float *restrict dBr, int64_t C,
-                                        int onePlus, float eps) {
+                                        int onePlus, float eps, const float *restrict addr, double *restrict accS) {
   float mean, rstd;
   stats_of(xr, C, eps, &mean, &rstd);
   double m1 = 0, m2 = 0;
@@ -85,6 +88,10 @@ NESTAR_CLONES static void norm_grad_row(const float *restrict xr, const float *r
     const double dxh = (double)dyr[c] * (one + g[c]);
     dxr[c] = (float)(rstd * (dxh - m1 - xh * m2));
   }
+  if (addr) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) { dxr[c] += addr[c]; accS[c] += dxr[c]; }
+  }
   if (dGr) {
 #pragma omp simd
     for (int64_t c = 0; c < C; c++) { const float xh = (xr[c] - mean) * rstd; dGr[c] = dyr[c] * xh; dBr[c] = dyr[c]; }
@@ -98,30 +105,39 @@ static void norm_grad_chunks(void *ctx, size_t lo, size_t hi) {
   const NormGradJob *j = (const NormGradJob *)ctx;
   const int64_t C = j->C;
   for (size_t ch = lo; ch < hi; ch++) {
-    double *aG = j->perRow ? NULL : j->acc + ch * 2 * (size_t)C, *aB = aG ? aG + C : NULL;
-    if (aG) memset(aG, 0, sizeof(double) * 2 * (size_t)C);
+    const size_t width = j->add ? 3 : 2; // column sums a chunk: dG, dB (shared gain), dS (residual form)
+    double *aG = j->perRow ? NULL : j->acc + ch * width * (size_t)C, *aB = aG ? aG + C : NULL, *aS = aG && j->add ? aG + 2 * C : NULL;
+    if (aG) memset(aG, 0, sizeof(double) * width * (size_t)C);
     const int64_t end = (int64_t)(ch + 1) * NORM_CHUNK < j->N ? (int64_t)(ch + 1) * NORM_CHUNK : j->N;
     for (int64_t n = (int64_t)ch * NORM_CHUNK; n < end; n++) {
       const float *g = j->perRow ? j->G + n * C : j->G;
       norm_grad_row(j->x + n * C, j->dy + n * C, g, j->dx + n * C, aG, aB, j->perRow ? j->dG + n * C : NULL,
-                    j->perRow ? j->dB + n * C : NULL, C, j->onePlus, j->eps);
+                    j->perRow ? j->dB + n * C : NULL, C, j->onePlus, j->eps, aS ? j->add + n * C : NULL, aS);
     }
   }
 }
 
+// add and dS: the residual form (shared gain only), else NULL.
 static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict x, const float *restrict G, float *restrict dx,
-                                float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, int onePlus, float eps) {
-  const size_t chunks = (size_t)((N + NORM_CHUNK - 1) / NORM_CHUNK);
+                                float *restrict dG, float *restrict dB, int64_t N, int64_t C, int perRow, int onePlus, float eps,
+                                const float *restrict add, float *restrict dS) {
+  const size_t chunks = (size_t)((N + NORM_CHUNK - 1) / NORM_CHUNK), width = add ? 3 : 2;
   double *acc = NULL;
-  if (!perRow && !(acc = malloc(sizeof(double) * 2 * (size_t)C * (chunks ? chunks : 1)))) return 0;
-  NormGradJob j = {dy, x, G, dx, dG, dB, acc, N, C, perRow, onePlus, eps};
+  if (!perRow && !(acc = malloc(sizeof(double) * width * (size_t)C * (chunks ? chunks : 1)))) return 0;
+  NormGradJob j = {dy, x, G, add, dx, dG, dB, dS, acc, N, C, perRow, onePlus, eps};
   nestar_parallel_for(chunks, C > 0 ? (32768 / NORM_CHUNK + C - 1) / C : 1, norm_grad_chunks, &j);
   if (!perRow) {
     for (int64_t c = 0; c < C; c++) {
-      double sg = 0, sb = 0;
-      for (size_t ch = 0; ch < chunks; ch++) { sg += acc[ch * 2 * (size_t)C + c]; sb += acc[ch * 2 * (size_t)C + C + c]; }
+      double sg = 0, sb = 0, ss = 0;
+      for (size_t ch = 0; ch < chunks; ch++) {
+        const double *a = acc + ch * width * (size_t)C;
+        sg += a[c];
+        sb += a[C + c];
+        if (add) ss += a[2 * C + c];
+      }
       dG[c] = (float)sg;
       dB[c] = (float)sb;
+      if (add) dS[c] = (float)ss;
     }
     free(acc);
   }
@@ -133,9 +149,9 @@ static int norm_scale_shift_bwd(const float *restrict dy, const float *restrict 
 // `kinds` says each array's length: 'r' N·C (rows), 'g' C, or N·C when perRow (the gain/shift and their gradients).
 static int norm_args(napi_env env, napi_callback_info info, const char *usage, const char *kinds, float **a, int64_t *N, int64_t *C, int *perRow, int *onePlus, float *eps) {
   const size_t count = strlen(kinds);
-  size_t argc = 10, len;
-  napi_value argv[10];
-  if (count > 6 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + 4) goto bad;
+  size_t argc = 12, len;
+  napi_value argv[12];
+  if (count > 8 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count + 4) goto bad;
   *N = get_i64(env, argv[count]);
   *C = get_i64(env, argv[count + 1]);
   const int64_t flags = get_i64(env, argv[count + 2]);
@@ -169,8 +185,20 @@ static napi_value NormScaleShiftGrad(napi_env env, napi_callback_info info) {
   int64_t N, C;
   int perRow, onePlus;
   if (norm_args(env, info, "normScaleShiftGrad(dy, x, G, dx, dG, dB, N, C, flags, eps): Float32Arrays of N*C (dy, x, dx) and C or N*C (G, dG, dB)", "rrgrgg", a, &N, &C, &perRow, &onePlus, &eps)
-      && !norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, perRow, onePlus, eps))
+      && !norm_scale_shift_bwd(a[0], a[1], a[2], a[3], a[4], a[5], N, C, perRow, onePlus, eps, NULL, NULL))
     napi_throw_error(env, NULL, "normScaleShiftGrad: out of memory");
+  return NULL;
+}
+
+// normResidualGrad(dy, x, G, dh, dx, dG, dB, dS, N, C, flags, eps): the residual form above (flags 0: shared gain).
+static napi_value NormResidualGrad(napi_env env, napi_callback_info info) {
+  float *a[8], eps;
+  int64_t N, C;
+  int perRow, onePlus;
+  const char *usage = "normResidualGrad(dy, x, G, dh, dx, dG, dB, dS, N, C, flags, eps): Float32Arrays of N*C (dy, x, dh, dx) and C (G, dG, dB, dS), flags 0";
+  if (!norm_args(env, info, usage, "rrgrrggg", a, &N, &C, &perRow, &onePlus, &eps)) return NULL;
+  if (perRow) { napi_throw_type_error(env, NULL, usage); return NULL; }
+  if (!norm_scale_shift_bwd(a[0], a[1], a[2], a[4], a[5], a[6], N, C, 0, onePlus, eps, a[3], a[7])) napi_throw_error(env, NULL, "normResidualGrad: out of memory");
   return NULL;
 }
 
@@ -211,6 +239,7 @@ void nestar_register_norm(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"normScaleShift", NULL, NormScaleShift, NULL, NULL, NULL, napi_default, NULL},
       {"normScaleShiftGrad", NULL, NormScaleShiftGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"normResidualGrad", NULL, NormResidualGrad, NULL, NULL, NULL, napi_default, NULL},
       {"normCols", NULL, NormCols, NULL, NULL, NULL, napi_default, NULL},
       {"gatedAddCols", NULL, GatedAddCols, NULL, NULL, NULL, napi_default, NULL},
   };

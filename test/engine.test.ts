@@ -220,11 +220,15 @@ test('element-wise and row-wise kernels split over the thread pool give the one-
     const [B, L, H, dh] = [3, 37, 5, 7], m = B * L * H * dh, att = [m, B * H * L * L, m, m, m].map((k) => new Float32Array(k));
     addon.attention(x.subarray(0, m), dy.subarray(0, m), x.subarray(9, 9 + m), new Float32Array(0), att[0]!, att[1]!, B, L, L, H, dh, 1040187392, 0);
     addon.attentionGrad(dy.subarray(3, 3 + m), x.subarray(0, m), dy.subarray(0, m), x.subarray(9, 9 + m), att[1]!, att[2]!, att[3]!, att[4]!, B, L, L, H, dh, 1040187392);
+    // The residual stream's: r + x·w + b over row blocks, and the norm gradient plus the stream's with its column sums.
+    const lr = new Float32Array(301 * 90), nr = [N * C, C, C, C].map((k) => new Float32Array(k));
+    addon.linearResidual(x.subarray(0, 301 * 70), dy.subarray(0, 70 * 90), x.subarray(0, 90), dy.subarray(7, 7 + 301 * 90), lr, 301, 70, 90);
+    addon.normResidualGrad(dy.subarray(0, N * C), x.subarray(0, N * C), dy.subarray(0, C), x.subarray(3, 3 + N * C), nr[0]!, nr[1]!, nr[2]!, nr[3]!, N, C, 0, 1e-6);
     const cs = new Float32Array(67);
     addon.sumRows(x.subarray(0, 3001 * 67), cs, 3001, 67);
     const opt = [0, 1, 2].map(() => new Float32Array(n));
     addon.adamw(x, dy, dy.map(Math.abs), dy, opt[0]!, opt[1]!, opt[2]!, Float32Array.from([1, 0.9, 0.1, 0.95, 0.05, 0.5, 0.5, 1e-8, 0.99, 1e-3, 0, 1]));
-    return [...out, yn, y2, cp, ...opt, ...mm, ng[0]!, ng[2]!, ng[3]!, ...att, cs];
+    return [...out, yn, y2, cp, ...opt, ...mm, ng[0]!, ng[2]!, ng[3]!, ...att, cs, lr, ...nr];
   };
   try {
     const one = run(1), three = run(3);

@@ -244,3 +244,45 @@ test('SiLU and the gated residual (fused native kernels where built) = autodiff 
   }
   tf.dispose([v, fg]);
 });
+
+test('residual stream ops (fused native kernels where built): h + x·w + b and [that, its LayerNorm] = the plain add, linear and norm, forward and every gradient, with and without the stream output used', async () => {
+  const { residualLinear, residualLinearNorm } = await import('../src/model/layers.js');
+  const { LINEAR_RESIDUAL_NORM_KERNEL, NORM_RESIDUAL_GRAD_KERNEL } = await import('../src/engine/residualOps.js');
+  const names = ['x', 'w', 'b', 'h', 'g', 'β'];
+  for (const [N, K, C] of [[1, 3, 5], [37, 19, 23], [130, 64, 70]] as const) {
+    const ins = [rnd([N, K], 1), rnd([K, C], 2, 0.4), rnd([C], 3), rnd([N, C], 4), rnd([C], 5), rnd([C], 6)];
+    const R = [rnd([N, C], 7), rnd([N, C], 8)];
+    const lin = (w: tf.Tensor, b: tf.Tensor) => ({ w: w as tf.Variable, b: b as tf.Variable });
+    const fused = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, h: tf.Tensor, g: tf.Tensor, be: tf.Tensor) =>
+      residualLinearNorm(lin(w, b), x as tf.Tensor2D, h as tf.Tensor2D, { g: g as tf.Variable, b: be as tf.Variable });
+    const plain = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, h: tf.Tensor, g: tf.Tensor, be: tf.Tensor) => {
+      const next = tf.add(h, tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b));
+      return [next, lnComposite(next, g, be)];
+    };
+    for (const useStream of [true, false]) {
+      const loss = (f: typeof plain) => (...a: tf.Tensor[]) => {
+        const [next, n] = f(...(a as Parameters<typeof plain>));
+        return useStream ? tf.add(tf.sum(tf.mul(next!, R[0]!)), tf.sum(tf.mul(n!, R[1]!))) : tf.sum(tf.mul(n!, R[1]!));
+      };
+      const gf = tf.grads(loss(fused))(ins), gp = tf.grads(loss(plain))(ins), what = `[${N},${K}]x[${K},${C}]${useStream ? '' : ', norm only'}`;
+      gf.forEach((g, i) => assert.ok(maxRelErr(g.dataSync(), gp[i]!.dataSync()) < 1e-4, `${what} gradient of ${names[i]}: ${maxRelErr(g.dataSync(), gp[i]!.dataSync())}`));
+      tf.dispose([...gf, ...gp]);
+    }
+    const [yf, nf] = fused(...(ins as Parameters<typeof plain>)), [yp, np] = plain(...(ins as Parameters<typeof plain>));
+    assert.ok(maxRelErr(yf.dataSync(), yp!.dataSync()) < 1e-5 && maxRelErr(nf.dataSync(), np!.dataSync()) < 1e-4, `[${N},${K}]x[${K},${C}] forward`);
+    const only = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, h: tf.Tensor) => tf.sum(tf.mul(residualLinear(lin(w, b), x as tf.Tensor2D, h as tf.Tensor2D), R[0]!));
+    const go = tf.grads(only)(ins.slice(0, 4)), gpo = tf.grads((x, w, b, h) => tf.sum(tf.mul(plain(x!, w!, b!, h!, ins[4]!, ins[5]!)[0]!, R[0]!)))(ins.slice(0, 4));
+    go.forEach((g, i) => assert.ok(maxRelErr(g.dataSync(), gpo[i]!.dataSync()) < 1e-5, `residualLinear ${N}x${C} gradient of ${names[i]}`));
+    tf.dispose([...ins, ...R, yf, nf, yp!, np!, ...go, ...gpo]);
+  }
+  if (tf.getKernel(LINEAR_RESIDUAL_NORM_KERNEL, tf.getBackend())) {
+    // One kernel forward, and backward the norm's residual gradient kernel with no Add for the stream.
+    const [x, w, b, h, g, be] = [rnd([6, 4], 1), rnd([4, 5], 2), rnd([5], 3), rnd([6, 5], 4), rnd([5], 5), rnd([5], 6)];
+    const f = (xx: tf.Tensor, hh: tf.Tensor) => residualLinearNorm({ w: w as tf.Variable, b: b as tf.Variable }, xx as tf.Tensor2D, hh as tf.Tensor2D, { g: g as tf.Variable, b: be as tf.Variable });
+    const fwd = await tf.profile(() => f(x, h));
+    assert.deepEqual(fwd.kernelNames, [LINEAR_RESIDUAL_NORM_KERNEL]);
+    const bwd = await tf.profile(() => tf.grads((xx: tf.Tensor, hh: tf.Tensor) => { const [s, n] = f(xx, hh); return tf.add(tf.sum(s), tf.sum(tf.square(n))); })([x, h]));
+    assert.ok(bwd.kernelNames.includes(NORM_RESIDUAL_GRAD_KERNEL) && bwd.kernelNames.filter((k) => k === 'Add' || k === 'AddN').length === 1, `ran ${bwd.kernelNames}`);
+    tf.dispose([x, w, b, h, g, be]);
+  }
+});

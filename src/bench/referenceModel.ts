@@ -4,7 +4,7 @@
 // identical model in PyTorch.
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore } from '../model/params.js';
-import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from '../model/layers.js';
+import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, residualLinear, residualLinearNorm, type LayerNorm, type Linear } from '../model/layers.js';
 import { projectedSelfAttention } from '../model/attention.js';
 
 export interface RefDims { batch: number; seq: number; width: number; depth: number; heads: number; inDim: number }
@@ -36,14 +36,18 @@ export class ReferenceModel {
 
   forward(x_BLD: tf.Tensor3D): tf.Tensor3D {
     const { heads: H, width: C } = this.dims, [B, L] = x_BLD.shape;
-    let h: tf.Tensor = tf.add(applyLinear(this.emb, x_BLD), this.pos);
-    for (const b of this.blocks) {
-      const hn = applyLayerNorm(b.ln1, h);
-      const att = tf.reshape(projectedSelfAttention(tf.reshape(hn, [B * L, C]) as tf.Tensor2D, b.q, b.k, b.v, this.mask, H, B), [B, L, C]);
-      h = tf.add(h, applyLinear(b.proj, att));
-      h = tf.add(h, applyLinear(b.fc2, gelu(applyLinear(b.fc1, applyLayerNorm(b.ln2, h)))));
-    }
-    return applyLinear(this.out, applyLayerNorm(this.lnOut, h)) as tf.Tensor3D;
+    // The residual stream as rows [B·L, C]; each sublayer's output layer adds into it and, fused, normalises the sum
+    // for the next sublayer (src/model/layers.ts): the same model as the plain adds and norms.
+    let h = tf.reshape(tf.add(applyLinear(this.emb, x_BLD), this.pos), [B * L, C]) as tf.Tensor2D;
+    let hn = applyLayerNorm(this.blocks[0]!.ln1, h) as tf.Tensor2D;
+    this.blocks.forEach((b, i) => {
+      const att = projectedSelfAttention(hn, b.q, b.k, b.v, this.mask, H, B);
+      const [h2, hn2] = residualLinearNorm(b.proj, att, h, b.ln2);
+      const mlp = gelu(applyLinear(b.fc1, hn2)) as tf.Tensor2D, next = this.blocks[i + 1];
+      if (next) [h, hn] = residualLinearNorm(b.fc2, mlp, h2, next.ln1);
+      else hn = applyLayerNorm(this.lnOut, (h = residualLinear(b.fc2, mlp, h2))) as tf.Tensor2D;
+    });
+    return tf.reshape(applyLinear(this.out, hn), [B, L, this.dims.inDim]) as tf.Tensor3D;
   }
 
   loss(x: tf.Tensor3D, y: tf.Tensor3D): tf.Scalar {

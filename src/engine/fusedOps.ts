@@ -10,13 +10,13 @@ export const GELU_GRAD_KERNEL = 'NestarGeluTanhGrad';
 // Each kernel's gradient is registered the first time a fused op is used (not at import: the browser build
 // imports this file without any of the kernels).
 const registered = new Set<string>();
-function registerGradientOnce(config: tf.GradConfig): void {
+export function registerGradientOnce(config: tf.GradConfig): void {
   if (registered.has(config.kernelName)) return;
   tf.registerGradient(config);
   registered.add(config.kernelName);
 }
 
-const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
+export const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
 
 /** An element-wise op y = f(x) as one kernel whose gradient is a second kernel of (dy, x); the op returns undefined
  * when the backend has no such kernel. */

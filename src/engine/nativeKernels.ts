@@ -10,6 +10,8 @@ import { floatBits, kernelHost, NO_MASK } from './kernelHost.js';
 import type { StridedAddon } from './jsBufferKernels.js';
 import { makeConv2dFilterGrad, makeConv2dInputGrad } from './convKernels.js';
 import { makeExpandRuns, makeSumRuns } from './runKernels.js';
+import { makeLinear, makeLinearResidualNorm, makeNormResidualGrad } from './residualKernels.js';
+import { LINEAR_RESIDUAL_NORM_KERNEL, NORM_RESIDUAL_GRAD_KERNEL } from './residualOps.js';
 import { makeAttention, makeAttentionGrad, makeAttentionQkv, makeSelfAttention, makeSelfAttentionGrad } from './attentionKernels.js';
 import { EXPAND_RUNS_KERNEL, SUM_RUNS_KERNEL, ADAMW_KERNEL, ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, SELF_ATTENTION_GRAD_KERNEL, SELF_ATTENTION_KERNEL, EMA_KERNEL, GATED_ADD_GRAD_KERNEL, GATED_ADD_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, GUIDANCE_KERNEL,
   GATED_ADD_COLS_KERNEL, LINEAR_KERNEL, PATCH_HEAD_STEP_KERNEL, TOKEN_HEAD_STEP_KERNEL, NORM_COLS_KERNEL, NORM_GRAD_KERNEL, NORM_KERNEL, SILU_GRAD_KERNEL, SILU_KERNEL, SUM_ROWS_KERNEL, SUM_SQUARES_KERNEL } from './fusedOps.js';
@@ -30,6 +32,9 @@ export interface NativeAddon extends StridedAddon {
   normScaleShift(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, N: number, C: number, flags: number, eps: number): void;
   normScaleShiftGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, N: number, C: number, flags: number, eps: number): void;
   linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, M: number, K: number, N: number): void;
+  linearResidual(x: Float32Array, w: Float32Array, b: Float32Array, r: Float32Array, y: Float32Array, M: number, K: number, N: number): void;
+  normResidualGrad(dy: Float32Array, x: Float32Array, g: Float32Array, dh: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, dS: Float32Array,
+    N: number, C: number, flags: number, eps: number): void;
   sumRows(x: Float32Array, out: Float32Array, N: number, C: number): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array, out: Float32Array, P: Float32Array,
     B: number, Lq: number, Lk: number, H: number, dh: number, scaleBits: number, hasMask: number): void;
@@ -236,19 +241,6 @@ function makeNormScaleShiftGrad(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-/** NestarLinear: x [M, K] · w [K, N] + b [N]. */
-function makeLinear(addon: NativeAddon): tf.KernelFunc {
-  return ({ inputs, backend }) => {
-    const { x, w, b } = inputs as Record<'x' | 'w' | 'b', tf.TensorInfo>;
-    const [M, K] = x.shape as [number, number], N = w.shape[1]!;
-    if (w.shape[0] !== K) throw new Error(`linear: inner dimensions ${K} and ${w.shape[0]} differ`);
-    const be = kernelHost(backend);
-    const out = be.makeOutput([M, N], 'float32');
-    addon.linear(be.view(x), be.view(w), be.view(b), be.view(out), M, K, N);
-    return out;
-  };
-}
-
 /** NestarSumRows: x [N, C] → its column sums [C]. */
 function makeSumRows(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend }) => {
@@ -329,6 +321,8 @@ export const NATIVE_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFun
   [NORM_KERNEL]: makeNormScaleShift,
   [NORM_GRAD_KERNEL]: makeNormScaleShiftGrad,
   [LINEAR_KERNEL]: makeLinear,
+  [LINEAR_RESIDUAL_NORM_KERNEL]: makeLinearResidualNorm,
+  [NORM_RESIDUAL_GRAD_KERNEL]: makeNormResidualGrad,
   [SUM_ROWS_KERNEL]: makeSumRows,
   [ATTENTION_KERNEL]: makeAttention,
   [ATTENTION_GRAD_KERNEL]: makeAttentionGrad,

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParamStore } from './params.js';
 import { engineFlags } from '../engine/flags.js';
 import { fusedGatedAdd, fusedGelu, fusedLinear, fusedNormScaleShift, fusedSilu, fusedSumRows } from '../engine/fusedOps.js';
+import { fusedLinearResidual, fusedLinearResidualNorm, hasFusedLinearResidual } from '../engine/residualOps.js';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
@@ -32,19 +33,40 @@ function weightGrads(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor, tf.Tensor] {
   return [dw, sumRows(dy)];
 }
 
+/** A linear layer's [dx, dw, db] from its saved x, w and dy. */
+function linearGrads(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] {
+  const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+  const dy2 = dy as tf.Tensor2D;
+  const dx = engineFlags.explicitTranspose ? tf.matMul(dy2, tf.transpose(ws)) : tf.matMul(dy2, ws, false, true);
+  return [dx, ...weightGrads(xs, dy2)];
+}
+
 const linear2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
-  const value = fusedLinear(x, w, b) ?? tf.add(tf.matMul(x, w), b);
-  return {
-    value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const dy2 = dy as tf.Tensor2D;
-      const dx = engineFlags.explicitTranspose ? tf.matMul(dy2, tf.transpose(ws)) : tf.matMul(dy2, ws, false, true);
-      return [dx, ...weightGrads(xs, dy2)];
-    },
-  };
+  return { value: fusedLinear(x, w, b) ?? tf.add(tf.matMul(x, w), b), gradFunc: linearGrads };
 }) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
+
+// r + x·w + b as one kernel (hasFusedLinearResidual): r's gradient is dy itself.
+const linearResidual2d = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r: tf.Tensor2D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return { value: fusedLinearResidual(x, w, b, r), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [...linearGrads(dy, saved), dy] };
+}) as unknown as CustomGradFn) as unknown as (...args: tf.Tensor[]) => tf.Tensor2D;
+
+/** A residual stream's h + x·w + b (a branch's output layer added to the stream; x [N, K], h [N, C]): one kernel where
+ * the engine has it (no pass of its own for the add), else the plain add. */
+export function residualLinear(l: Linear, x: tf.Tensor2D, h: tf.Tensor2D): tf.Tensor2D {
+  if (l.b && hasFusedLinearResidual(x, h)) return linearResidual2d(x, l.w, l.b, h);
+  return tf.add(h, applyLinear(l, x)) as tf.Tensor2D;
+}
+
+/** [h', LayerNorm(h')] with h' = residualLinear(l, x, h): where the stream goes on into the next pre-LN sublayer. One
+ * kernel with its gradient where the engine has it: the stream's gradient then needs no add of its own. */
+export function residualLinearNorm(l: Linear, x: tf.Tensor2D, h: tf.Tensor2D, ln: LayerNorm): [tf.Tensor2D, tf.Tensor2D] {
+  const fused = l.b && ln.g && ln.b ? fusedLinearResidualNorm(x, l.w as tf.Tensor2D, l.b as tf.Tensor1D, h, ln.g as tf.Tensor1D, ln.b as tf.Tensor1D, LN_EPS) : undefined;
+  if (fused) return fused;
+  const next = residualLinear(l, x, h);
+  return [next, applyLayerNorm(ln, next) as tf.Tensor2D];
+}
 
 /**
  * applyLinear for a 2-D input that carries no gradient (a flow head's time features): the gradient is w's and b's
