@@ -94,6 +94,7 @@ test("the profile's matmul FLOPs follow the recorded shapes, transposed or batch
     assert.equal(matmulFlops(k.name, k.inputShapes, k.outputShapes[0]!), want, `${a.shape}·${b.shape} ${ta} ${tb}`);
   }
   assert.equal(matmulFlops('NestarLinear', [[10, 4], [4, 6], [6]], [10, 6]), 2 * 10 * 4 * 6);
+  assert.equal(matmulFlops('NestarLinearResidualNorm', [[10, 4], [4, 6], [6], [10, 6], [6], [6]], [10, 6]), 2 * 10 * 4 * 6);
   assert.equal(matmulFlops('Add', [[2], [2]], [2]), undefined);
   tf.dispose(cases.flatMap(([a, b]) => [a, b]));
 });

@@ -33,9 +33,9 @@ const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 /** FLOPs of one matmul kernel call from its recorded shapes (undefined for other kernels). BatchMatMul's inner size
  * comes from a's last two dimensions and the output's rows, so it needs no transpose flags; NestarLinear is
- * x[N, in]·w[in, out] + b. */
+ * x[N, in]·w[in, out] + b (+ r), NestarLinearResidualNorm the same product (its norm is not a matmul). */
 export function matmulFlops(kernel: string, inputShapes: number[][], outputShape: number[]): number | undefined {
-  if (kernel === 'NestarLinear') return 2 * prod(outputShape) * inputShapes[0]![inputShapes[0]!.length - 1]!;
+  if (kernel === 'NestarLinear' || kernel === 'NestarLinearResidualNorm') return 2 * prod(outputShape) * inputShapes[0]![inputShapes[0]!.length - 1]!;
   if (kernel !== 'BatchMatMul') return undefined;
   const a = inputShapes[0]!, m = outputShape[outputShape.length - 2]!;
   return 2 * prod(outputShape) * ((a[a.length - 1]! * a[a.length - 2]!) / m);
