@@ -60,10 +60,40 @@ NESTAR_CLONES static void softmax_row(float *restrict r, const float *restrict m
 typedef struct {
   const float *q, *k, *v, *mask, *dO;
   float *out, *P, *dq, *dk, *dv;
+  const int32_t *lim; // each query row's live columns (forward)
   int64_t Lq, Lk, H, dh, ld;
   float scale;
   volatile int failed;
 } AttentionJob;
+
+// Causal and block masks leave a dead suffix in each row: columns whose mask is 1e8 or more below the row's largest
+// value, where score·scale + mask underflows exp to an exact 0 (|score·scale| would have to pass 1e8). The kernels
+// skip those columns' products (about 40 % of a causal mask's): live_lengths gives each row's live prefix, and the
+// gradient reads it back from P's trailing zeros. Skipped terms are exact zeros, so only the rounding of sums that
+// are vectorised in another grouping can move (an ulp).
+static void live_lengths(const float *mask, int64_t Lq, int64_t Lk, int32_t *lim) {
+  for (int64_t i = 0; i < Lq; i++) {
+    const float *m = mask ? mask + i * Lk : NULL;
+    int64_t n = Lk;
+    if (m) {
+      float mx = -INFINITY;
+      for (int64_t c = 0; c < Lk; c++) mx = m[c] > mx ? m[c] : mx;
+      while (n > 1 && m[n - 1] < mx - 1e8f) n--;
+    }
+    lim[i] = (int32_t)n;
+  }
+}
+
+#define ROWS 4   // rows a block: tile_gemm's register tile
+#define COLS 16  // columns a tile: products are computed to a multiple of it (tile_gemm's vector width)
+
+static int64_t block_live(const int32_t *lim, int64_t i0, int64_t rows) {
+  int64_t n = 0;
+  for (int64_t r = 0; r < rows; r++) n = lim[i0 + r] > n ? lim[i0 + r] : n;
+  return n;
+}
+
+static int64_t tile_cols(int64_t n, int64_t Lk) { const int64_t c = (n + COLS - 1) / COLS * COLS; return c < Lk ? c : Lk; }
 
 static void fwd_pairs(void *ctx, size_t lo, size_t hi) {
   AttentionJob *j = (AttentionJob *)ctx;
@@ -74,18 +104,30 @@ static void fwd_pairs(void *ctx, size_t lo, size_t hi) {
     const int64_t b = (int64_t)p / H, h = (int64_t)p % H;
     float *Pbh = j->P + (int64_t)p * Lq * Lk;
     const float *qb = j->q + b * Lq * ld + h * dh, *kb = j->k + b * Lk * ld + h * dh, *vb = j->v + b * Lk * ld + h * dh;
+    float *ob = j->out + b * Lq * C + h * dh;
     tile_transpose(Lk, dh, kb, ld, Kt);
-    tile_gemm(Lq, Lk, dh, qb, ld, 1, Kt, Lk, Pbh, Lk);
-    for (int64_t i = 0; i < Lq; i++) softmax_row(Pbh + i * Lk, j->mask ? j->mask + i * Lk : NULL, Lk, j->scale);
-    tile_gemm(Lq, dh, Lk, Pbh, Lk, 1, vb, ld, j->out + b * Lq * C + h * dh, C);
+    for (int64_t i0 = 0; i0 < Lq; i0 += ROWS) {
+      const int64_t rows = Lq - i0 < ROWS ? Lq - i0 : ROWS, n = block_live(j->lim, i0, rows), nc = tile_cols(n, Lk);
+      float *Pi = Pbh + i0 * Lk;
+      tile_gemm(rows, nc, dh, qb + i0 * ld, ld, 1, Kt, Lk, Pi, Lk);
+      for (int64_t r = 0; r < rows; r++) {
+        softmax_row(Pi + r * Lk, j->mask ? j->mask + (i0 + r) * Lk : NULL, nc, j->scale);
+        memset(Pi + r * Lk + nc, 0, sizeof(float) * (size_t)(Lk - nc));
+      }
+      tile_gemm(rows, dh, n, Pi, Lk, 1, vb, ld, ob + i0 * C, C);
+    }
   }
   free(Kt);
 }
 
 int attention_fwd(const float *q, const float *k, const float *v, const float *mask, float *out, float *P,
                   int64_t B, int64_t Lq, int64_t Lk, int64_t H, int64_t dh, float scale, int64_t ld) {
-  AttentionJob j = {.q = q, .k = k, .v = v, .mask = mask, .out = out, .P = P, .Lq = Lq, .Lk = Lk, .H = H, .dh = dh, .ld = ld, .scale = scale};
+  int32_t *lim = (int32_t *)malloc(sizeof(int32_t) * (size_t)Lq);
+  if (!lim) return 0;
+  live_lengths(mask, Lq, Lk, lim);
+  AttentionJob j = {.q = q, .k = k, .v = v, .mask = mask, .out = out, .P = P, .lim = lim, .Lq = Lq, .Lk = Lk, .H = H, .dh = dh, .ld = ld, .scale = scale};
   nestar_parallel_for((size_t)(B * H), 1, fwd_pairs, &j);
+  free(lim);
   return !j.failed;
 }
 
@@ -102,22 +144,48 @@ NESTAR_CLONES static void softmax_grad_row(const float *restrict pr, float *rest
 // Its gradient from dO [B, Lq, H·dh] and the saved P: dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − Σⱼ P·dP) · scale,
 // dq = dS·k, dk = dSᵀ·q (the mask is a constant); q, k, v and their gradients with row stride ld. Pᵀ and dSᵀ are read in place (tile_gemm's
 // transposed A), vᵀ and kᵀ packed.
+// Rows are skipped as in the forward: each row's live prefix is where P is not 0 (dS is 0 beyond it too), and a
+// block of key rows j0.. of dv and dk sums over the query rows from the first whose live prefix reaches j0.
 static void bwd_pairs(void *ctx, size_t lo, size_t hi) {
   AttentionJob *j = (AttentionJob *)ctx;
   const int64_t Lq = j->Lq, Lk = j->Lk, H = j->H, dh = j->dh, ld = j->ld, C = H * dh;
-  float *dS = (float *)malloc(sizeof(float) * (size_t)(Lq * Lk + dh * Lk));
+  float *dS = (float *)malloc(sizeof(float) * (size_t)(Lq * Lk + dh * Lk) + sizeof(int32_t) * (size_t)Lq);
   if (!dS) { j->failed = 1; return; }
   float *Vt = dS + Lq * Lk;
+  int32_t *lim = (int32_t *)(Vt + dh * Lk);
   for (size_t p = lo; p < hi; p++) {
     const int64_t b = (int64_t)p / H, h = (int64_t)p % H;
     const float *Pbh = j->P + (int64_t)p * Lq * Lk, *dOb = j->dO + b * Lq * C + h * dh;
     const int64_t oq = b * Lq * ld + h * dh, ok = b * Lk * ld + h * dh;
-    tile_gemm(Lk, dh, Lq, Pbh, 1, Lk, dOb, C, j->dv + ok, ld);
+    for (int64_t i = 0; i < Lq; i++) {
+      int64_t n = Lk;
+      while (n > 0 && Pbh[i * Lk + n - 1] == 0.0f) n--;
+      lim[i] = (int32_t)n;
+    }
+    // dv = Pᵀ·dO, a block of key rows from the first query row that reaches it.
+    for (int64_t j0 = 0; j0 < Lk; j0 += ROWS) {
+      int64_t s0 = 0;
+      while (s0 < Lq && lim[s0] <= j0) s0++;
+      const int64_t rows = Lk - j0 < ROWS ? Lk - j0 : ROWS;
+      tile_gemm(rows, dh, Lq - s0, Pbh + s0 * Lk + j0, 1, Lk, dOb + s0 * C, C, j->dv + ok + j0 * ld, ld);
+    }
     tile_transpose(Lk, dh, j->v + ok, ld, Vt);
-    tile_gemm(Lq, Lk, dh, dOb, C, 1, Vt, Lk, dS, Lk);
-    for (int64_t i = 0; i < Lq; i++) softmax_grad_row(Pbh + i * Lk, dS + i * Lk, Lk, j->scale);
-    tile_gemm(Lq, dh, Lk, dS, Lk, 1, j->k + ok, ld, j->dq + oq, ld);
-    tile_gemm(Lk, dh, Lq, dS, 1, Lk, j->q + oq, ld, j->dk + ok, ld);
+    for (int64_t i0 = 0; i0 < Lq; i0 += ROWS) {
+      const int64_t rows = Lq - i0 < ROWS ? Lq - i0 : ROWS, n = block_live(lim, i0, rows), nc = tile_cols(n, Lk);
+      float *dSi = dS + i0 * Lk;
+      tile_gemm(rows, nc, dh, dOb + i0 * C, C, 1, Vt, Lk, dSi, Lk);
+      for (int64_t r = 0; r < rows; r++) {
+        softmax_grad_row(Pbh + (i0 + r) * Lk, dSi + r * Lk, nc, j->scale);
+        memset(dSi + r * Lk + nc, 0, sizeof(float) * (size_t)(Lk - nc));
+      }
+      tile_gemm(rows, dh, n, dSi, Lk, 1, j->k + ok, ld, j->dq + oq + i0 * ld, ld);
+    }
+    for (int64_t j0 = 0; j0 < Lk; j0 += ROWS) {
+      int64_t s0 = 0;
+      while (s0 < Lq && lim[s0] <= j0) s0++;
+      const int64_t rows = Lk - j0 < ROWS ? Lk - j0 : ROWS;
+      tile_gemm(rows, dh, Lq - s0, dS + s0 * Lk + j0, 1, Lk, j->q + oq + s0 * ld, ld, j->dk + ok + j0 * ld, ld);
+    }
   }
   free(dS);
 }
