@@ -3,7 +3,7 @@
 // may also have different sizes (next-scale AR: one block per scale). Sampling can extend a KV cache
 // block by block, since no token ever attends to a later block.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, type LayerNorm, type Linear } from './layers.js';
+import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, residualLinear, residualLinearNorm, type LayerNorm, type Linear } from './layers.js';
 import type { ParamStore } from './params.js';
 import { sinCos2d } from './posEmbed.js';
 import { multiHeadAttention, projectedSelfAttention } from './attention.js';
@@ -132,14 +132,16 @@ export class BlockCausalTransformer {
     // Sampling runs each block in its own tidy so that only one block's temporaries are alive at once: in one
     // outer tidy all blocks' attention maps and MLP activations coexist (next-scale AR's depth-9 sampler at
     // batch 250 with CFG needed over 3.5 GB and overran the 4 GiB WASM heap). Training keeps them for backprop.
-    const perBlock = (f: () => tf.Tensor) => (cache ? tf.tidy(f) : f());
-    this.blocks.forEach((blk, li) => h = perBlock(() => {
-      const hn = applyLayerNorm(blk.ln1, h);
+    const perBlock = (f: () => [tf.Tensor, tf.Tensor]) => (cache ? tf.tidy(f) : f());
+    const shape3: [number, number, number] = [B, newRows, C], rows = (t: tf.Tensor) => tf.reshape(t, [B * newRows, C]) as tf.Tensor2D;
+    // The residual stream h and its normalised hn for the next sublayer: each sublayer's output layer adds into the
+    // stream and normalises the sum for the next in one fused op where the engine has it (residualLinearNorm).
+    let hn = applyLayerNorm(this.blocks[0]!.ln1, h);
+    this.blocks.forEach((blk, li) => [h, hn] = perBlock(() => {
       let merged: tf.Tensor3D;
       if (!cache) {
         // Training and whole-sequence passes: q, k, v as one matmul where the engine has the fused kernel.
-        const [Bh, Lh] = hn.shape as [number, number, number];
-        merged = tf.reshape(projectedSelfAttention(tf.reshape(hn, [Bh * Lh, C]) as tf.Tensor2D, blk.q, blk.k, blk.v, mask, H, Bh), [Bh, Lh, C]);
+        merged = tf.reshape(projectedSelfAttention(rows(hn), blk.q, blk.k, blk.v, mask, H, B), shape3) as tf.Tensor3D;
       } else {
         // Cached sampling: separate q/k/v projections (a fused qkv + split costs more in SplitV than it saves on WASM).
         const q = applyLinear(blk.q, hn) as tf.Tensor3D;
@@ -154,11 +156,15 @@ export class BlockCausalTransformer {
         cache.v[li] = tf.keep(v);
         merged = multiHeadAttention(q, k, v, mask, H);
       }
-      const h2 = tf.add(h, applyLinear(blk.proj, merged));
-      return tf.add(h2, applyLinear(blk.fc2, gelu(applyLinear(blk.fc1, applyLayerNorm(blk.ln2, h2)))));
+      const [h2, hn2] = residualLinearNorm(blk.proj, rows(merged), rows(h), blk.ln2);
+      const mlp = gelu(applyLinear(blk.fc1, hn2)) as tf.Tensor2D, next = this.blocks[li + 1];
+      // The last block's stream goes only into lnOut: one op for it would leave its stream output without a gradient,
+      // which tfjs fills with zeros.
+      const [h3, hn3] = next ? residualLinearNorm(blk.fc2, mlp, h2, next.ln1) : [residualLinear(blk.fc2, mlp, h2)];
+      return [tf.reshape(h3, shape3), tf.reshape(hn3 ?? applyLayerNorm(this.lnOut, h3), shape3)];
     }));
     if (cache) cache.length = end;
-    return applyLayerNorm(this.lnOut, h) as tf.Tensor3D;
+    return hn as tf.Tensor3D;
   }
 
   /** Frees the transformer's variables. */
