@@ -35,7 +35,7 @@ const keys = Object.keys(runs[0].ms), medians = {};
 for (const t of [rev, "head"]) medians[t] = Object.fromEntries(keys.map((k) => [k, med(runs.filter((r) => r.tree === t).map((r) => r.ms[k]))]));
 const speedup = Object.fromEntries(keys.map((k) => [k, medians[rev][k] / medians.head[k]]));
 const hb = process.env.SPEED_AB_HEAD_BACKEND, file = process.env.SPEED_AB_OUT;
-const out = { command: `${hb !== "default" ? `HEAD_BACKEND=${hb} OUT=${file} ` : ""}OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? ""} bash scripts/results/speed-ab.sh ${rev}`, date: new Date().toISOString(),
+const out = { command: `${hb !== "default" ? `HEAD_BACKEND=${hb} ` : ""}${file !== "results/speed-ab.json" ? `OUT=${file} ` : ""}OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? ""} bash scripts/results/speed-ab.sh ${rev}`, date: new Date().toISOString(),
   revisions: { before: rev, head }, headBackend: hb, settings: "sampling: batch 1, 32 Euler steps; checkpoints CFG 1.25, 8x8/16x16 random-weight NestAR CFG 2; training: one step of mnist-patch-long.json (batch 64); median of 5 per run, trees alternated",
   runs, medians, speedup };
 require("fs").writeFileSync(file, JSON.stringify(out, null, 1) + "\n");

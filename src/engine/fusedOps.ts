@@ -7,15 +7,16 @@ import { engineFlags } from './flags.js';
 export const GELU_KERNEL = 'NestarGeluTanh';
 export const GELU_GRAD_KERNEL = 'NestarGeluTanhGrad';
 
-// Each kernel's gradient is registered the first time a fused op is used (not at import: the browser build
-// imports this file without any of the kernels).
 const registered = new Set<string>();
+/** Registers a fused kernel's gradient the first time an op of it runs (not at import: the browser build imports
+ * the op files without any of the kernels). */
 export function registerGradientOnce(config: tf.GradConfig): void {
   if (registered.has(config.kernelName)) return;
   tf.registerGradient(config);
   registered.add(config.kernelName);
 }
 
+/** Whether the current backend has kernel `name` and every input is float32 (the fused kernels' one dtype). */
 export const hasKernel = (name: string, ...xs: tf.Tensor[]) => xs.every((x) => x.dtype === 'float32') && !!tf.getKernel(name, tf.getBackend());
 
 /** An element-wise op y = f(x) as one kernel whose gradient is a second kernel of (dy, x); the op returns undefined

@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { engineFlags } from './flags.js';
 import { hasKernel, LINEAR_KERNEL, registerGradientOnce } from './fusedOps.js';
 
+/** [h, n] = (r + x·w + b, LayerNorm(h)·g + β) in one kernel (fusedLinearResidualNorm). */
 export const LINEAR_RESIDUAL_NORM_KERNEL = 'NestarLinearResidualNorm';
+/** Its gradient's norm part: [dh + LayerNorm's input gradient, dg, dβ, the column sums of the first]. */
 export const NORM_RESIDUAL_GRAD_KERNEL = 'NestarNormResidualGrad';
 
 /** Whether r + x·w + b runs as one kernel here (NestarLinear with a residual input r). */
