@@ -144,8 +144,19 @@ NESTAR_CLONES static void softmax_grad_row(const float *restrict pr, float *rest
 // Its gradient from dO [B, Lq, H·dh] and the saved P: dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − Σⱼ P·dP) · scale,
 // dq = dS·k, dk = dSᵀ·q (the mask is a constant); q, k, v and their gradients with row stride ld. Pᵀ and dSᵀ are read in place (tile_gemm's
 // transposed A), vᵀ and kᵀ packed.
-// Rows are skipped as in the forward: each row's live prefix is where P is not 0 (dS is 0 beyond it too), and a
-// block of key rows j0.. of dv and dk sums over the query rows from the first whose live prefix reaches j0.
+// out [Lk, dh] (leading dimension ldo) = Xᵀ·Y for X [Lq, Lk] (P or dS) and Y [Lq, dh] (leading dimension ldy), a block
+// of key rows j0.. summing over the query rows from the first whose live prefix reaches j0 (X is 0 above it).
+static void key_rows_product(const float *X, const float *Y, int64_t ldy, float *out, const int32_t *lim, int64_t Lq, int64_t Lk,
+                             int64_t dh, int64_t ldo) {
+  int64_t s0 = 0;
+  for (int64_t j0 = 0; j0 < Lk; j0 += ROWS) {
+    while (s0 < Lq && lim[s0] <= j0) s0++;
+    const int64_t rows = Lk - j0 < ROWS ? Lk - j0 : ROWS;
+    tile_gemm(rows, dh, Lq - s0, X + s0 * Lk + j0, 1, Lk, Y + s0 * ldy, ldy, out + j0 * ldo, ldo);
+  }
+}
+
+// Rows are skipped as in the forward: each row's live prefix is where P is not 0 (dS is 0 beyond it too).
 static void bwd_pairs(void *ctx, size_t lo, size_t hi) {
   AttentionJob *j = (AttentionJob *)ctx;
   const int64_t Lq = j->Lq, Lk = j->Lk, H = j->H, dh = j->dh, ld = j->ld, C = H * dh;
@@ -162,13 +173,7 @@ static void bwd_pairs(void *ctx, size_t lo, size_t hi) {
       while (n > 0 && Pbh[i * Lk + n - 1] == 0.0f) n--;
       lim[i] = (int32_t)n;
     }
-    // dv = Pᵀ·dO, a block of key rows from the first query row that reaches it.
-    for (int64_t j0 = 0; j0 < Lk; j0 += ROWS) {
-      int64_t s0 = 0;
-      while (s0 < Lq && lim[s0] <= j0) s0++;
-      const int64_t rows = Lk - j0 < ROWS ? Lk - j0 : ROWS;
-      tile_gemm(rows, dh, Lq - s0, Pbh + s0 * Lk + j0, 1, Lk, dOb + s0 * C, C, j->dv + ok + j0 * ld, ld);
-    }
+    key_rows_product(Pbh, dOb, C, j->dv + ok, lim, Lq, Lk, dh, ld); // dv = Pᵀ·dO
     tile_transpose(Lk, dh, j->v + ok, ld, Vt);
     for (int64_t i0 = 0; i0 < Lq; i0 += ROWS) {
       const int64_t rows = Lq - i0 < ROWS ? Lq - i0 : ROWS, n = block_live(lim, i0, rows), nc = tile_cols(n, Lk);
@@ -180,12 +185,7 @@ static void bwd_pairs(void *ctx, size_t lo, size_t hi) {
       }
       tile_gemm(rows, dh, n, dSi, Lk, 1, j->k + ok, ld, j->dq + oq + i0 * ld, ld);
     }
-    for (int64_t j0 = 0; j0 < Lk; j0 += ROWS) {
-      int64_t s0 = 0;
-      while (s0 < Lq && lim[s0] <= j0) s0++;
-      const int64_t rows = Lk - j0 < ROWS ? Lk - j0 : ROWS;
-      tile_gemm(rows, dh, Lq - s0, dS + s0 * Lk + j0, 1, Lk, j->q + oq + s0 * ld, ld, j->dk + ok + j0 * ld, ld);
-    }
+    key_rows_product(dS, j->q + oq, ld, j->dk + ok, lim, Lq, Lk, dh, ld); // dk = dSᵀ·q
   }
   free(dS);
 }
