@@ -4,7 +4,7 @@ import type { FromWorker, GenerateRequest, ModelInfo, ToWorker } from './protoco
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
-  method: $<HTMLSelectElement>('method'), cls: $<HTMLSelectElement>('class'), cfg: $<HTMLInputElement>('cfg'),
+  method: $<HTMLSelectElement>('method'), cls: $<HTMLSelectElement>('class'), cfg: $<HTMLInputElement>('cfg'), cfgSchedule: $<HTMLSelectElement>('cfgSchedule'),
   temperature: $<HTMLInputElement>('temperature'), odeSteps: $<HTMLInputElement>('odeSteps'), seed: $<HTMLInputElement>('seed'),
   count: $<HTMLInputElement>('count'), generate: $<HTMLButtonElement>('generate'), cancel: $<HTMLButtonElement>('cancel'),
   download: $<HTMLButtonElement>('download'), status: $('status'), error: $('error'), calls: $('calls'), elapsed: $('elapsed'),
@@ -125,7 +125,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     drawGrid(ui.canvas, m.images, req.count, info, null, cols);
     updateCounter(m.calls, info, m.elapsedMs);
     if (info.method !== 'raster' && running.last) stage(running.last, info);
-    (window as unknown as { __nestarResult: unknown }).__nestarResult = { tokens: Array.from(m.tokens), calls: m.calls, expectedCalls: m.expectedCalls, request: req };
+    (window as unknown as { __nestarResult: unknown }).__nestarResult = { tokens: Array.from(m.tokens), calls: m.calls, expectedCalls: m.expectedCalls, request: req, settings: m.settings };
     setStatus('done', `Done: ${req.count} images, ${m.calls} sequential calls, ${m.headEvals} head evaluations, ${(m.elapsedMs / 1000).toFixed(2)} s.`);
     running = null;
     busy(false);
@@ -152,7 +152,7 @@ ui.form.onsubmit = (e) => {
     const count = num(ui.count, 1, true);
     const K = info.classNames.length; // 0: an unlabelled dataset, sampled unconditionally
     const classes = ui.cls.value === 'cycle' ? Array.from({ length: count }, (_, i) => (K ? i % K : -1)) : new Array(count).fill(Number(ui.cls.value));
-    req = { type: 'generate', id: nextId++, method: info.method, count, classes, cfg: num(ui.cfg, 0, false), temperature: num(ui.temperature, 0, false), odeSteps: num(ui.odeSteps, 1, true), seed: num(ui.seed, 0, true) };
+    req = { type: 'generate', id: nextId++, method: info.method, count, classes, cfg: num(ui.cfg, 0, false), cfgSchedule: ui.cfgSchedule.value === 'linear' ? 'linear' : 'constant', temperature: num(ui.temperature, 0, false), odeSteps: num(ui.odeSteps, 1, true), seed: num(ui.seed, 0, true) };
   } catch (err) {
     return showError((err as Error).message);
   }

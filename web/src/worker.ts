@@ -93,8 +93,10 @@ async function generate(req: GenerateRequest): Promise<void> {
   const p = pipelines.get(req.method);
   if (!p) throw new Error(`no ${req.method} checkpoint is loaded`);
   const t0 = performance.now();
+  // The settings the sampler runs with, echoed in the 'done' message (the page and its test read them back).
+  const settings = { count: req.count, classes: req.classes, cfg: req.cfg, cfgSchedule: req.cfgSchedule, temperature: req.temperature, odeSteps: req.odeSteps, seed: req.seed };
   const res = await p.generate({
-    count: req.count, classes: req.classes, cfg: req.cfg, temperature: req.temperature, odeSteps: req.odeSteps, seed: req.seed,
+    ...settings,
     onStep: async (s) => {
       const images = s.images().data;
       post({ type: 'step', id: req.id, calls: s.calls, totalCalls: s.totalCalls, module: s.module, patch: s.patch, elapsedMs: performance.now() - t0, images, made: p.madeMask(s.tokensSoFar) }, [images.buffer]);
@@ -104,7 +106,7 @@ async function generate(req: GenerateRequest): Promise<void> {
     },
   });
   const images = res.images.data, tokens = res.tokens;
-  post({ type: 'done', id: req.id, calls: res.backboneCalls, expectedCalls: res.expectedCalls, headEvals: res.headEvals, elapsedMs: performance.now() - t0, images, tokens }, [images.buffer]);
+  post({ type: 'done', id: req.id, settings, calls: res.backboneCalls, expectedCalls: res.expectedCalls, headEvals: res.headEvals, elapsedMs: performance.now() - t0, images, tokens }, [images.buffer]);
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
