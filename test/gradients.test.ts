@@ -276,11 +276,11 @@ test('residual stream ops (fused native kernels where built): h + x·w + b and [
         return useStream ? tf.add(tf.sum(tf.mul(next!, R[0]!)), tf.sum(tf.mul(n!, R[1]!))) : tf.sum(tf.mul(n!, R[1]!));
       };
       const gf = tf.grads(loss(fused))(ins), gp = tf.grads(loss(plain))(ins), what = `[${N},${K}]x[${K},${C}]${useStream ? '' : ', norm only'}`;
-      gf.forEach((g, i) => assert.ok(maxRelErr(g.dataSync(), gp[i]!.dataSync()) < 1e-4, `${what} gradient of ${names[i]}: ${maxRelErr(g.dataSync(), gp[i]!.dataSync())}`));
+      gf.forEach((g, i) => assert.ok(maxRelErr(g.dataSync(), gp[i]!.dataSync()) < 1e-5, `${what} gradient of ${names[i]}: ${maxRelErr(g.dataSync(), gp[i]!.dataSync())}`));
       tf.dispose([...gf, ...gp]);
     }
     const [yf, nf] = fused(...(ins as Parameters<typeof plain>)), [yp, np] = plain(...(ins as Parameters<typeof plain>));
-    assert.ok(maxRelErr(yf.dataSync(), yp!.dataSync()) < 1e-5 && maxRelErr(nf.dataSync(), np!.dataSync()) < 1e-4, `[${N},${K}]x[${K},${C}] forward`);
+    assert.ok(maxRelErr(yf.dataSync(), yp!.dataSync()) < 1e-5 && maxRelErr(nf.dataSync(), np!.dataSync()) < 1e-5, `[${N},${K}]x[${K},${C}] forward`);
     const only = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, h: tf.Tensor) => tf.sum(tf.mul(residualLinear(lin(w, b), x as tf.Tensor2D, h as tf.Tensor2D), R[0]!));
     const go = tf.grads(only)(ins.slice(0, 4)), gpo = tf.grads((x, w, b, h) => tf.sum(tf.mul(plain(x!, w!, b!, h!, ins[4]!, ins[5]!)[0]!, R[0]!)))(ins.slice(0, 4));
     go.forEach((g, i) => assert.ok(maxRelErr(g.dataSync(), gpo[i]!.dataSync()) < 1e-5, `residualLinear ${N}x${C} gradient of ${names[i]}`));
