@@ -23,16 +23,6 @@ static void linear_rows(const float *x, const float *w, const float *b, float *y
   pool_sgemm_bias(0, 0, M, N, K, x, K, w, N, b, y, N);
 }
 
-// y·Win + bin for the head's N rows. y may hold N/2 rows only: classifier-free guidance's conditional and unconditional
-// rows share y (src/model/generator.ts), so the second half repeats the first, computed once (no [y; y] copy a step).
-static int y_rows_ok(size_t len, int64_t N, int64_t D) { return len == (size_t)(N * D) || (N % 2 == 0 && len == (size_t)(N / 2 * D)); }
-
-static void input_rows(const float *y, size_t len, const float *w, const float *b, float *out, int64_t N, int64_t D, int64_t W) {
-  const int64_t rows = len == (size_t)(N * D) ? N : N / 2;
-  linear_rows(y, w, b, out, rows, D, W);
-  if (rows < N) memcpy(out + rows * W, out, sizeof(float) * (size_t)(rows * W));
-}
-
 static void norm_cols_rows(const float *x, const float *M, float *y, int64_t N, int64_t C, int64_t ld, int64_t go, int64_t bo, float eps) {
   for (int64_t n = 0; n < N; n++) {
     const float *xr = x + n * C, *g = M + n * ld + go, *b = M + n * ld + bo;
@@ -112,7 +102,7 @@ static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
   if (N < 1 || D < 1 || W < 1 || H < 1 || W % H || G < 1 || N % G || depth < 0 || lm != (size_t)(12 + 6 * depth + 2) || (teRows != 1 && teRows != N)) goto bad;
   if (depth > 64 || na != (uint32_t)(12 + 8 * depth)) goto bad;
   const size_t n = (size_t)N;
-  if (!y_rows_ok(l[0], N, D) || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != n * W || l[4] != (size_t)(D * W) || l[5] != (size_t)W
+  if (l[0] != n * D || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != n * W || l[4] != (size_t)(D * W) || l[5] != (size_t)W
       || l[6] != (size_t)(W * K) || l[7] != (size_t)K || l[8] != (size_t)(W * D) || l[9] != (size_t)D || l[11] != n * D
       || (hasMask && l[10] != (size_t)((N / G) * (N / G)))) goto bad;
   for (int64_t i = 0; i < depth; i++) {
@@ -129,7 +119,7 @@ static napi_value PatchHeadStep(napi_env env, napi_callback_info info) {
     float *hn = c + n * W, *att = hn + n * W, *p = att + n * W, *h = p + n * W, *h2 = h + n * W, *M = h2 + n * W,
           *qkv = M + n * K, *f = qkv + n * 3 * W, *f2 = f + n * hid, *P = f2 + n * hid, *tmp;
     head_modulations(a[1], teRows, a[2], a[6], a[7], p, c, M, N, W, K);
-    input_rows(a[0], l[0], a[4], a[5], h2, N, D, W);
+    linear_rows(a[0], a[4], a[5], h2, N, D, W);
     for (size_t i = 0; i < n * W; i++) h[i] = h2[i] + a[3][i];
     const double *o = m + 12;
     for (int64_t i = 0; i < depth; i++, o += 6) {
@@ -171,7 +161,7 @@ static napi_value TokenHeadStep(napi_env env, napi_callback_info info) {
   if (N < 1 || D < 1 || W < 1 || depth < 0 || depth > 64 || lm != (size_t)(7 + 3 * depth + 2) || (teRows != 1 && teRows != N)) goto bad;
   if (na != (uint32_t)(10 + 4 * depth)) goto bad;
   const size_t n = (size_t)N;
-  if (!y_rows_ok(l[0], N, D) || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != (size_t)(D * W) || l[4] != (size_t)W || l[5] != (size_t)(W * K)
+  if (l[0] != n * D || l[1] != (size_t)(teRows * W) || l[2] != n * W || l[3] != (size_t)(D * W) || l[4] != (size_t)W || l[5] != (size_t)(W * K)
       || l[6] != (size_t)K || l[7] != (size_t)(W * D) || l[8] != (size_t)D || l[9] != n * D) goto bad;
   for (int64_t i = 0; i < depth; i++) {
     const size_t *b = l + 10 + 4 * i;
@@ -183,7 +173,7 @@ static napi_value TokenHeadStep(napi_env env, napi_callback_info info) {
     if (!c) { napi_throw_error(env, NULL, "tokenHeadStep: out of memory"); return NULL; }
     float *hn = c + n * W, *p = hn + n * W, *h = p + n * W, *h2 = h + n * W, *f = h2 + n * W, *f2 = f + n * W, *M = f2 + n * W, *tmp;
     head_modulations(a[1], teRows, a[2], a[5], a[6], p, c, M, N, W, K);
-    input_rows(a[0], l[0], a[3], a[4], h, N, D, W);
+    linear_rows(a[0], a[3], a[4], h, N, D, W);
     const double *o = m + 7;
     for (int64_t i = 0; i < depth; i++, o += 3) {
       float *const *b = a + 10 + 4 * i;

@@ -6,7 +6,7 @@ import { setup, tf, maxAbsDiff, randomiseParams } from './helpers.js';
 import { beginSampling, canvasGather, checkSampleOptions, classOneHot, groupedHeadLoss, sampleHead, samplingLabels, writeTokens } from '../src/model/generator.js';
 import { FlowHead } from '../src/flow/flowHead.js';
 import { flowMatchingErrors, timeGrid } from '../src/flow/flowMatching.js';
-import { doubleRows, singleSegment, type VelocityHead } from '../src/flow/head.js';
+import { singleSegment, type VelocityHead } from '../src/flow/head.js';
 import { ParamStore } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { setNativeKernels } from '../src/engine/backend.js';
@@ -137,7 +137,7 @@ function stubHead() {
       log.prepared.push(z.shape[0]);
       log.times.push(Array.from(times));
       const c = tf.keep(tf.slice(z, [0, 0], [-1, 1]));
-      return { velocity: (y, _t, doubled) => tf.mul(tf.onesLike(doubled ? doubleRows(y) : y), c) as tf.Tensor2D, dispose: () => { log.disposed++; c.dispose(); } };
+      return { velocity: (y) => tf.mul(tf.onesLike(y), c) as tf.Tensor2D, dispose: () => { log.disposed++; c.dispose(); } };
     },
   };
   return { head, log };

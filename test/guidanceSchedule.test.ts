@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setup, tf } from './helpers.js';
 import { createGenerator } from '../src/model/factory.js';
 import type { Generator } from '../src/model/generator.js';
-import { doubleRows, type VelocityHead } from '../src/flow/head.js';
+import type { VelocityHead } from '../src/flow/head.js';
 
 before(setup);
 
@@ -18,7 +18,7 @@ const guidanceProbe: VelocityHead = {
   forward: () => { throw new Error('not used by the samplers'); },
   prepare: (z) => {
     const R = z.shape[0], c = tf.keep(tf.concat([tf.ones([R / 2, 1]), tf.zeros([R / 2, 1])], 0));
-    return { velocity: (y, _t, doubled) => tf.tidy(() => tf.mul(tf.onesLike(doubled ? doubleRows(y) : y), c)) as tf.Tensor2D, dispose: () => c.dispose() };
+    return { velocity: (y) => tf.tidy(() => tf.mul(tf.onesLike(y), c)) as tf.Tensor2D, dispose: () => c.dispose() };
   },
 };
 

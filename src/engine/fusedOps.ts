@@ -247,11 +247,10 @@ export interface PatchHeadStepInputs {
   offsets: number[];
 }
 
-/** A bound patch head's velocity [N, D] (N the bound rows: zp's; y [N, D], or [N/2, D] when the second half of the rows
- * repeats the first) as one kernel (forward only: sampling), or undefined when the backend has none. */
+/** A bound patch head's velocity [N, D] as one kernel (forward only: sampling), or undefined when the backend has none. */
 export function fusedPatchHeadStep(a: PatchHeadStepInputs): tf.Tensor2D | undefined {
   if (!engineFlags.fusedHead || !hasKernel(PATCH_HEAD_STEP_KERNEL, a.y)) return undefined;
-  const N = a.zp.shape[0]!, D = a.y.shape[1], W = a.zp.shape[1]!, K = a.modW.shape[1]!, hidden = a.blocks[0]?.[4]?.shape[1] ?? W;
+  const [N, D] = a.y.shape, W = a.zp.shape[1]!, K = a.modW.shape[1]!, hidden = a.blocks[0]?.[4]?.shape[1] ?? W;
   const inputs: tf.NamedTensorMap = {};
   [a.y, a.te, a.zp, a.pos, a.inW, a.inB, a.modW, a.modB, a.outW, a.outB].forEach((x, i) => { inputs[`x${i}`] = x; });
   if (a.mask) inputs.mask = a.mask;
@@ -273,11 +272,10 @@ export interface TokenHeadStepInputs {
   offsets: number[];
 }
 
-/** A bound per-token head's velocity [N, D] (y as for fusedPatchHeadStep) as one kernel (forward only), or undefined
- * when the backend has none. */
+/** A bound per-token head's velocity [N, D] as one kernel (forward only), or undefined when the backend has none. */
 export function fusedTokenHeadStep(a: TokenHeadStepInputs): tf.Tensor2D | undefined {
   if (!engineFlags.fusedHead || !hasKernel(TOKEN_HEAD_STEP_KERNEL, a.y)) return undefined;
-  const N = a.zp.shape[0]!, D = a.y.shape[1], W = a.zp.shape[1]!, K = a.modW.shape[1]!;
+  const [N, D] = a.y.shape, W = a.zp.shape[1]!, K = a.modW.shape[1]!;
   const inputs: tf.NamedTensorMap = {};
   [a.y, a.te, a.zp, a.inW, a.inB, a.modW, a.modB, a.outW, a.outB].forEach((x, i) => { inputs[`x${i}`] = x; });
   a.blocks.flat().forEach((x, i) => { inputs[`k${i}`] = x; });

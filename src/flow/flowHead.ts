@@ -6,7 +6,7 @@ import { applyLinear, applyLinearNoInputGrad, linear, LN_EPS, silu, type Linear 
 import { EXPAND_RUNS_KERNEL, fusedExpandRuns, fusedSumRuns, fusedTokenHeadStep, SUM_RUNS_KERNEL } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
-import { doubleRows, type HeadLayout, type PreparedVelocity, type VelocityHead } from './head.js';
+import type { HeadLayout, PreparedVelocity, VelocityHead } from './head.js';
 
 export interface FlowHeadSpec { tokenDim: number; condDim: number; width: number; depth: number }
 
@@ -59,7 +59,7 @@ export class FlowHead implements VelocityHead {
       offsets: [...this.blocks.flatMap((b) => [b.scale, b.shift, b.gate]), this.finalScale, this.finalShift].map((l) => stack.column(l)) };
     const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedTokenHeadStep({ ...fixed, y, te });
     return {
-      velocity: (y, t, doubled) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(doubled ? doubleRows(y) : y, te, zp, stack); },
+      velocity: (y, t) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(y, te, zp, stack); },
       dispose: () => { zp.dispose(); table.dispose(); stack.dispose(); },
     };
   }

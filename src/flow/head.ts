@@ -3,7 +3,7 @@
 // Rows are grouped by a layout: every sample contributes the same run of rows, split into segments; a patch
 // head lets the tokens of one segment (one patch, or one scale) attend to each other and draws one t per
 // segment in training, a per-token head treats every row on its own.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 export type HeadKind = 'token' | 'patch';
 export const HEAD_KINDS: readonly HeadKind[] = ['token', 'patch'];
@@ -38,9 +38,7 @@ export interface VelocityHead {
 
 /** A head bound to its conditions (VelocityHead.prepare). */
 export interface PreparedVelocity {
-  /** The velocity at (y, t). With `doubled`, y holds the first half of the bound rows and the second half repeats it
-   * (classifier-free guidance's conditional then unconditional rows of one state): the same values as [y; y]. */
-  velocity(y_ND: tf.Tensor2D, t: number, doubled?: boolean): tf.Tensor2D;
+  velocity(y_ND: tf.Tensor2D, t: number): tf.Tensor2D;
   dispose(): void;
 }
 
@@ -56,7 +54,4 @@ export function timeGroups(head: VelocityHead, layout: HeadLayout, rows: number)
 
 /** The plain binding of a head to its conditions, each step one forward pass (for heads with nothing to hoist). */
 export const prepareByForward = (head: Pick<VelocityHead, 'forward'>, z_NC: tf.Tensor2D, layout: HeadLayout): PreparedVelocity =>
-  ({ velocity: (y_ND, t, doubled) => head.forward(doubled ? doubleRows(y_ND) : y_ND, t, z_NC, layout), dispose: () => {} });
-
-/** [y; y]: a doubled state's rows, for the paths without a kernel that reads y once (PreparedVelocity.velocity). */
-export const doubleRows = (y_ND: tf.Tensor2D): tf.Tensor2D => tf.concat([y_ND, y_ND], 0);
+  ({ velocity: (y_ND, t) => head.forward(y_ND, t, z_NC, layout), dispose: () => {} });

@@ -11,7 +11,7 @@ import { fusedAttentionQkv, fusedPatchHeadStep } from '../engine/fusedOps.js';
 import { directModulator, StackedModulations } from './modulation.js';
 import type { ParamStore } from '../model/params.js';
 import { timeEmbedding, TimeTable, T_FREQ } from './flowHead.js';
-import { doubleRows, layoutRows, type HeadLayout, type PreparedVelocity, type VelocityHead } from './head.js';
+import { layoutRows, type HeadLayout, type PreparedVelocity, type VelocityHead } from './head.js';
 import { sinCos2d } from '../model/posEmbed.js';
 import { groupedSelfAttention, projectedSelfAttention } from '../model/attention.js';
 
@@ -89,7 +89,7 @@ export class PatchFlowHead implements VelocityHead {
         this.finalScale, this.finalShift].map((l) => stack.column(l)) };
     const step = (y: tf.Tensor2D, te: tf.Tensor) => fusedPatchHeadStep({ ...fixed, y, te });
     return {
-      velocity: (y, t, doubled) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(doubled ? doubleRows(y) : y, te, terms); },
+      velocity: (y, t) => { const te = table.row(t); return step(y, te) ?? this.velocityFrom(y, te, terms); },
       dispose: () => { tf.dispose(owned); table.dispose(); stack.dispose(); },
     };
   }

@@ -161,7 +161,7 @@ export function sampleHead(head: VelocityHead, z_NC: tf.Tensor2D, tokenDim: numb
         return plain.velocity(y_ND, t);
       }
       guided ??= keepScope(() => head.prepare(z_NC, layout, times));
-      const v = guided.velocity(y_ND, t, true); // [v_c; v_u] of the one state y
+      const v = guided.velocity(tf.concat([y_ND, y_ND], 0) as tf.Tensor2D, t);
       return fusedGuidance(v, w) ?? guide(v, w);
     }, [N, tokenDim], { steps, solver: opts.solver ?? 'euler', temperature: opts.temperature ?? 1, seed, timeShift: opts.timeShift, sdeNoise: opts.sdeNoise, onStart: opts.recordStartNoise });
   } finally {
