@@ -105,7 +105,7 @@ static void fwd_pairs(void *ctx, size_t lo, size_t hi) {
     float *Pbh = j->P + (int64_t)p * Lq * Lk;
     const float *qb = j->q + b * Lq * ld + h * dh, *kb = j->k + b * Lk * ld + h * dh, *vb = j->v + b * Lk * ld + h * dh;
     float *ob = j->out + b * Lq * C + h * dh;
-    tile_transpose(Lk, dh, kb, ld, Kt);
+    tile_transpose(Lk, dh, kb, ld, Kt, Lk);
     for (int64_t i0 = 0; i0 < Lq; i0 += ROWS) {
       const int64_t rows = Lq - i0 < ROWS ? Lq - i0 : ROWS, n = block_live(j->lim, i0, rows), nc = tile_cols(n, Lk);
       float *Pi = Pbh + i0 * Lk;
@@ -174,7 +174,7 @@ static void bwd_pairs(void *ctx, size_t lo, size_t hi) {
       lim[i] = (int32_t)n;
     }
     key_rows_product(Pbh, dOb, C, j->dv + ok, lim, Lq, Lk, dh, ld); // dv = Pᵀ·dO
-    tile_transpose(Lk, dh, j->v + ok, ld, Vt);
+    tile_transpose(Lk, dh, j->v + ok, ld, Vt, Lk);
     for (int64_t i0 = 0; i0 < Lq; i0 += ROWS) {
       const int64_t rows = Lq - i0 < ROWS ? Lq - i0 : ROWS, n = block_live(lim, i0, rows), nc = tile_cols(n, Lk);
       float *dSi = dS + i0 * Lk;

@@ -89,17 +89,10 @@ static float *gemm_scratch(size_t n) {
 
 typedef struct { const float *src; float *dst; int64_t m, n, ldc; } TransposeJob;
 
-// dst[r, x] = src[x, r] for rows r of dst [m, n] (leading dimension ldc), src [n, m]; in 32×32 tiles.
+// Rows [lo, hi) of dst [m, n] (leading dimension ldc) from src [n, m]: the transpose of src's columns lo..hi.
 static void transpose_rows(void *ctx, size_t lo, size_t hi) {
   const TransposeJob *j = (const TransposeJob *)ctx;
-  for (int64_t r0 = (int64_t)lo; r0 < (int64_t)hi; r0 += 32) {
-    const int64_t r1 = r0 + 32 < (int64_t)hi ? r0 + 32 : (int64_t)hi;
-    for (int64_t x0 = 0; x0 < j->n; x0 += 32) {
-      const int64_t x1 = x0 + 32 < j->n ? x0 + 32 : j->n;
-      for (int64_t r = r0; r < r1; r++)
-        for (int64_t x = x0; x < x1; x++) j->dst[r * j->ldc + x] = j->src[x * j->m + r];
-    }
-  }
+  tile_transpose(j->n, (int64_t)(hi - lo), j->src + lo, j->m, j->dst + (int64_t)lo * j->ldc, j->ldc);
 }
 
 static void pool_sgemm_rows(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,

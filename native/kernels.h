@@ -37,7 +37,7 @@ void pool_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const floa
 // where GCC would otherwise emit a resolver there that names the defining file's local clones)
 void tile_gemm(int64_t M, int64_t N, int64_t K, const float *restrict A, int64_t ra, int64_t ca, const float *restrict B, int64_t ldb,
                float *restrict C, int64_t ldc);
-void tile_transpose(int64_t r, int64_t c, const float *restrict src, int64_t lds, float *restrict dst);
+void tile_transpose(int64_t r, int64_t c, const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd);
 // native/conv.c: one scratch buffer reused across calls (JS calls are single-threaded).
 float *scratch_buffer(size_t n);
 

@@ -52,8 +52,15 @@ NESTAR_CLONES void tile_gemm(int64_t M, int64_t N, int64_t K, const float *restr
   }
 }
 
-// dst[c×r] = srcᵀ for src [r×c] with leading dimension lds (a packed B operand for tile_gemm).
-void tile_transpose(int64_t r, int64_t c, const float *restrict src, int64_t lds, float *restrict dst) {
-  for (int64_t i = 0; i < r; i++)
-    for (int64_t j = 0; j < c; j++) dst[j * r + i] = src[i * lds + j];
+// dst[c×r] = srcᵀ for src [r×c], leading dimensions lds and ldd (a packed B operand for tile_gemm, with ldd = r), in
+// 32×32 blocks so that neither side is walked a whole column at a time.
+void tile_transpose(int64_t r, int64_t c, const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd) {
+  for (int64_t i0 = 0; i0 < r; i0 += 32) {
+    const int64_t i1 = i0 + 32 < r ? i0 + 32 : r;
+    for (int64_t j0 = 0; j0 < c; j0 += 32) {
+      const int64_t j1 = j0 + 32 < c ? j0 + 32 : c;
+      for (int64_t j = j0; j < j1; j++)
+        for (int64_t i = i0; i < i1; i++) dst[j * ldd + i] = src[i * lds + j];
+    }
+  }
 }

@@ -4,7 +4,7 @@
 // identical model in PyTorch.
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore } from '../model/params.js';
-import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, residualLinear, residualLinearNorm, type LayerNorm, type Linear } from '../model/layers.js';
+import { applyLayerNorm, applyLinear, layerNorm, linear, preLnBlockTail, type LayerNorm, type Linear } from '../model/layers.js';
 import { projectedSelfAttention } from '../model/attention.js';
 
 export interface RefDims { batch: number; seq: number; width: number; depth: number; heads: number; inDim: number }
@@ -41,11 +41,8 @@ export class ReferenceModel {
     let h = tf.reshape(tf.add(applyLinear(this.emb, x_BLD), this.pos), [B * L, C]) as tf.Tensor2D;
     let hn = applyLayerNorm(this.blocks[0]!.ln1, h) as tf.Tensor2D;
     this.blocks.forEach((b, i) => {
-      const att = projectedSelfAttention(hn, b.q, b.k, b.v, this.mask, H, B);
-      const [h2, hn2] = residualLinearNorm(b.proj, att, h, b.ln2);
-      const mlp = gelu(applyLinear(b.fc1, hn2)) as tf.Tensor2D, next = this.blocks[i + 1];
-      if (next) [h, hn] = residualLinearNorm(b.fc2, mlp, h2, next.ln1);
-      else hn = applyLayerNorm(this.lnOut, (h = residualLinear(b.fc2, mlp, h2))) as tf.Tensor2D;
+      const next = this.blocks[i + 1];
+      [h, hn] = preLnBlockTail(b, projectedSelfAttention(hn, b.q, b.k, b.v, this.mask, H, B), h, next?.ln1 ?? this.lnOut, !next);
     });
     return tf.reshape(applyLinear(this.out, hn), [B, L, this.dims.inDim]) as tf.Tensor3D;
   }

@@ -3,12 +3,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { kernelHost } from './kernelHost.js';
 import type { NativeAddon } from './nativeKernels.js';
 
+/** [M, K, N] of x [M, K] · w [K, N], or an error naming both inner sizes. */
+function linearDims(x: tf.TensorInfo, w: tf.TensorInfo): [number, number, number] {
+  const [M, K] = x.shape as [number, number];
+  if (w.shape[0] !== K) throw new Error(`linear: inner dimensions ${K} and ${w.shape[0]} differ`);
+  return [M, K, w.shape[1]!];
+}
+
 /** NestarLinear: x [M, K] · w [K, N] + b [N], plus r [M, N] when given (r + x·w + b). */
 export function makeLinear(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend }) => {
     const { x, w, b, r } = inputs as Record<'x' | 'w' | 'b', tf.TensorInfo> & { r?: tf.TensorInfo };
-    const [M, K] = x.shape as [number, number], N = w.shape[1]!;
-    if (w.shape[0] !== K) throw new Error(`linear: inner dimensions ${K} and ${w.shape[0]} differ`);
+    const [M, K, N] = linearDims(x, w);
     const be = kernelHost(backend);
     const out = be.makeOutput([M, N], 'float32');
     if (r) addon.linearResidual(be.view(x), be.view(w), be.view(b), be.view(r), be.view(out), M, K, N);
@@ -21,8 +27,7 @@ export function makeLinear(addon: NativeAddon): tf.KernelFunc {
 export function makeLinearResidualNorm(addon: NativeAddon): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, w, b, r, g, beta } = inputs as Record<'x' | 'w' | 'b' | 'r' | 'g' | 'beta', tf.TensorInfo>;
-    const [M, K] = x.shape as [number, number], N = w.shape[1]!;
-    if (w.shape[0] !== K) throw new Error(`linear: inner dimensions ${K} and ${w.shape[0]} differ`);
+    const [M, K, N] = linearDims(x, w);
     const be = kernelHost(backend);
     const h = be.makeOutput([M, N], 'float32'), n = be.makeOutput([M, N], 'float32');
     const hv = be.view(h);

@@ -152,6 +152,24 @@ export function adaLnModulate(x: tf.Tensor2D, scale: tf.Tensor, shift: tf.Tensor
   return fusedNormScaleShift(x, scale, shift, LN_EPS, true) ?? tf.add(tf.mul(normalize(x).xhat, tf.add(1, scale)), shift) as tf.Tensor2D;
 }
 
+/** The layers of a pre-LN transformer block after its attention (preLnBlockTail). */
+export interface PreLnTail { proj: Linear; ln2: LayerNorm; fc1: Linear; fc2: Linear }
+
+/**
+ * The rest of a pre-LN block after its attention output att [N, C], on the residual stream h [N, C]: h += proj(att),
+ * then h += fc2(gelu(fc1(ln2(h)))). Returns [h, next(h)], `next` the following block's first norm or, for the last
+ * block, the final norm. The adds and norms are fused where the engine has it (residualLinearNorm), except the last
+ * block's final norm: its stream goes on into nothing else, and one op for both would leave the stream output
+ * without a gradient, which tfjs fills with zeros.
+ */
+export function preLnBlockTail(b: PreLnTail, att: tf.Tensor2D, h: tf.Tensor2D, next: LayerNorm, last: boolean): [tf.Tensor2D, tf.Tensor2D] {
+  const [h2, hn2] = residualLinearNorm(b.proj, att, h, b.ln2);
+  const mlp = gelu(applyLinear(b.fc1, hn2)) as tf.Tensor2D;
+  if (!last) return residualLinearNorm(b.fc2, mlp, h2, next);
+  const out = residualLinear(b.fc2, mlp, h2);
+  return [out, applyLayerNorm(next, out) as tf.Tensor2D];
+}
+
 /** tanh-approximated GELU: one fused kernel where the engine has one, else the composite below. */
 export function gelu(x: tf.Tensor): tf.Tensor {
   return fusedGelu(x) ?? geluComposite(x);

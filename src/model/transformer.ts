@@ -3,7 +3,7 @@
 // may also have different sizes (next-scale AR: one block per scale). Sampling can extend a KV cache
 // block by block, since no token ever attends to a later block.
 import * as tf from '@tensorflow/tfjs-core';
-import { applyLayerNorm, applyLinear, gelu, layerNorm, linear, residualLinear, residualLinearNorm, type LayerNorm, type Linear } from './layers.js';
+import { applyLayerNorm, applyLinear, layerNorm, linear, preLnBlockTail, type LayerNorm, type Linear } from './layers.js';
 import type { ParamStore } from './params.js';
 import { sinCos2d } from './posEmbed.js';
 import { multiHeadAttention, projectedSelfAttention } from './attention.js';
@@ -156,12 +156,9 @@ export class BlockCausalTransformer {
         cache.v[li] = tf.keep(v);
         merged = multiHeadAttention(q, k, v, mask, H);
       }
-      const [h2, hn2] = residualLinearNorm(blk.proj, rows(merged), rows(h), blk.ln2);
-      const mlp = gelu(applyLinear(blk.fc1, hn2)) as tf.Tensor2D, next = this.blocks[li + 1];
-      // The last block's stream goes only into lnOut: one op for it would leave its stream output without a gradient,
-      // which tfjs fills with zeros.
-      const [h3, hn3] = next ? residualLinearNorm(blk.fc2, mlp, h2, next.ln1) : [residualLinear(blk.fc2, mlp, h2)];
-      return [tf.reshape(h3, shape3), tf.reshape(hn3 ?? applyLayerNorm(this.lnOut, h3), shape3)];
+      const next = this.blocks[li + 1];
+      const [h3, hn3] = preLnBlockTail(blk, rows(merged), rows(h), next?.ln1 ?? this.lnOut, !next);
+      return [tf.reshape(h3, shape3), tf.reshape(hn3, shape3)];
     }));
     if (cache) cache.length = end;
     return hn as tf.Tensor3D;
