@@ -1,5 +1,5 @@
-// What the native pack's source files share (native/nestar_native.c defines these unless noted): argument readers of
-// the N-API calling conventions, the element-wise kernels other kernels reuse, and each file's registration.
+// What the native pack's source files share: argument readers of the N-API calling conventions (native/napi_args.c),
+// the element-wise kernels other kernels reuse (native/elementwise.c), the kernels named below, and each file's registration.
 #ifndef NESTAR_KERNELS_H
 #define NESTAR_KERNELS_H
 #include <node_api.h>
@@ -41,6 +41,7 @@ void tile_transpose(int64_t r, int64_t c, const float *restrict src, int64_t lds
 // native/conv.c: one scratch buffer reused across calls (JS calls are single-threaded).
 float *scratch_buffer(size_t n);
 
+void nestar_register_elementwise(napi_env env, napi_value exports);
 void nestar_register_strided(napi_env env, napi_value exports);
 void nestar_register_norm(napi_env env, napi_value exports);
 void nestar_register_attention(napi_env env, napi_value exports);

@@ -9,5 +9,5 @@ export { modulePlan, sequentialCalls, mortonToRowCol, rowColToMorton, type Modul
 export { gridRgba } from './util/imageGrid.js';
 export { decodeSafetensors, encodeSafetensors, type NamedArray } from './util/safetensors.js';
 export { Rng } from './util/rng.js';
-export type { ImageBatch } from './tokenizer/patchTokenizer.js';
+export type { ImageBatch } from './util/imageBatch.js';
 export type { RunConfig } from './train/config.js';

@@ -7,7 +7,8 @@ export { modulePlan, sequentialCalls, mortonToRowCol, rowColToMorton, mortonToRa
 export { BlockCausalTransformer } from './model/transformer.js';
 export { FlowHead } from './flow/flowHead.js';
 export { flowMatchingLoss, integrateFlow, type OdeSolver, type VelocityFn } from './flow/flowMatching.js';
-export { PatchTokenizer, type ImageBatch } from './tokenizer/patchTokenizer.js';
+export { PatchTokenizer } from './tokenizer/patchTokenizer.js';
+export type { ImageBatch } from './util/imageBatch.js';
 export { loadMnist } from './data/mnist.js';
 export { loadImageFolder } from './data/imageFolder.js';
 export type { ImageDataset } from './data/dataset.js';

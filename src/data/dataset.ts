@@ -1,4 +1,4 @@
-import type { ImageBatch } from '../tokenizer/patchTokenizer.js';
+import type { ImageBatch } from '../util/imageBatch.js';
 
 /** A labelled image set held in memory. labels[i] = -1 for unlabelled images. */
 export interface ImageDataset extends ImageBatch {

@@ -1,6 +1,6 @@
 // The images a data config names, split into the part training uses and the part evaluation holds out:
 // MNIST has its own test set; emoji and image folders hold out data.holdout of each class (split.ts).
-import { backgroundRgb, DEFAULT_HOLDOUT, type DataConfig } from '../train/config.js';
+import { backgroundRgb, DEFAULT_HOLDOUT, type DataConfig } from './dataConfig.js';
 import { evenlySpaced, subset, type ImageDataset } from './dataset.js';
 import { loadEmoji } from './emoji.js';
 import { loadImageFolder } from './imageFolder.js';

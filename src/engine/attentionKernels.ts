@@ -3,7 +3,7 @@
 // one qkv matrix with a gradient of that layout.
 import * as tf from '@tensorflow/tfjs-core';
 import { floatBits, kernelHost, NO_MASK } from './kernelHost.js';
-import type { NativeAddon } from './nativeKernels.js';
+import type { NativeAddon } from './nativeAddon.js';
 
 interface AttentionAttrs { heads: number; scale: number; groups: number }
 

@@ -1,7 +1,7 @@
 // The native pack's convolution-gradient kernels (the KL tokenizer's training), registered by nativeKernels.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelHost } from './kernelHost.js';
-import type { NativeAddon } from './nativeKernels.js';
+import type { NativeAddon } from './nativeAddon.js';
 
 interface ConvAttrs { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number] }
 

@@ -1,7 +1,7 @@
 // The native pack's residual-stream kernels (src/engine/residualOps.ts), registered by nativeKernels.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelHost } from './kernelHost.js';
-import type { NativeAddon } from './nativeKernels.js';
+import type { NativeAddon } from './nativeAddon.js';
 
 /** [M, K, N] of x [M, K] · w [K, N], or an error naming both inner sizes. */
 function linearDims(x: tf.TensorInfo, w: tf.TensorInfo): [number, number, number] {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evenlySpaced, type ImageDataset } from '../data/dataset.js';
-import type { ImageBatch } from '../tokenizer/patchTokenizer.js';
+import type { ImageBatch } from '../util/imageBatch.js';
 import { FEATURE_DIM, FeatureNet } from './featureNet.js';
 import {
   densityCoverage, frechetDistance, gaussianOf, inceptionScore, memorisationRate, nearestDistances, precisionRecall,

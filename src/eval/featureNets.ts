@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { datasetName, loadSplits } from '../data/load.js';
-import { DEFAULT_HOLDOUT, type DataConfig } from '../train/config.js';
+import { DEFAULT_HOLDOUT, type DataConfig } from '../data/dataConfig.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
 import { SHIPPED_DIR } from '../cli/paths.js';
 import { defaultFeatureNetConfig, FeatureNet } from './featureNet.js';

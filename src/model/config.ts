@@ -1,5 +1,6 @@
 // One typed, validated config per model (VAR style). Per-module settings may be arrays (fractalgen
 // style): a single number applies to every module.
+import { ConfigError } from '../util/configError.js';
 import { modulePlan, type ModulePlan } from './zorder.js';
 import { moduleWeightValues, type ModuleWeights } from './coord.js';
 import { HEAD_KINDS, type HeadKind } from '../flow/head.js';
@@ -64,8 +65,7 @@ export function checkpointModelSettings<T extends object>(model: T): T {
   return out as T;
 }
 
-/** A config value that is missing, unknown or out of range (the message names the field). */
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /**
  * Upper bounds of the integer model settings: far above anything that trains on one machine, low enough

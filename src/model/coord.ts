@@ -6,7 +6,7 @@
 //  - generated prefix: with probability p per sample, the prefix made by earlier modules is replaced by
 //    the model's own estimate of it (a one-step flow estimate, detached: no gradient flows into it).
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../util/configError.js';
 import type { HeadLayout, VelocityHead } from '../flow/head.js';
 import { integrateFlow } from '../flow/flowMatching.js';
 import type { Rng } from '../util/rng.js';

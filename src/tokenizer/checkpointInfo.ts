@@ -3,10 +3,10 @@
 // or inside a latent model's checkpoint (tokenizer.safetensors beside the model's weights), so a baseline can be
 // trained on exactly the latents of a shipped model whose tokenizer run is not at hand.
 import { join } from 'node:path';
-import { CHECKPOINT_FORMAT, readCheckpointFiles, readCheckpointState } from '../train/checkpoint.js';
+import { CHECKPOINT_FORMAT, readCheckpointFiles, readCheckpointState } from '../train/checkpointFiles.js';
 import type { KLAutoencoderConfig } from './klAutoencoder.js';
 import type { LatentStats } from './latentTokenizer.js';
-import type { DataConfig } from '../train/config.js';
+import type { DataConfig } from '../data/dataConfig.js';
 
 export const TOKENIZER_FORMAT = 'nestar-tokenizer-v1';
 

@@ -3,7 +3,7 @@
 // space-to-depth (and upsampling depth-to-space) followed by 3×3 convs: only reshapes, transposes and
 // stride-1 convolutions, so every tfjs backend can run and differentiate it.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError } from '../model/config.js';
+import { ConfigError } from '../util/configError.js';
 import { ParamStore } from '../model/params.js';
 import { conv2dAuto } from '../model/conv.js';
 import { silu } from '../model/layers.js';

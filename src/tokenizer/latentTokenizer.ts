@@ -3,7 +3,8 @@
 // tokens, as MAR/LDM do), then grouped p×p into tokens in Z-order. Browser-safe: no file access.
 import * as tf from '@tensorflow/tfjs-core';
 import { KLAutoencoder, type KLAutoencoderConfig } from './klAutoencoder.js';
-import { PatchTokenizer, type ImageBatch } from './patchTokenizer.js';
+import { PatchTokenizer } from './patchTokenizer.js';
+import type { ImageBatch } from '../util/imageBatch.js';
 import type { Tokenizer } from './tokenizer.js';
 import { assignVariables } from '../train/weights.js';
 import type { NamedArray } from '../util/safetensors.js';

@@ -2,16 +2,8 @@
 // p*p*C channels. Tokens are laid out in Z-order (Morton), the order every model here generates in.
 import { mortonToRaster } from '../model/zorder.js';
 import type { Tokenizer } from './tokenizer.js';
+import type { ImageBatch } from '../util/imageBatch.js';
 
-/** A batch of images, NHWC values in [-1, 1]. */
-export interface ImageBatch {
-  /** NHWC, values in [-1, 1]. */
-  data: Float32Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-}
 
 /** Pixel patches as tokens (exactly invertible): p×p×C pixels per token on an (S/p)×(S/p) grid. */
 export class PatchTokenizer implements Tokenizer {

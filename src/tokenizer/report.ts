@@ -2,7 +2,7 @@
 // originals in the evaluation feature space, on held-out images, plus a PNG of originals beside
 // reconstructions. Reconstructions go through the same path generation uses: encode → normalise →
 // tokens → decode.
-import type { ImageBatch } from './patchTokenizer.js';
+import type { ImageBatch } from '../util/imageBatch.js';
 import type { Tokenizer } from './tokenizer.js';
 import type { FeatureNet } from '../eval/featureNet.js';
 import { frechetDistance, gaussianOf } from '../eval/metrics.js';

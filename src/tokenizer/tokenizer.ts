@@ -1,5 +1,5 @@
 // What the generators need from a tokenizer: images <-> Morton-ordered continuous tokens on a square grid.
-import type { ImageBatch } from './patchTokenizer.js';
+import type { ImageBatch } from '../util/imageBatch.js';
 
 /** Images to token grids and back (pixel patches or latents). */
 export interface Tokenizer {

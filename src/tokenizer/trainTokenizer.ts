@@ -3,12 +3,12 @@
 // stored in every checkpoint, so any checkpoint is a usable tokenizer.
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError } from '../model/config.js';
+import { ConfigError } from '../util/configError.js';
 import { KLAutoencoder, resolveKLAutoencoderConfig, type KLAutoencoderConfig } from './klAutoencoder.js';
 import { LatentTokenizer, measureLatentStats, type LatentStats } from './latentTokenizer.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { loadTrainingData } from '../data/load.js';
-import type { DataConfig } from '../train/config.js';
+import type { DataConfig } from '../data/dataConfig.js';
 import { AdamW, clipByGlobalNorm, learningRate } from '../train/optimizer.js';
 import { readCheckpointFiles, requireSafetensorsFile, saveCheckpoint } from '../train/checkpoint.js';
 import { assignVariables, exportVariables } from '../train/weights.js';

@@ -1,6 +1,6 @@
 // The training loop: AdamW + warm-up/cosine LR + global-norm clipping + EMA, teacher-forced flow-matching
 // loss, periodic atomic checkpoints and sample grids, exact resume (weights, moments, RNG, data cursor).
-import { ConfigError } from '../model/config.js';
+import { ConfigError } from '../util/configError.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { createGenerator } from '../model/factory.js';

@@ -1,5 +1,5 @@
 // Images in [-1, 1] (NHWC) laid out as one RGBA grid: no Node APIs, so the browser entry and canvases use it too.
-import type { ImageBatch } from '../tokenizer/patchTokenizer.js';
+import type { ImageBatch } from './imageBatch.js';
 
 /** Lays `images` out in a grid (`cols` per row, 2-pixel gutters) as RGBA bytes. */
 export function gridRgba(images: ImageBatch, cols: number, gutter = 2, scale = 1): { width: number; height: number; rgba: Uint8Array } {

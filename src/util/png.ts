@@ -1,7 +1,7 @@
 // PNG grids of images in [-1, 1] (NHWC), and PNG/JPEG decoding for image folders.
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
-import type { ImageBatch } from '../tokenizer/patchTokenizer.js';
+import type { ImageBatch } from './imageBatch.js';
 import { atomicWriteFile } from './atomicWrite.js';
 import { gridRgba } from './imageGrid.js';
 
