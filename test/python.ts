@@ -12,7 +12,7 @@ export function findTorchPython(): string {
     const r = spawnSync(c, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
     if (r.status === 0) return c;
   }
-  throw new Error(`no Python with torch and numpy among ${candidates.join(', ')}: install Debian's python3-torch and python3-numpy (.ci/run does)`);
+  throw new Error(`no Python with torch and numpy among ${candidates.join(', ')}: install Debian's python3-torch and python3-numpy (the README's first command does)`);
 }
 
 /** How the twin's modules are run: from python/, importable, no bytecode left in the checkout. */
