@@ -79,6 +79,12 @@ test('memorisation counts samples closer to a training image than any test image
   assert.deepEqual(r.classHistogram, [20, 20, 0]);
   assert.ok(r.recall < 0.75 && r.perClassRecall! > 0.9, `recall ${r.recall}, per-class ${r.perClassRecall}`);
   assert.ok(scoreSet('all', real, clusters([20, 20, 20], 5), jsDistanceRows).recall > 0.9);
+  // Mode collapse inside a class: every sample of class 0 one point -> that class's pairs are all near-duplicates.
+  const collapsed = clusters([10, 10, 10], 3);
+  for (let i = 0; i < collapsed.features.count; i++) if (collapsed.labels[i] === 0) collapsed.features.data.set(collapsed.features.data.subarray(0, 4), i * 4);
+  const spread = scoreSet('spread', real, clusters([10, 10, 10], 3), jsDistanceRows).nearDuplicates!;
+  const oneMode = scoreSet('collapsed', real, collapsed, jsDistanceRows).nearDuplicates!;
+  assert.ok(Math.abs(oneMode - spread) > 0.2 && oneMode > 1 / 3 - 1e-9, `near-duplicates ${spread} -> ${oneMode}`);
 });
 
 test('crop/resize takes the centre square of a non-square image and box-averages each output pixel', () => {

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setup } from './helpers.js';
-import { densityCoverage, frechetDistance, gaussianOf, inceptionScore, jsDistanceRows, kthNeighbourRadii, memorisationRate, precisionRecall, type FeatureSet } from '../src/eval/metrics.js';
+import { densityCoverage, frechetDistance, gaussianOf, inceptionScore, jsDistanceRows, kthNeighbourRadii, medianPairDistance, memorisationRate, nearDuplicateRate, precisionRecall, type FeatureSet } from '../src/eval/metrics.js';
 import { tfDistanceRows } from '../src/eval/tfDistance.js';
 import { symmetricEigen } from '../src/eval/linalg.js';
 import { Rng } from '../src/util/rng.js';
@@ -86,4 +86,26 @@ test('metric boundaries worked out by hand: ties, zero probabilities, size error
   assert.ok(Math.abs(inceptionScore(oneHot, K, K) - K) < 1e-12, `IS ${inceptionScore(oneHot, K, K)}`);
   const g2 = gaussianOf(set([0, 0, 1, 1, 2, 0], 2)), g3 = gaussianOf(set([0, 0, 0, 1, 1, 1], 3));
   assert.throws(() => frechetDistance(g2, g3), /feature sizes differ \(2 vs 3\)/);
+});
+
+// The near-duplicate measure of mode collapse (issue #49), on sets built so the answer is known, with both
+// distance paths (float64 JS, float32 tfjs as nestar eval uses).
+test('near-duplicate pairs: all equal -> 1, all distinct -> 0, a worked mixed case, per class', () => {
+  for (const rows of [jsDistanceRows, tfDistanceRows()]) {
+    const equal = set(Array.from({ length: 8 }, () => [3, -1, 2]).flat(), 3);
+    assert.equal(nearDuplicateRate(equal, new Int32Array(8), 0.5, rows), 1);
+    const distinct = set(Array.from({ length: 8 }, (_, i) => [10 * i, 0, 0]).flat(), 3);
+    assert.equal(nearDuplicateRate(distinct, new Int32Array(8), 0.5, rows), 0);
+    // Class 0: three copies of one point and one far point (3 of 6 pairs close); class 1: two far points (0 of 1);
+    // class 2 has one row (not scored). Mean over the two scored classes: 0.25.
+    const mixed = set([0, 0, 0, 0, 0, 0, 9, 9, 50, 50, 80, 80, 5, 5], 2);
+    assert.ok(Math.abs(nearDuplicateRate(mixed, Int32Array.from([0, 0, 0, 0, 1, 1, 2]), 1, rows)! - 0.25) < 1e-12);
+    // Unlabelled rows (-1) are one group; a pair exactly at the threshold counts as close.
+    assert.equal(nearDuplicateRate(set([0, 1, 5], 1), Int32Array.from([-1, -1, -1]), 1, rows), 1 / 3);
+    assert.equal(nearDuplicateRate(set([0, 1], 1), Int32Array.from([0, 1]), 1, rows), null);
+  }
+  // Pairwise distances of 0, 1, 3 on a line: 1, 3, 2 -> median 2; with two rows the one distance.
+  assert.equal(medianPairDistance(set([0, 1, 3], 1)), 2);
+  assert.equal(medianPairDistance(set([0, 4], 1)), 4);
+  assert.throws(() => medianPairDistance(set([1], 1)), /at least 2 rows, got 1/);
 });

@@ -6,7 +6,7 @@ import { datasetName, loadSplits } from '../data/load.js';
 import { loadImageFolder } from '../data/imageFolder.js';
 import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
 import { backgroundRgb, defaultChannels, resolveRunConfig, type DataConfig } from '../train/config.js';
-import { checkComparable, checkpointHash, embed, reportMarkdown, CLASS_CHOICE, proportionalClasses, realDataRow, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
+import { checkComparable, checkpointHash, embed, reportMarkdown, CLASS_CHOICE, NEAR_DUPLICATE_RULE, nearDuplicateThresholds, proportionalClasses, realDataRow, scoreSet, type Embedded, type MetricRow, type Report } from '../eval/evaluate.js';
 import { nearestDistances } from '../eval/metrics.js';
 import { tfDistanceRows } from '../eval/tfDistance.js';
 import { loadPipeline } from '../pipeline.js';
@@ -142,7 +142,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
     featureNet: { sha256: net.hash(), testAccuracy: accuracy, layer: 'penultimate fully connected layer (128, after ReLU)', dataset: netData.name },
     source, settings: { n, seed: settings.seed, ...(source.checkpoint ? { solver: settings.solver, odeSteps: settings.odeSteps, cfg: cfgs, cfgSchedule: settings.cfgSchedule, temperature: settings.temperature, batch, classes: CLASS_CHOICE,
       ...(settings.cfgInterval ? { cfgInterval: settings.cfgInterval } : {}), ...(settings.timeShift !== undefined ? { timeShift: settings.timeShift } : {}), ...(settings.sdeNoise !== undefined ? { sdeNoise: settings.sdeNoise } : {}) } : {}) },
-    rows: rowsOut, realData, date: new Date().toISOString(),
+    rows: rowsOut, realData, nearDuplicates: { thresholds: nearDuplicateThresholds(real, rows), rule: NEAR_DUPLICATE_RULE }, date: new Date().toISOString(),
   };
   const others: Report[] = [];
   if (compareReport) {

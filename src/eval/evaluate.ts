@@ -9,8 +9,8 @@ import { evenlySpaced, type ImageDataset } from '../data/dataset.js';
 import type { ImageBatch } from '../util/imageBatch.js';
 import { FEATURE_DIM, FeatureNet } from './featureNet.js';
 import {
-  densityCoverage, frechetDistance, gaussianOf, inceptionScore, memorisationRate, nearestDistances, precisionRecall,
-  type DistanceRows, type FeatureSet,
+  densityCoverage, frechetDistance, gaussianOf, inceptionScore, medianPairDistance, memorisationRate, NEAR_DUPLICATE_FRACTION,
+  nearDuplicateRate, nearestDistances, precisionRecall, type DistanceRows, type FeatureSet,
 } from './metrics.js';
 
 export interface Embedded { features: FeatureSet; probs: Float32Array; labels: Int32Array; classes: number }
@@ -20,6 +20,29 @@ export interface MetricRow {
   fd: number; is: number; precision: number; recall: number; density: number; coverage: number;
   perClassRecall: number | null; perClassCoverage: number | null; classHistogram: number[];
   memorisation: number | null; samplingSeconds?: number;
+  /** Per-class fraction of near-duplicate pairs (nearDuplicateThreshold); absent in reports made before it. */
+  nearDuplicates?: number | null;
+}
+
+const thresholds = new WeakMap<FeatureSet, number[]>();
+/**
+ * The near-duplicate distance of each class of a report: a fixed fraction of the median pairwise distance among the
+ * reference set's images of that class (classes are far apart, so one global scale would call every pair of a class
+ * close), indexed by class, with the whole reference set's value last for unlabelled samples and classes with fewer
+ * than two reference images.
+ */
+export function nearDuplicateThresholds(real: Embedded, rows: DistanceRows): number[] {
+  let t = thresholds.get(real.features);
+  if (t === undefined) {
+    const all = NEAR_DUPLICATE_FRACTION * medianPairDistance(real.features, 1000, rows);
+    t = Array.from({ length: real.classes }, (_, c) => {
+      const of = subsetRows(real, (i) => real.labels[i] === c);
+      return of.count >= 2 ? NEAR_DUPLICATE_FRACTION * medianPairDistance(of, 1000, rows) : all;
+    });
+    t.push(all);
+    thresholds.set(real.features, t);
+  }
+  return t;
 }
 
 export function embed(net: FeatureNet, images: ImageBatch, labels: Int32Array): Embedded {
@@ -108,6 +131,7 @@ export function scoreSet(label: string, real: Embedded, gen: Embedded, rows: Dis
       classesScored++;
     }
   }
+  const dupThresholds = nearDuplicateThresholds(real, rows);
   const hist = new Array<number>(K).fill(0);
   for (let i = 0; i < gen.features.count; i++) {
     let best = 0;
@@ -122,6 +146,7 @@ export function scoreSet(label: string, real: Embedded, gen: Embedded, rows: Dis
     perClassRecall: classesScored ? recallSum / classesScored : null, perClassCoverage: classesScored ? coverageSum / classesScored : null,
     classHistogram: hist,
     memorisation: memo ? memorisationRate(nearestDistances(gen.features, memo.train, rows), memo.testToTrain).rate : null,
+    nearDuplicates: nearDuplicateRate(gen.features, gen.labels, (c) => dupThresholds[c < 0 || c >= K ? K : c]!, rows),
   };
 }
 
@@ -147,8 +172,13 @@ export interface Report {
     classes?: string };
   rows: MetricRow[];
   realData: MetricRow;
+  /** How rows' nearDuplicates were counted (absent in reports made before it). */
+  nearDuplicates?: { thresholds: number[]; rule: string };
   date: string;
 }
+
+/** The rule behind MetricRow.nearDuplicates, as reports state it. */
+export const NEAR_DUPLICATE_RULE = `pairs of one class no further apart than ${NEAR_DUPLICATE_FRACTION} x the median pairwise distance of the reference images of that class (thresholds by class, the last for unlabelled samples), averaged over classes`;
 
 export function reportMarkdown(r: Report, others: Report[] = []): string {
   const all = [r, ...others];
@@ -160,11 +190,13 @@ export function reportMarkdown(r: Report, others: Report[] = []): string {
     `- settings: N = ${r.settings.n}, seed ${r.settings.seed}` + (r.settings.solver ? `, ${r.settings.solver} with ${r.settings.odeSteps} ODE steps, CFG ${r.settings.cfg?.join(', ')} (${r.settings.cfgSchedule}), temperature ${r.settings.temperature}`
       + (r.settings.cfgInterval ? `, guidance interval [${r.settings.cfgInterval.join(', ')}]` : '') + (r.settings.timeShift !== undefined ? `, time shift ${r.settings.timeShift}` : '')
       + (r.settings.sdeNoise !== undefined ? `, SDE noise ${r.settings.sdeNoise}` : '') + (r.settings.classes ? `, classes ${r.settings.classes}` : '') : ''),
+    ...(r.nearDuplicates ? [`- near-duplicate pairs: ${r.nearDuplicates.rule} (thresholds ${r.nearDuplicates.thresholds.map((t) => t.toFixed(3)).join(', ')})`] : []),
     `- command: \`${r.command}\``, '',
-    '| set | N | CFG | FD ↓ | IS ↑ | precision | recall | density | coverage | per-class recall | per-class coverage | memorised | sampling s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
+    '| set | N | CFG | FD ↓ | IS ↑ | precision | recall | density | coverage | per-class recall | per-class coverage | memorised | near-duplicate pairs | sampling s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   const row = (m: MetricRow, tag = '') => `| ${m.label}${tag} | ${m.n} | ${m.cfg ?? '–'} | ${fmt(m.fd, 2)} | ${fmt(m.is, 2)} | ${fmt(m.precision)} | ${fmt(m.recall)} | ${fmt(m.density)} | ${fmt(m.coverage)} | ` +
-    `${fmt(m.perClassRecall)} | ${fmt(m.perClassCoverage)} | ${m.memorisation === null ? '–' : (100 * m.memorisation).toFixed(2) + ' %'} | ${m.samplingSeconds === undefined ? '–' : m.samplingSeconds.toFixed(1)} |`;
+    `${fmt(m.perClassRecall)} | ${fmt(m.perClassCoverage)} | ${m.memorisation === null ? '–' : (100 * m.memorisation).toFixed(2) + ' %'} | ` +
+    `${m.nearDuplicates === null || m.nearDuplicates === undefined ? '–' : (100 * m.nearDuplicates).toFixed(2) + ' %'} | ${m.samplingSeconds === undefined ? '–' : m.samplingSeconds.toFixed(1)} |`;
   for (const rep of all) for (const m of rep.rows) lines.push(row(m, rep === r ? '' : ` (${rep.source.method ?? rep.source.samplesDir})`));
   lines.push(row(r.realData));
   lines.push('', 'Class histogram of samples (feature-net predictions):', '');

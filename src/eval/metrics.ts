@@ -140,3 +140,55 @@ export function memorisationRate(samplesToTrain: Float64Array, testToTrain: Floa
   for (const d of samplesToTrain) if (d < threshold) c++;
   return { rate: c / samplesToTrain.length, threshold };
 }
+
+/** Near-duplicate threshold as a fraction of the reference set's median pairwise distance (see nearDuplicateRate). */
+export const NEAR_DUPLICATE_FRACTION = 0.1;
+
+/**
+ * Median distance between two different rows of `x`, over at most `maxRows` rows evenly spaced (the scale the
+ * near-duplicate threshold is a fraction of: the same for every row of a report, since it is read off the reference).
+ */
+export function medianPairDistance(x: FeatureSet, maxRows = 1000, rows: DistanceRows = jsDistanceRows): number {
+  const m = Math.min(x.count, maxRows);
+  if (m < 2) throw new Error(`the median pair distance needs at least 2 rows, got ${x.count}`);
+  const sub = pickRows(x, Array.from({ length: m }, (_, i) => Math.floor((i * x.count) / m)));
+  const d = new Float64Array((m * (m - 1)) / 2);
+  let k = 0;
+  rows(sub, sub, (i, row) => { for (let j = i + 1; j < m; j++) d[k++] = row[j]!; });
+  d.sort();
+  const mid = d.length >> 1;
+  return Math.sqrt(Math.max(0, d.length % 2 ? d[mid]! : (d[mid - 1]! + d[mid]!) / 2));
+}
+
+function pickRows(x: FeatureSet, idx: number[]): FeatureSet {
+  const F = x.dim, data = new Float64Array(idx.length * F);
+  idx.forEach((j, r) => { for (let f = 0; f < F; f++) data[r * F + f] = x.data[j * F + f]!; });
+  return { data, count: idx.length, dim: F };
+}
+
+/**
+ * Mode collapse inside a class: for each class (label; unlabelled rows, label < 0, form one group) with two or
+ * more rows, the fraction of its pairs no further apart than the class's threshold (a number for every class, or
+ * one per class), averaged over those classes. All rows equal → 1; all rows further apart than the threshold → 0;
+ * null when no class has two rows.
+ */
+export function nearDuplicateRate(x: FeatureSet, labels: ArrayLike<number>, threshold: number | ((label: number) => number), rows: DistanceRows = jsDistanceRows): number | null {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < x.count; i++) {
+    const c = labels[i]! < 0 ? -1 : labels[i]!;
+    if (!groups.has(c)) groups.set(c, []);
+    groups.get(c)!.push(i);
+  }
+  let sum = 0, scored = 0;
+  for (const [c, idx] of groups) {
+    const n = idx.length;
+    if (n < 2) continue;
+    const t = typeof threshold === 'number' ? threshold : threshold(c), t2 = t * t;
+    let close = 0;
+    const sub = pickRows(x, idx);
+    rows(sub, sub, (i, row) => { for (let j = i + 1; j < n; j++) if (row[j]! <= t2) close++; });
+    sum += close / ((n * (n - 1)) / 2);
+    scored++;
+  }
+  return scored ? sum / scored : null;
+}
