@@ -9,6 +9,7 @@ import { tokenizerReport, writeReconstructionGrid } from '../tokenizer/report.js
 import { tokenizerFingerprint, writeLatentCache } from '../tokenizer/latentCache.js';
 import type { LatentTokenizer } from '../tokenizer/latentTokenizer.js';
 import { FeatureNet } from '../eval/featureNet.js';
+import { checkPerceptualNet } from '../tokenizer/perceptualLoss.js';
 import type { DataConfig } from '../train/config.js';
 import { atomicWriteFile } from '../util/atomicWrite.js';
 import { defaultFeatureDir, ensureFeatureNet } from '../eval/featureNets.js';
@@ -20,7 +21,11 @@ import { PatchTokenizer } from '../tokenizer/patchTokenizer.js';
 
 export const TRAIN_TOKENIZER_HELP = `nestar train-tokenizer [--data mnist|FOLDER] [--image-size 32] [--channels 1|3] [--limit N] [--out runs/tokenizer]
   [--resume] [--factor 4|8] [--latent-channels 4] [--width 48] [--steps 2000] [--batch-size 64] [--lr 2e-3] [--recon l1|l2]
-  [--kl-weight 1e-4] [--perceptual-weight 0] [--features runs/features/mnist] [--report-n 1000] [--checkpoint-every 250] [--seed 0] [--backend B]`;
+  [--kl-weight 1e-4] [--decoder-width W] [--perceptual-weight 0 [--perceptual-net DIR]] [--disc-weight 0] [--disc-start 0] [--disc-width 32]
+  [--features DIR] [--report-n 1000] [--checkpoint-every 250] [--seed 0] [--backend B]
+  --perceptual-net: a classifier trained here on the training split that is NOT the evaluation net (default: the
+  dataset's evaluation net folder + '-perceptual', trained with seed 1 when missing); --features: the evaluation net of
+  the final report. --disc-weight > 0 adds a patch discriminator (hinge loss) from step --disc-start on.`;
 export const EVAL_TOKENIZER_HELP = 'nestar eval-tokenizer --tokenizer DIR [--n 1000] [--features runs/features/mnist] [--out DIR] [--backend B]';
 export const ENCODE_HELP = `nestar encode --tokenizer DIR --out latents.safetensors [--data mnist|FOLDER] [--patch 1] [--limit N] [--backend B]
 nestar encode --config run.json --out tokens.safetensors [--data mnist|emoji|FOLDER] [--backend B]
@@ -52,6 +57,26 @@ function featureNetFor(data: DataConfig, dir: string | undefined): FeatureNet | 
   }
 }
 
+/**
+ * The perceptual net of a tokenizer run: `dir` (--perceptual-net), or the dataset's evaluation-net folder with
+ * '-perceptual' appended, trained there with seed 1 when missing. Never the evaluation net itself (same weights).
+ */
+function perceptualNetFor(data: DataConfig, dir: string | boolean | undefined): { net: FeatureNet; dir: string } {
+  const evalDir = defaultFeatureDir(data);
+  const pdir = typeof dir === 'string' ? resolve(dir) : `${evalDir}-perceptual`;
+  const { net } = ensureFeatureNet(pdir, data, { seed: 1, allowOther: typeof dir === 'string' });
+  const evalHash = existsSync(join(evalDir, 'feature-net.safetensors')) ? FeatureNet.load(evalDir) : undefined;
+  try {
+    checkPerceptualNet({ hash: net.hash(), dir: pdir }, evalHash ? { hash: evalHash.hash(), dir: evalDir } : undefined);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  } finally {
+    evalHash?.dispose();
+  }
+  return { net, dir: pdir };
+}
+
 function writeReport(tok: LatentTokenizer, data: DataConfig, n: number, featuresDir: string | undefined, outDir: string, extra: Record<string, unknown>): void {
   const images = heldOut(data, n);
   const net = featureNetFor(data, featuresDir);
@@ -72,7 +97,9 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { data: { type: 'string' }, 'image-size': { type: 'string' }, channels: { type: 'string' }, limit: { type: 'string' },
     out: { type: 'string' }, resume: { type: 'boolean' }, factor: { type: 'string' }, 'latent-channels': { type: 'string' }, width: { type: 'string' },
     steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, recon: { type: 'string' }, 'kl-weight': { type: 'string' },
-    'perceptual-weight': { type: 'string' }, features: { type: 'string' }, 'report-n': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+    'perceptual-weight': { type: 'string' }, 'perceptual-net': { type: 'string' }, 'disc-weight': { type: 'string' }, 'disc-start': { type: 'string' },
+    'disc-width': { type: 'string' }, 'decoder-width': { type: 'string' },
+    features: { type: 'string' }, 'report-n': { type: 'string' }, 'checkpoint-every': { type: 'string' },
     seed: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(TRAIN_TOKENIZER_HELP);
   const runDir = resolve(typeof a.out === 'string' ? a.out : 'runs/tokenizer');
@@ -82,8 +109,8 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
   let trainer: TokenizerTrainer;
   if (a.resume) {
     const prev = readTokenizerRunConfig(runDir);
-    const perceptual = prev.train.perceptualWeight > 0;
-    trainer = TokenizerTrainer.resume(runDir, { backendName: name, steps, features: perceptual ? FeatureNet.load(featuresDir ?? defaultFeatureDir(prev.data)) : undefined });
+    const perceptual = prev.train.perceptualWeight > 0 ? perceptualNetFor(prev.data, a['perceptual-net']) : undefined;
+    trainer = TokenizerTrainer.resume(runDir, { backendName: name, steps, perceptual });
     console.error(`resuming ${runDir} at step ${trainer.step}`);
   } else {
     if (existsSync(join(runDir, 'latest.json'))) throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
@@ -96,6 +123,10 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
     set(tokenizer, 'factor', num(a.factor, 'factor', { int: true, min: 2 }));
     set(tokenizer, 'latentChannels', num(a['latent-channels'], 'latent-channels', { int: true, min: 1 }));
     set(tokenizer, 'width', num(a.width, 'width', { int: true, min: 1 }));
+    set(tokenizer, 'decoderWidth', num(a['decoder-width'], 'decoder-width', { int: true, min: 1 }));
+    set(train, 'discWeight', num(a['disc-weight'], 'disc-weight', { min: 0 }));
+    set(train, 'discStart', num(a['disc-start'], 'disc-start', { int: true, min: 0 }));
+    set(train, 'discWidth', num(a['disc-width'], 'disc-width', { int: true, min: 1 }));
     set(train, 'steps', steps);
     set(train, 'batchSize', num(a['batch-size'], 'batch-size', { int: true, min: 1 }));
     set(train, 'lr', num(a.lr, 'lr', { min: 0 }));
@@ -105,13 +136,14 @@ export async function trainTokenizerCommand(argv: string[]): Promise<void> {
     set(train, 'checkpointEvery', num(a['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }));
     set(train, 'seed', num(a.seed, 'seed', { int: true, min: 0 }));
     const config: TokenizerRunConfig = resolveTokenizerRunConfig({ data: data as Partial<DataConfig>, tokenizer, train });
-    const features = config.train.perceptualWeight > 0 ? ensureFeatureNet(featuresDir ?? defaultFeatureDir(config.data), config.data, { allowOther: featuresDir !== undefined }).net : undefined;
-    trainer = TokenizerTrainer.create(config, runDir, { backendName: name, features });
+    const perceptual = config.train.perceptualWeight > 0 ? perceptualNetFor(config.data, a['perceptual-net']) : undefined;
+    trainer = TokenizerTrainer.create(config, runDir, { backendName: name, perceptual });
   }
   const c = trainer.config;
   console.error(`tokenizer: KL autoencoder, factor ${c.tokenizer.factor}, ${c.tokenizer.latentChannels} latent channels, ${trainer.ae.params.count().toLocaleString()} parameters`);
   const bar = new ProgressBar(c.train.steps, 'tokenizer', trainer.step);
-  await trainer.run((l) => bar.update(l.step, { recon: l.recon.toFixed(4), kl: l.kl.toFixed(3) }));
+  await trainer.run((l) => bar.update(l.step, { recon: l.recon.toFixed(4), kl: l.kl.toFixed(3),
+    ...(l.perceptual !== undefined ? { perc: l.perceptual.toFixed(4) } : {}), ...(l.disc !== undefined ? { disc: l.disc.toFixed(3) } : {}) }));
   console.log(`checkpoint: ${join(runDir, 'latest.json')}`);
   const tok = trainer.tokenizer();
   writeReport(tok, c.data, num(a['report-n'], 'report-n', { int: true, min: 1 }) ?? 1000, featuresDir, join(runDir, 'report'), { tokenizer: runDir, step: trainer.step, backend: name });

@@ -45,6 +45,13 @@ export class FeatureNet {
     return { features, logits: applyLinear(this.out, features) as tf.Tensor2D };
   }
 
+  /** The two convolutions' ReLU activations (before pooling): [N, S, S, 32] and [N, S/2, S/2, 64]; the layers a perceptual loss compares. */
+  convActivations(x_NHWC: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+    const a1 = tf.relu(tf.add(conv(x_NHWC, this.c1w as tf.Tensor4D), this.c1b)) as tf.Tensor4D;
+    const a2 = tf.relu(tf.add(conv(tf.maxPool(a1, 2, 2, 'valid'), this.c2w as tf.Tensor4D), this.c2b)) as tf.Tensor4D;
+    return [a1, a2];
+  }
+
   /** SHA-256 of the safetensors bytes of the weights. */
   hash(): string {
     return createHash('sha256').update(this.weightBytes()).digest('hex');

@@ -18,6 +18,8 @@ export interface KLAutoencoderConfig {
   latentChannels: number;
   /** Hidden channels of the convolutions. */
   width: number;
+  /** Hidden channels of the decoder's convolutions (default: width); a wider decoder reconstructs more detail. */
+  decoderWidth?: number;
   seed: number;
 }
 
@@ -28,6 +30,9 @@ export function resolveKLAutoencoderConfig(input: Partial<KLAutoencoderConfig>):
   const c = { ...defaultKLAutoencoderConfig, ...input };
   for (const f of ['imageSize', 'channels', 'factor', 'latentChannels', 'width'] as const) {
     if (!Number.isInteger(c[f]) || c[f] < 1) throw new ConfigError(`tokenizer.${f} must be a positive integer, got ${JSON.stringify(c[f])}`);
+  }
+  if (c.decoderWidth !== undefined && (!Number.isInteger(c.decoderWidth) || c.decoderWidth < 1)) {
+    throw new ConfigError(`tokenizer.decoderWidth must be a positive integer, got ${JSON.stringify(c.decoderWidth)}`);
   }
   if (c.factor < 2 || (c.factor & (c.factor - 1)) !== 0) throw new ConfigError(`tokenizer.factor must be a power of 2 such as 4 or 8, got ${c.factor}`);
   if (c.imageSize % c.factor !== 0) throw new ConfigError(`tokenizer.factor ${c.factor} must divide the image size ${c.imageSize}`);
@@ -71,10 +76,11 @@ export class KLAutoencoder {
     this.enc.push(conv('enc.in', C, W));
     for (let s = 0; s < this.stages; s++) this.enc.push(conv(`enc.down${s}.a`, 4 * W, W), conv(`enc.down${s}.b`, W, W));
     this.enc.push(conv('enc.out', W, 2 * Z));
-    // Decoder: in → per stage (conv, conv to 4W, depth-to-space) → out.
-    this.dec.push(conv('dec.in', Z, W));
-    for (let s = 0; s < this.stages; s++) this.dec.push(conv(`dec.up${s}.a`, W, W), conv(`dec.up${s}.b`, W, 4 * W));
-    this.dec.push(conv('dec.out', W, C));
+    // Decoder: in → per stage (conv, conv to 4D, depth-to-space) → out, D hidden channels.
+    const D = this.config.decoderWidth ?? W;
+    this.dec.push(conv('dec.in', Z, D));
+    for (let s = 0; s < this.stages; s++) this.dec.push(conv(`dec.up${s}.a`, D, D), conv(`dec.up${s}.b`, D, 4 * D));
+    this.dec.push(conv('dec.out', D, C));
   }
 
   get latentSize(): number { return this.config.imageSize / this.config.factor; }
@@ -108,10 +114,10 @@ export class KLAutoencoder {
 
   /**
    * Training loss: reconstruction (L1 or L2, mean per pixel) of a posterior sample + klWeight · KL to N(0, I)
-   * (mean per latent element) + optional perceptual term (mean squared distance of `features` of the
-   * reconstruction and the original).
+   * (mean per latent element) + each extra term's weight · its value on (reconstruction, original) — the
+   * perceptual and adversarial terms (perceptualLoss.ts, patchDiscriminator.ts). Returns the reconstruction too.
    */
-  loss(x: tf.Tensor4D, rng: Rng, opts: { recon: 'l1' | 'l2'; klWeight: number; perceptualWeight?: number; features?: (x: tf.Tensor4D) => tf.Tensor2D }): { total: tf.Scalar; recon: tf.Scalar; kl: tf.Scalar; perceptual: tf.Scalar | null } {
+  loss(x: tf.Tensor4D, rng: Rng, opts: { recon: 'l1' | 'l2'; klWeight: number; terms?: Array<{ weight: number; f: (y: tf.Tensor4D, x: tf.Tensor4D) => tf.Scalar }> }): { total: tf.Scalar; recon: tf.Scalar; kl: tf.Scalar; terms: tf.Scalar[]; y: tf.Tensor4D } {
     const { mean, logvar } = this.encode(x);
     const eps = tf.randomNormal(mean.shape, 0, 1, 'float32', rng.seed());
     const z = tf.add(mean, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps)) as tf.Tensor4D;
@@ -120,12 +126,13 @@ export class KLAutoencoder {
     const recon = tf.mean(opts.recon === 'l1' ? tf.abs(diff) : tf.square(diff)) as tf.Scalar;
     const kl = tf.mul(0.5, tf.mean(tf.sub(tf.add(tf.square(mean), tf.exp(logvar)), tf.add(1, logvar)))) as tf.Scalar;
     let total = tf.add(recon, tf.mul(kl, opts.klWeight)) as tf.Scalar;
-    let perceptual: tf.Scalar | null = null;
-    if (opts.perceptualWeight && opts.features) {
-      perceptual = tf.mean(tf.square(tf.sub(opts.features(y), opts.features(x)))) as tf.Scalar;
-      total = tf.add(total, tf.mul(perceptual, opts.perceptualWeight)) as tf.Scalar;
+    const terms: tf.Scalar[] = [];
+    for (const term of opts.terms ?? []) {
+      const v = term.f(y, x);
+      terms.push(v);
+      total = tf.add(total, tf.mul(v, term.weight)) as tf.Scalar;
     }
-    return { total, recon, kl, perceptual };
+    return { total, recon, kl, terms, y };
   }
 
   /** Frees the autoencoder's variables. */

@@ -17,12 +17,22 @@ import { Rng, type RngState } from '../util/rng.js';
 import { DataCursor } from '../train/dataCursor.js';
 import type { FeatureNet } from '../eval/featureNet.js';
 import { readTokenizerSource, TOKENIZER_FORMAT, type TokenizerSource } from './checkpointInfo.js';
+import { perceptualDistance } from './perceptualLoss.js';
+import { PatchDiscriminator } from './patchDiscriminator.js';
 
 export { TOKENIZER_FORMAT };
 
 export interface TokenizerTrainConfig {
   steps: number; batchSize: number; lr: number; warmupSteps: number; minLrRatio: number; weightDecay: number;
-  beta1: number; beta2: number; gradClip: number; recon: 'l1' | 'l2'; klWeight: number; perceptualWeight: number;
+  beta1: number; beta2: number; gradClip: number; recon: 'l1' | 'l2'; klWeight: number;
+  /** Weight of the perceptual term (perceptualLoss.ts; needs a perceptual net, never the evaluation net); 0 = off. */
+  perceptualWeight: number;
+  /** Weight of the adversarial term (patchDiscriminator.ts); 0 = off, and no discriminator is built or saved. */
+  discWeight: number;
+  /** First step at which the discriminator trains and the adversarial term applies (LDM starts it late). */
+  discStart: number;
+  /** Hidden channels of the discriminator's first convolution (doubling twice). */
+  discWidth: number;
   seed: number; checkpointEvery: number; keepCheckpoints: number;
   /** Training images used to measure the latent statistics. */
   statsImages: number;
@@ -33,7 +43,7 @@ export interface TokenizerRunConfig { tokenizer: KLAutoencoderConfig; data: Data
 
 export const defaultTokenizerTrainConfig: TokenizerTrainConfig = {
   steps: 2000, batchSize: 64, lr: 2e-3, warmupSteps: 50, minLrRatio: 0.05, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1,
-  recon: 'l1', klWeight: 1e-4, perceptualWeight: 0, seed: 0, checkpointEvery: 250, keepCheckpoints: 2, statsImages: 5000,
+  recon: 'l1', klWeight: 1e-4, perceptualWeight: 0, discWeight: 0, discStart: 0, discWidth: 32, seed: 0, checkpointEvery: 250, keepCheckpoints: 2, statsImages: 5000,
 };
 
 /** A tokenizer run config with defaults filled and every field checked. */
@@ -43,11 +53,12 @@ export function resolveTokenizerRunConfig(input: { tokenizer?: Partial<KLAutoenc
   }
   const data: DataConfig = { source: 'mnist', imageSize: 32, channels: 1, ...input.data };
   const train: TokenizerTrainConfig = { ...defaultTokenizerTrainConfig, ...input.train };
-  for (const f of ['steps', 'batchSize', 'checkpointEvery', 'keepCheckpoints', 'statsImages'] as const) {
+  for (const f of ['steps', 'batchSize', 'checkpointEvery', 'keepCheckpoints', 'statsImages', 'discWidth'] as const) {
     if (!Number.isInteger(train[f]) || train[f] < 1) throw new ConfigError(`train.${f} must be a positive integer, got ${JSON.stringify(train[f])}`);
   }
+  if (!Number.isInteger(train.discStart) || train.discStart < 0) throw new ConfigError(`train.discStart must be a non-negative integer, got ${JSON.stringify(train.discStart)}`);
   if (!Number.isInteger(train.seed) || train.seed < 0) throw new ConfigError(`train.seed must be a non-negative integer, got ${JSON.stringify(train.seed)}`);
-  for (const f of ['lr', 'klWeight', 'perceptualWeight', 'weightDecay', 'gradClip'] as const) {
+  for (const f of ['lr', 'klWeight', 'perceptualWeight', 'discWeight', 'weightDecay', 'gradClip'] as const) {
     if (typeof train[f] !== 'number' || !(train[f] >= 0) || (f === 'lr' && train.lr === 0)) throw new ConfigError(`train.${f} must be ${f === 'lr' ? 'positive' : 'non-negative'}, got ${JSON.stringify(train[f])}`);
   }
   if (train.recon !== 'l1' && train.recon !== 'l2') throw new ConfigError(`train.recon must be 'l1' or 'l2', got ${JSON.stringify(train.recon)}`);
@@ -60,6 +71,10 @@ export interface TokenizerState {
   config: TokenizerRunConfig;
   step: number;
   optimizer: { t: number };
+  /** The discriminator's optimiser step count (runs with train.discWeight > 0). */
+  discOptimizer?: { t: number };
+  /** The perceptual net the run was trained with (runs with train.perceptualWeight > 0). */
+  perceptualNet?: { dir: string; sha256: string };
   rng: { data: RngState; noise: RngState; epochStart: RngState };
   data: { epoch: number; cursor: number };
   losses: Array<[number, number, number]>;
@@ -69,7 +84,20 @@ export interface TokenizerState {
   savedAt: string;
 }
 
-export interface TokenizerStepLog { step: number; loss: number; recon: number; kl: number; lr: number }
+export interface TokenizerStepLog {
+  step: number; loss: number; recon: number; kl: number; lr: number;
+  /** The perceptual and adversarial terms and the discriminator's loss, when they are on. */
+  perceptual?: number; adversarial?: number; disc?: number;
+}
+
+/** What a tokenizer trainer is given besides its config. */
+export interface TokenizerTrainerOptions {
+  data?: ImageDataset;
+  /** The perceptual net (needed when train.perceptualWeight > 0; checkPerceptualNet refuses the evaluation net). */
+  perceptual?: { net: FeatureNet; dir: string };
+  backendName?: string;
+  warn?: (m: string) => void;
+}
 
 /** Trains the KL autoencoder tokenizer with resumable checkpoints. */
 export class TokenizerTrainer {
@@ -81,36 +109,46 @@ export class TokenizerTrainer {
   private cursor: DataCursor;
   private rngNoise: Rng;
   private readonly release: () => void;
-  private readonly features?: FeatureNet;
+  private readonly perceptual?: { net: FeatureNet; dir: string };
+  private readonly disc?: PatchDiscriminator;
+  private readonly discOptimizer?: AdamW;
   private readonly backendName: string;
 
-  private constructor(readonly config: TokenizerRunConfig, readonly runDir: string, opts: { data?: ImageDataset; features?: FeatureNet; backendName?: string; warn?: (m: string) => void }) {
+  private constructor(readonly config: TokenizerRunConfig, readonly runDir: string, opts: TokenizerTrainerOptions) {
     this.data = opts.data ?? loadTrainingData(config.data, opts.warn);
     const { imageSize: S, channels: C } = config.tokenizer;
     if (this.data.height !== S || this.data.channels !== C) throw new Error(`data: images are ${this.data.height}x${this.data.width}x${this.data.channels}, the tokenizer expects ${S}x${S}x${C}`);
-    if (config.train.perceptualWeight > 0 && !opts.features) throw new Error('train.perceptualWeight > 0 needs the feature net (nestar train-features)');
-    this.features = opts.features;
+    if (config.train.perceptualWeight > 0 && !opts.perceptual) throw new Error('train.perceptualWeight > 0 needs a perceptual net (nestar train-features --seed 1 --out DIR, then --perceptual-net DIR)');
+    this.perceptual = config.train.perceptualWeight > 0 ? opts.perceptual : undefined;
     this.backendName = opts.backendName ?? tf.getBackend();
     this.ae = new KLAutoencoder(config.tokenizer);
     const t = config.train;
     this.optimizer = new AdamW(this.ae.params.vars, { beta1: t.beta1, beta2: t.beta2, eps: 1e-8, weightDecay: t.weightDecay });
+    if (t.discWeight > 0) {
+      this.disc = new PatchDiscriminator(config.tokenizer.channels, t.discWidth, t.seed * 2 + 3);
+      this.discOptimizer = new AdamW(this.disc.params.vars, { beta1: 0.5, beta2: t.beta2, eps: 1e-8, weightDecay: 0 });
+    }
     this.cursor = new DataCursor(this.data.count, t.seed * 2 + 1);
     this.rngNoise = new Rng(t.seed * 2 + 2);
     this.release = acquireRunLock(runDir);
   }
   /** A new tokenizer run in `runDir`. */
-  static create(config: TokenizerRunConfig, runDir: string, opts: { data?: ImageDataset; features?: FeatureNet; backendName?: string; warn?: (m: string) => void } = {}): TokenizerTrainer {
+  static create(config: TokenizerRunConfig, runDir: string, opts: TokenizerTrainerOptions = {}): TokenizerTrainer {
     return new TokenizerTrainer(config, runDir, opts);
   }
 
   /** Continues the tokenizer run in `runDir` from its latest checkpoint. */
-  static resume(runDir: string, opts: { data?: ImageDataset; features?: FeatureNet; backendName?: string; steps?: number } = {}): TokenizerTrainer {
+  static resume(runDir: string, opts: TokenizerTrainerOptions & { steps?: number } = {}): TokenizerTrainer {
     const { dir, state, tensors } = readCheckpointFiles<TokenizerState, 'model' | 'optimizer'>(runDir, TOKENIZER_FORMAT, ['model', 'optimizer']);
     const config = resolveTokenizerRunConfig({ ...state.config, train: { ...state.config.train, ...(opts.steps ? { steps: opts.steps } : {}) } });
     const t = new TokenizerTrainer(config, runDir, opts);
     try {
       assignVariables(t.ae.params.vars, tensors.model, `${dir}/model.safetensors`);
       t.optimizer.restore(tensors.optimizer, state.optimizer.t, `${dir}/optimizer.safetensors`);
+      if (t.disc) {
+        assignVariables(t.disc.params.vars, requireSafetensorsFile(join(dir, 'discriminator.safetensors')), `${dir}/discriminator.safetensors`);
+        t.discOptimizer!.restore(requireSafetensorsFile(join(dir, 'discriminatorOptimizer.safetensors')), state.discOptimizer?.t ?? 0, `${dir}/discriminatorOptimizer.safetensors`);
+      }
     } catch (e) {
       t.dispose();
       throw e;
@@ -132,30 +170,46 @@ export class TokenizerTrainer {
     return tf.tensor4d(buf, [B, S, S, C]);
   }
 
-  /** One optimiser step. */
+  /** One optimiser step of the autoencoder, then (from train.discStart on, when it is on) one of the discriminator. */
   trainStep(): TokenizerStepLog {
     const t = this.config.train;
     const x = this.nextBatch();
-    let recon = 0, kl = 0;
-    const features = this.features ? (y: tf.Tensor4D) => this.features!.forward(y).features : undefined;
+    const adversarial = this.disc !== undefined && this.step >= t.discStart;
+    const terms: Array<{ weight: number; f: (y: tf.Tensor4D, x: tf.Tensor4D) => tf.Scalar }> = [];
+    if (this.perceptual) terms.push({ weight: t.perceptualWeight, f: (y, x0) => perceptualDistance(this.perceptual!.net, y, x0) });
+    if (adversarial) terms.push({ weight: t.discWeight, f: (y) => this.disc!.generatorLoss(y) });
+    let recon = 0, kl = 0, termValues: number[] = [], y: tf.Tensor4D | undefined;
     const { value, grads } = this.ae.params.grads(() => {
-      const r = this.ae.loss(x, this.rngNoise, { recon: t.recon, klWeight: t.klWeight, perceptualWeight: t.perceptualWeight, features });
+      const r = this.ae.loss(x, this.rngNoise, { recon: t.recon, klWeight: t.klWeight, terms });
       recon = r.recon.dataSync()[0]!;
       kl = r.kl.dataSync()[0]!;
+      termValues = r.terms.map((v) => v.dataSync()[0]!);
+      if (adversarial) y = tf.keep(r.y);
       return r.total;
     });
     const loss = value.dataSync()[0]!;
     const lr = learningRate(this.step, t.steps, t.lr, t.warmupSteps, t.minLrRatio);
     const norm = clipByGlobalNorm(grads, t.gradClip);
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      tf.dispose([x, value, ...grads.values()]);
+      tf.dispose([x, value, ...grads.values(), ...(y ? [y] : [])]);
       throw new Error(`tokenizer training diverged at step ${this.step} (non-finite loss); lower train.lr`);
     }
     this.optimizer.apply(grads, lr);
-    tf.dispose([x, value, ...grads.values()]);
+    tf.dispose([value, ...grads.values()]);
+    let disc: number | undefined;
+    if (adversarial && y) {
+      // The discriminator sees this step's batch and its reconstruction (before the autoencoder's update).
+      const d = this.disc!.params.grads(() => this.disc!.loss(x, y!));
+      disc = d.value.dataSync()[0]!;
+      clipByGlobalNorm(d.grads, t.gradClip);
+      if (Number.isFinite(disc)) this.discOptimizer!.apply(d.grads, lr);
+      tf.dispose([d.value, ...d.grads.values(), y]);
+    }
+    tf.dispose(x);
     this.step++;
     this.losses.push([this.step, recon, kl]);
-    return { step: this.step, loss, recon, kl, lr };
+    const perceptual = this.perceptual ? termValues[0] : undefined, adv = adversarial ? termValues[terms.length - 1] : undefined;
+    return { step: this.step, loss, recon, kl, lr, ...(perceptual !== undefined ? { perceptual } : {}), ...(adv !== undefined ? { adversarial: adv, disc } : {}) };
   }
 
   /** The current weights as a tokenizer, with latent statistics measured on the training set. */
@@ -176,10 +230,13 @@ export class TokenizerTrainer {
     const cursor = this.cursor.state();
     const state: TokenizerState = {
       format: TOKENIZER_FORMAT, config: this.config, step: this.step, optimizer: { t: this.optimizer.t },
+      ...(this.discOptimizer ? { discOptimizer: { t: this.discOptimizer.t } } : {}),
+      ...(this.perceptual ? { perceptualNet: { dir: this.perceptual.dir, sha256: this.perceptual.net.hash() } } : {}),
       rng: { ...cursor.rng, noise: this.rngNoise.state() }, data: cursor.data, losses: this.losses, stats, backend: this.backendName, savedAt: new Date().toISOString(),
     };
     const opt = this.optimizer.exportMoments();
-    return saveCheckpoint(this.runDir, state, { model: exportVariables(this.ae.params.vars), optimizer: opt }, this.config.train.keepCheckpoints);
+    const disc = this.disc ? { discriminator: exportVariables(this.disc.params.vars), discriminatorOptimizer: this.discOptimizer!.exportMoments() } : {};
+    return saveCheckpoint(this.runDir, state, { model: exportVariables(this.ae.params.vars), optimizer: opt, ...disc }, this.config.train.keepCheckpoints);
   }
 
   /** Trains to the configured steps, checkpointing on schedule. */
@@ -195,6 +252,8 @@ export class TokenizerTrainer {
   dispose(): void {
     this.release();
     this.optimizer.dispose();
+    this.discOptimizer?.dispose();
+    this.disc?.dispose();
     this.ae.dispose();
   }
 }
