@@ -20,6 +20,7 @@ import type { Report } from '../src/eval/evaluate.js';
 import type { ImageDataset } from '../src/data/dataset.js';
 import { loadPipeline } from '../src/pipeline.js';
 import { spawnNestar } from './cliRun.js';
+import { COLOUR_RECIPE, recipeSteps } from '../src/train/recipe.js';
 
 const cli = (args: string[]) => spawnNestar(args);
 
@@ -180,3 +181,23 @@ for (const data of [{ source: 'mnist', imageSize: 32, channels: 1 }, { source: '
     net.dispose();
   });
 }
+
+// The default colour recipe (issue #49): a folder run with no model or training flags trains the measured recipe,
+// sized to the folder, and records what it chose in its config; any model flag means the user's settings instead.
+test('a folder run with no flags records the colour recipe it chose; a model flag replaces it', () => {
+  assert.equal(recipeSteps(100), COLOUR_RECIPE.minSteps, 'a small folder gets the floor');
+  assert.equal(recipeSteps(3403), Math.round((COLOUR_RECIPE.epochs * 3403) / 64 / 100) * 100, 'the measured passes over the data');
+  assert.equal(recipeSteps(1e7), Math.floor((COLOUR_RECIPE.maxHours * 3600) / COLOUR_RECIPE.secondsPerStep / 100) * 100, 'the 8-hour ceiling');
+  const dir = shapesFolder(10), runs = mkdtempSync(join(tmpdir(), 'nestar-recipe-'));
+  const r = cli(['train', '--data', dir, '--out', join(runs, 'a'), '--steps', '2', '--seed', '3']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /recipe: colour-v1 for 18 training images: 2 steps x 64 \(--steps; the recipe's budget is 1200\), expected wall-clock about/);
+  const state = JSON.parse(readFileSync(join(runs, 'a', 'checkpoints', 'step-0000002', 'state.json'), 'utf8')) as { config: { recipe?: { name: string; trainImages: number; steps: number }; model: { width: number; headKind: string }; train: { timeSampling: string; seed: number } } };
+  assert.deepEqual([state.config.recipe?.name, state.config.recipe?.trainImages, state.config.recipe?.steps], ['colour-v1', 18, 2]);
+  assert.deepEqual([state.config.model.width, state.config.model.headKind, state.config.train.timeSampling, state.config.train.seed], [128, 'patch', 'logit-normal', 3]);
+  const own = cli(['train', '--data', dir, '--out', join(runs, 'b'), '--steps', '1', '--width', '16', '--depth', '1', '--heads', '2']);
+  assert.equal(own.status, 0, own.stderr);
+  assert.doesNotMatch(own.stderr, /recipe:/);
+  const ownState = JSON.parse(readFileSync(join(runs, 'b', 'checkpoints', 'step-0000001', 'state.json'), 'utf8')) as { config: { recipe?: unknown; model: { width: number } } };
+  assert.deepEqual([ownState.config.recipe, ownState.config.model.width], [undefined, 16]);
+});

@@ -19,6 +19,9 @@ import { ProgressBar } from './progress.js';
 import { choice, num, parse, UsageError, type Options } from './args.js';
 import { readSamplingFlags, SAMPLING_FLAGS, SAMPLING_USAGE } from './samplingFlags.js';
 import { readConfigFile } from './configFile.js';
+import { colourRecipe } from '../train/recipe.js';
+import { loadTrainingData } from '../data/load.js';
+import type { ImageDataset } from '../data/dataset.js';
 
 const common: Options = { backend: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 
@@ -148,13 +151,35 @@ export async function trainCommand(argv: string[]): Promise<void> {
     console.error(`resuming ${runDir} at step ${trainer.step}` + Object.entries(overrides).map(([k, v]) => `; train.${k} = ${v}`).join(''));
     return runTraining(trainer, runDir);
   }
-  const config = resolveRunConfig(requested);
   if (existsSync(join(runDir, 'latest.json'))) {
     throw new UsageError(`--out ${runDir} already holds a run; pass --resume to continue it or choose another --out`);
   }
-  const trainer = Trainer.create(config, { runDir, backendName: name });
+  // A colour source with no model, tokenizer or training settings gets the measured colour recipe, sized to it.
+  const chosen = RECIPE_BLOCKERS.some((f) => a[f] !== undefined) || input.model || input.train || input.tokenizer || (data.source ?? 'mnist') === 'mnist'
+    ? undefined : chooseRecipe(requested);
+  const config = resolveRunConfig(chosen?.requested ?? requested);
+  const trainer = Trainer.create(config, { runDir, backendName: name, ...(chosen ? { data: chosen.data } : {}) });
   console.error(`model: ${describeGenerator(trainer.model)}; coordination: ${config.coord.mode}`);
   return runTraining(trainer, runDir);
+}
+
+/** Flags that set model, tokenizer or training settings: any of them means the user chose, and no recipe applies.
+ * The budget flags (--steps, --checkpoint-every, --sample-every) and --seed change the recipe's run, not its settings. */
+const RECIPE_BLOCKERS = ['config', 'batch-size', 'micro-batch', 'lr', 'patch', 'tokenizer', 'latents', 'method', 'k', 'n1', 'width', 'depth', 'heads',
+  'head', 'head-width', 'head-depth', 'head-heads', 'order', 'coord', 'noise-max', 'noise-zero-prob', 'prefix-prob', 'prefix-ramp', 'module-weights',
+] as const;
+
+/** The colour recipe for the data `requested` names: its training split is read once (and handed to the trainer). */
+function chooseRecipe(requested: RunConfigInput): { requested: RunConfigInput; data: ImageDataset } {
+  const probe = resolveRunConfig({ data: requested.data });
+  const data = loadTrainingData(probe.data, (m) => console.error(`warning: ${m}`));
+  const { input, record: sized } = colourRecipe(data.count, probe.data.imageSize);
+  const train = { ...input.train, ...requested.train }, steps = train.steps!;
+  const record = { ...sized, steps, expectedHours: Math.round((steps * sized.secondsPerStep) / 360) / 10 };
+  console.error(`recipe: ${record.name} for ${data.count} training images: ${steps} steps x ${train.batchSize}${steps !== sized.steps ? ` (--steps; the recipe's budget is ${sized.steps})` : ''}, ` +
+    `expected wall-clock about ${record.expectedHours} h on 2 cores (${record.secondsPerStep} s a step where it was measured); ` +
+    'a model or training flag other than --steps replaces the recipe with your settings');
+  return { requested: { ...requested, ...input, train, recipe: record }, data };
 }
 
 /** The most images one grid PNG may hold (a bigger grid would not fit in memory as one RGBA buffer). */

@@ -44,6 +44,19 @@ export type TokenizerConfig =
     cache?: string;
   };
 
+/** What a run records about the recipe that set its defaults. */
+export interface RecipeRecord {
+  name: string;
+  /** Training images the recipe was sized for. */
+  trainImages: number;
+  steps: number;
+  /** Seconds a training step took where the recipe was measured (two cores), and the wall-clock that predicts. */
+  secondsPerStep: number;
+  expectedHours: number;
+  /** Where its settings and timing come from. */
+  basis: string;
+}
+
 /** A run's whole config (model, data, tokenizer, train, coordination), saved next to every checkpoint. */
 export interface RunConfig {
   model: ModelConfig;
@@ -52,6 +65,8 @@ export interface RunConfig {
   train: TrainConfig;
   /** Module coordination (issue #11); absent in older checkpoints, which means mode 'none'. */
   coord: CoordConfig;
+  /** The default recipe that chose this run's settings (recipe.ts), when one did; absent otherwise. */
+  recipe?: RecipeRecord;
 }
 
 /** Training settings a config file may leave out. */
@@ -70,6 +85,7 @@ export interface RunConfigInput {
   tokenizer?: { kind?: 'patch' | 'kl'; patch?: number; checkpoint?: string; factor?: number; latentChannels?: number; cache?: string };
   train?: Partial<TrainConfig>;
   coord?: Partial<CoordConfig>;
+  recipe?: RecipeRecord;
 }
 
 function checkNumber(section: string, obj: Record<string, unknown>, field: string, pred: (x: number) => boolean, what: string): void {
@@ -121,7 +137,10 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
     const v = input[sec];
     if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) throw new ConfigError(`${sec} must be an object of settings, got ${JSON.stringify(v)}`);
   }
-  rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1, coord: 1 });
+  rejectUnknown('config', input, { model: 1, data: 1, tokenizer: 1, train: 1, coord: 1, recipe: 1 });
+  if (input.recipe !== undefined && (input.recipe === null || typeof input.recipe !== 'object' || typeof input.recipe.name !== 'string')) {
+    throw new ConfigError(`recipe must be what a default recipe recorded (an object with a name), got ${JSON.stringify(input.recipe)}`);
+  }
   rejectUnknown('train', input.train, defaultTrainConfig);
   rejectUnknown('data', input.data, { source: 1, imageSize: 1, channels: 1, limit: 1, holdout: 1, splitSeed: 1, background: 1 });
   rejectUnknown('tokenizer', input.tokenizer, { kind: 1, patch: 1, checkpoint: 1, factor: 1, latentChannels: 1, cache: 1 });
@@ -166,5 +185,5 @@ export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
     throw new ConfigError(`model.contextNoise=${JSON.stringify(given)} contradicts coord.mode='${coord.mode}'; leave it out`);
   }
   const model = resolveModelConfig({ ...input.model, gridSize: grid, tokenDim, ...(usesNoise(coord.mode) ? { contextNoise: true } : {}) });
-  return { model, data, tokenizer, train, coord };
+  return { model, data, tokenizer, train, coord, ...(input.recipe ? { recipe: input.recipe } : {}) };
 }
