@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { setup, tf } from './helpers.js';
 import { findTorchPython, runTwin } from './python.js';
 import { NestAR } from '../src/model/nestar.js';
+import { RasterAR } from '../src/model/rasterAR.js';
+import { NextScaleAR } from '../src/model/nextScaleAR.js';
 import type { NestARConfig } from '../src/model/config.js';
+import type { BaselineConfig } from '../src/model/baselineConfig.js';
+import type { Generator } from '../src/model/generator.js';
 import { exportVariables } from '../src/train/weights.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/util/safetensors.js';
 import { Rng } from '../src/util/rng.js';
@@ -17,22 +21,38 @@ import { Rng } from '../src/util/rng.js';
 let python = '';
 before(async () => { await setup(); python = findTorchPython(); });
 
-const CASES: Array<{ name: string; model: Partial<NestARConfig> }> = [
+type AnyModel = Generator & { params: NestAR['params']; config: { tokenDim: number }; numTokens: number; sequentialSteps: number; dispose(): void };
+const CASES: Array<{ name: string; model: Partial<NestARConfig> | (Partial<BaselineConfig> & { kind: 'raster' | 'nextscale' }) }> = [
   { name: 'patch head, interleaved, 3 modules, per-module widths',
     model: { gridSize: 8, tokenDim: 5, numClasses: 3, width: [16, 16, 24], depth: [1, 2, 1], heads: 2, headKind: 'patch', headWidth: 16, headDepth: 2, headHeads: 2, order: 'interleaved' } },
   { name: 'per-token head, zorder, loss weight 1 per module',
     model: { gridSize: 4, tokenDim: 6, numClasses: 3, width: 16, depth: 1, heads: 4, headKind: 'token', headWidth: 24, headDepth: 2, order: 'zorder', lossWeights: 'modules' } },
+  // The emoji-64 latent geometry: a 16x16 grid of 4-d KL latents (four modules).
+  { name: 'latent geometry: 16x16 grid of 4-d tokens, patch head',
+    model: { gridSize: 16, tokenDim: 4, numClasses: 3, width: 16, depth: 1, heads: 2, headKind: 'patch', headWidth: 16, headDepth: 1, headHeads: 2, order: 'interleaved' } },
+  { name: 'raster AR, depth matched to NestAR\'s parameters',
+    model: { kind: 'raster', gridSize: 4, tokenDim: 5, numClasses: 3, width: 16, heads: 2, headWidth: 16, headDepth: 2 } },
+  { name: 'next-scale AR, patch head over each scale, per-scale loss weights',
+    model: { kind: 'nextscale', gridSize: 4, tokenDim: 5, numClasses: 3, width: 16, depth: 2, heads: 2, headKind: 'patch', headWidth: 16, headDepth: 1, headHeads: 2, lossWeights: [1, 0.5, 2] } },
+  { name: 'next-scale AR, per-token head',
+    model: { kind: 'nextscale', gridSize: 4, tokenDim: 3, numClasses: 3, width: 16, depth: 1, heads: 2, headKind: 'token', headWidth: 16, headDepth: 1 } },
 ];
 
-/** A NestAR with random weights everywhere: the zero-initialised modulations and outputs would otherwise hide most terms. */
-function randomModel(config: Partial<NestARConfig>, seed: number, rng: Rng): NestAR {
-  const model = new NestAR(config, seed);
+function build(config: (typeof CASES)[number]['model'], seed: number): AnyModel {
+  const kind = (config as { kind?: string }).kind;
+  return (kind === 'raster' ? new RasterAR(config as Partial<BaselineConfig>, seed) : kind === 'nextscale' ? new NextScaleAR(config as Partial<BaselineConfig>, seed)
+    : new NestAR(config as Partial<NestARConfig>, seed)) as unknown as AnyModel;
+}
+
+/** A model with random weights everywhere: the zero-initialised modulations and outputs would otherwise hide most terms. */
+function randomModel(config: (typeof CASES)[number]['model'], seed: number, rng: Rng): AnyModel {
+  const model = build(config, seed);
   for (const v of model.params.vars.values()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.3 * rng.normal()), v.shape));
   return model;
 }
 
 /** Writes the model's weights, the inputs and meta.json where nestar_torch.twin_check reads them, runs it, returns the folder. */
-function runTwinCheck(model: NestAR, inputs: Record<string, NamedArray>, meta: object): string {
+function runTwinCheck(model: AnyModel, inputs: Record<string, NamedArray>, meta: object): string {
   const dir = mkdtempSync(join(tmpdir(), 'nestar-twin-'));
   writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(exportVariables(model.params.vars)));
   writeFileSync(join(dir, 'inputs.safetensors'), encodeSafetensors(inputs));
@@ -47,7 +67,7 @@ for (const c of CASES) {
     const model = randomModel(c.model, 3, rng);
     const n = model.numTokens, D = model.config.tokenDim, B = 3, repeats = 2;
     const tokens = tf.tensor3d(Float32Array.from({ length: B * n * D }, () => rng.normal()), [B, n, D]);
-    const labels = Int32Array.from([0, 2, model.nullClass]); // the trainer passes the null class for dropped labels
+    const labels = Int32Array.from([0, 2, 3]); // 3 = the null class, which the trainer passes for dropped labels
     const draws: Record<string, NamedArray> = {};
     const { value, grads } = model.params.grads(() => model.loss(tokens, labels, new Rng(5), {
       headRepeats: repeats,
@@ -80,8 +100,9 @@ for (const c of CASES) {
   });
 }
 
-test('PyTorch twin: given nestar\'s starting noise, its sampler makes the same tokens (guidance, linear schedule, interval, Heun)', async () => {
-  const model = randomModel(CASES[0]!.model, 4, new Rng(12));
+test('PyTorch twin: given nestar\'s starting noise, its sampler makes the same tokens (guidance, linear schedule, interval, Heun) for NestAR, raster AR and next-scale AR', async () => {
+  for (const c of [CASES[0]!, CASES[3]!, CASES[4]!]) {
+  const model = randomModel(c.model, 4, new Rng(12));
   const noises: Record<string, NamedArray> = {};
   let k = 0;
   const opts = { classes: [1, 2, -1], cfg: 2.5, cfgSchedule: 'linear' as const, cfgInterval: [0.1, 0.9] as [number, number], odeSteps: 3, solver: 'heun' as const };
@@ -96,4 +117,5 @@ test('PyTorch twin: given nestar\'s starting noise, its sampler makes the same t
   assert.ok(diff <= 1e-4 * scale, `tokens differ by ${diff} (scale ${scale})`);
   assert.equal(JSON.parse(readFileSync(join(dir, 'sample.json'), 'utf8')).calls, res.backboneCalls);
   model.dispose();
+  }
 });

@@ -49,7 +49,7 @@ def resolve_nestar(partial):
             raise ConfigError(f"model.{key} is not a known setting; known: {', '.join(MODEL_KEYS)}")
     c = {**NESTAR_DEFAULTS, **partial}
     if c["kind"] != "nestar":
-        raise ConfigError(f"model.kind {c['kind']!r}: the PyTorch twin implements NestAR only (raster and next-scale AR train in TypeScript)")
+        raise ConfigError(f"model.kind {c['kind']!r} is not NestAR (nestar_torch.factory.make_model builds the baselines)")
     if c.get("contextNoise"):
         raise ConfigError("model.contextNoise: noisy-context coordination is not implemented in the PyTorch twin; train it with `nestar train`")
     for f in ("gridSize", "tokenDim", "k", "n1", "numClasses", "mlpRatio", "headWidth", "headDepth", "headHeads"):

@@ -12,7 +12,8 @@ from .layers import ParamStore, apply_layer_norm, apply_linear, gelu, layer_norm
 
 
 class BlockCausalTransformer:
-    """[cond; tokens] with a mask letting each block of tokens see the condition, itself and earlier blocks."""
+    """[cond; tokens] with a mask letting each block of tokens see the condition, itself and earlier blocks.
+    `block` is the tokens per block (equal blocks) or the block id of every input token (next-scale AR's scales)."""
 
     def __init__(self, ps, name, width, depth, heads, mlp_ratio, token_dim, num_classes, max_input, block, own, targets, grid):
         self.ps, self.name, self.width, self.depth, self.heads = ps, name, width, depth, heads
@@ -32,7 +33,9 @@ class BlockCausalTransformer:
             linear(ps, f"{p}.mlp.fc1", C, mlp_ratio * C)
             linear(ps, f"{p}.mlp.fc2", mlp_ratio * C, C)
         layer_norm_params(ps, f"{name}.ln_out", C)
-        block_of = [-1] + [(j - 1) // block for j in range(1, L)]
+        block_of = [-1] + ([int(b) for b in block] if isinstance(block, (list, tuple)) else [(j - 1) // block for j in range(1, L)])
+        if len(block_of) != L:
+            raise ValueError(f"{name}: {len(block_of) - 1} block ids for {L - 1} input tokens")
         bo = torch.tensor(block_of)
         self.mask = torch.where(bo[None, :] <= bo[:, None], 0.0, -1e9)
 

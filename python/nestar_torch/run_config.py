@@ -1,6 +1,7 @@
 """The run config (state.json's model/data/tokenizer/train/coord sections) as src/train/config.ts resolves
-it, for what the PyTorch twin trains: NestAR on pixel patches — of MNIST, read here, or of any dataset nestar
-reads, from a token file of `nestar encode --config` (its data section, resolved by nestar, comes with it).
+it, for what the PyTorch twin trains: NestAR, raster AR or next-scale AR on pixel patches of MNIST, read here, or
+on the tokens of any dataset nestar reads — pixel patches or KL-autoencoder latents — from a token file of
+`nestar encode --config` (its data and tokenizer sections, resolved by nestar, come with it).
 Unknown keys are rejected per section; settings the twin does not implement are refused naming the field."""
 import copy
 
@@ -26,7 +27,7 @@ def resolve_run_config(inp, tokens_file=None):
     """tokens_file: the path of the token file the data comes from (any data.source then), or None (MNIST only)."""
     if not isinstance(inp, dict):
         raise ConfigError("config must be an object with sections model, data, tokenizer, train, coord")
-    _reject("config", inp, ("model", "data", "tokenizer", "train", "coord"))
+    _reject("config", inp, ("model", "data", "tokenizer", "train", "coord", "recipe"))
     for sec in ("model", "data", "tokenizer", "train", "coord"):
         if sec in inp and not isinstance(inp[sec], dict):
             raise ConfigError(f"{sec} must be an object of settings, got {inp[sec]!r}")
@@ -39,9 +40,18 @@ def resolve_run_config(inp, tokens_file=None):
         raise ConfigError(f"data.source {data['source']!r}: the PyTorch twin reads MNIST itself; for other data pass --tokens FILE, "
                           "written by `nestar encode --config run.json --out FILE`")
     tok = {"kind": "patch", "patch": 4, **inp.get("tokenizer", {})}
-    if tok["kind"] != "patch":
-        raise ConfigError("tokenizer.kind 'kl': the PyTorch twin trains on pixel patches only; use `nestar train` for latents")
-    if data["imageSize"] % tok["patch"]:
+    if tok["kind"] == "kl":
+        if not tokens_file:
+            raise ConfigError("tokenizer.kind 'kl': the twin trains on latents from a token file; write it with "
+                              "`nestar encode --config run.json --out FILE` and pass --tokens FILE")
+        if not all(isinstance(tok.get(f), int) and tok[f] > 0 for f in ("factor", "latentChannels", "patch")):
+            raise ConfigError(f"tokenizer: a KL tokenizer section needs factor, latentChannels and patch (nestar encode resolves them), got {tok!r}")
+        side = data["imageSize"] // tok["factor"]
+        if side % tok["patch"]:
+            raise ConfigError(f"tokenizer.patch must divide the latent side {side}, got {tok['patch']}")
+    elif tok["kind"] != "patch":
+        raise ConfigError(f"tokenizer.kind must be 'patch' or 'kl', got {tok['kind']!r}")
+    elif data["imageSize"] % tok["patch"]:
         raise ConfigError(f"tokenizer.patch must divide data.imageSize ({data['imageSize']}), got {tok['patch']}")
     train = {**TRAIN_DEFAULTS, **inp.get("train", {})}
     for f in ("steps", "batchSize", "checkpointEvery", "sampleEvery", "keepCheckpoints", "headRepeats"):
@@ -52,11 +62,17 @@ def resolve_run_config(inp, tokens_file=None):
     coord = {**COORD_DEFAULTS, **inp.get("coord", {})}
     if coord["mode"] != "none":
         raise ConfigError(f"coord.mode {coord['mode']!r}: coordination is not implemented in the PyTorch twin; use `nestar train`")
-    grid, token_dim = data["imageSize"] // tok["patch"], tok["patch"] ** 2 * data["channels"]
+    if tok["kind"] == "kl":
+        grid, token_dim = data["imageSize"] // tok["factor"] // tok["patch"], tok["patch"] ** 2 * tok["latentChannels"]
+    else:
+        grid, token_dim = data["imageSize"] // tok["patch"], tok["patch"] ** 2 * data["channels"]
     model = copy.deepcopy(inp.get("model", {}))
     for f, derived in (("gridSize", grid), ("tokenDim", token_dim)):
         if f in model and model[f] != derived:
             raise ConfigError(f"model.{f}={model[f]} contradicts the data and tokenizer settings (which give {derived}); leave it out")
     model.update(gridSize=grid, tokenDim=token_dim)
     model.setdefault("kind", "nestar")
-    return {"model": model, "data": data, "tokenizer": tok, "train": train, "coord": coord}
+    out = {"model": model, "data": data, "tokenizer": tok, "train": train, "coord": coord}
+    if "recipe" in inp:
+        out["recipe"] = inp["recipe"]
+    return out

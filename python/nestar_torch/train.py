@@ -135,9 +135,13 @@ def read_token_file(path, cfg_in):
     if meta.get("kind") != "nestar-latents" or "config" not in meta or "tokens" not in arrays or "labels" not in arrays:
         raise SystemExit(f"nestar_torch: --tokens {path} is not a token file of `nestar encode --config run.json --out FILE`")
     config = json.loads(meta["config"])
-    if config["tokenizer"]["kind"] != "patch":
-        raise SystemExit(f"nestar_torch: --tokens {path} holds KL-autoencoder latents; the twin trains on pixel patches only so far "
-                         "(a run must carry its tokenizer for nestar to decode it); use `nestar train` for latents")
+    tokenizer = None
+    if config["tokenizer"]["kind"] == "kl":
+        # KL latents: the file carries the tokenizer (state + weights), which every checkpoint copies so nestar decodes it.
+        if "tokenizer" not in meta:
+            raise SystemExit(f"nestar_torch: --tokens {path} holds KL latents but not their tokenizer; re-write it with this nestar's `nestar encode --config`")
+        weights = {k[len("tokenizer."):]: v for k, v in arrays.items() if k.startswith("tokenizer.")}
+        tokenizer = {"state": json.loads(meta["tokenizer"]), "weights": weights}
     for sec in ("data", "tokenizer"):
         for k, v in (cfg_in.get(sec) or {}).items():
             if config[sec].get(k) != v:
@@ -147,7 +151,7 @@ def read_token_file(path, cfg_in):
     if tokens.ndim != 3:
         raise SystemExit(f"nestar_torch: --tokens {path}: tokens must be [N, n, D], got {list(tokens.shape)}")
     names = json.loads(meta["classNames"]) if "classNames" in meta else None
-    return {"tokens": tokens, "labels": arrays["labels"].astype(np.int64), "config": config, "classNames": names}
+    return {"tokens": tokens, "labels": arrays["labels"].astype(np.int64), "config": config, "classNames": names, "tokenizer": tokenizer}
 
 
 def main(argv=None):
@@ -295,11 +299,15 @@ def main(argv=None):
                     "data": {"epoch": (step * B) // len(tokens_all), "cursor": 0},
                     "losses": losses, "skippedSteps": skipped,
                     **({"classNames": packed["classNames"]} if packed and packed["classNames"] is not None else {}),
+                    **({"tokenizer": packed["tokenizer"]["state"]} if packed and packed["tokenizer"] else {}),
                     "backend": f"pytorch-{device.type}" + (f"-ddp{world}" if world > 1 else ""),
                     "savedAt": now, "trainSeconds": seconds + time.time() - t_start,
                 }
                 opt = {**{f"m.{k}": a for k, a in arr(m_).items()}, **{f"v.{k}": a for k, a in arr(v_).items()}}
-                path = save_checkpoint(a.out, state, {"model": arr(params), "ema": arr(ema), "optimizer": opt}, tc["keepCheckpoints"])
+                files = {"model": arr(params), "ema": arr(ema), "optimizer": opt}
+                if packed and packed["tokenizer"]:
+                    files["tokenizer"] = packed["tokenizer"]["weights"]
+                path = save_checkpoint(a.out, state, files, tc["keepCheckpoints"])
                 say(f"checkpoint: {path}")
             if world > 1:
                 dist.barrier()

@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from .model import NestAR
+from .factory import make_model
 from .sample import sample
 from .safetensors_io import read_safetensors, write_safetensors
 
@@ -21,7 +21,7 @@ def load(folder, meta):
     """The model of meta.json in float64 with weights.safetensors loaded, and inputs.safetensors."""
     weights, _ = read_safetensors(os.path.join(folder, "weights.safetensors"))
     inputs, _ = read_safetensors(os.path.join(folder, "inputs.safetensors"))
-    model = NestAR(meta["model"]).double()
+    model = make_model(meta["model"]).double()
     model.ps.load_arrays(weights)
     return model, inputs
 
@@ -39,7 +39,8 @@ def sample_check(folder, meta, model, inputs):
 def loss_check(folder, meta, model, inputs):
     """inputs.safetensors holds tokens and each module's t and eps; writes loss.json and grads.safetensors."""
     names = [(n, list(p.shape)) for n, p in model.ps.named()]
-    draws = [{"t": torch.as_tensor(inputs[f"t{i}"]).double(), "eps": torch.as_tensor(inputs[f"eps{i}"]).double()} for i in range(len(model.modules_))]
+    parts = sum(k.startswith("t") and k[1:].isdigit() for k in inputs)
+    draws = [{"t": torch.as_tensor(inputs[f"t{i}"]).double(), "eps": torch.as_tensor(inputs[f"eps{i}"]).double()} for i in range(parts)]
     tokens = torch.as_tensor(inputs["tokens"]).double()
     total, per = model.loss(tokens, meta["labels"], draws=draws, head_repeats=meta["headRepeats"])
     total.backward()

@@ -18,6 +18,7 @@ import { choice, num, parse, UsageError } from './args.js';
 import { readConfigFile } from './configFile.js';
 import { defaultChannels, resolveRunConfig } from '../train/config.js';
 import { PatchTokenizer } from '../tokenizer/patchTokenizer.js';
+import { exportVariables } from '../train/weights.js';
 
 export const TRAIN_TOKENIZER_HELP = `nestar train-tokenizer [--data mnist|FOLDER] [--image-size 32] [--channels 1|3] [--limit N] [--out runs/tokenizer]
   [--resume] [--factor 4|8] [--latent-channels 4] [--width 48] [--steps 2000] [--batch-size 64] [--lr 2e-3] [--recon l1|l2]
@@ -198,8 +199,11 @@ function encodeRunTokens(configPath: string, source: string | undefined, out: st
   const tokens = tok.encode(ds);
   const fingerprint = tok instanceof PatchTokenizer ? `patch ${dc.imageSize}x${dc.imageSize}x${dc.channels} / ${tc.patch}` : tokenizerFingerprint(tok);
   const classNames = dc.source === 'mnist' ? undefined : ds.classNames ?? [];
+  // KL latents: the tokenizer travels with them (state + weights), so a run trained elsewhere can be decoded by nestar.
+  const latent = tok instanceof PatchTokenizer ? undefined : tok;
+  const tokTensors = latent ? Object.fromEntries(Object.entries(exportVariables(latent.ae.params.vars)).map(([k, v]) => [`tokenizer.${k}`, v])) : {};
   writeLatentCache(out, tokens, ds.labels, fingerprint, { count: ds.count, numTokens: tok.numTokens, tokenDim: tok.tokenDim }, dc.source,
-    { config: JSON.stringify(config), ...(classNames ? { classNames: JSON.stringify(classNames) } : {}) });
+    { config: JSON.stringify(config), ...(classNames ? { classNames: JSON.stringify(classNames) } : {}), ...(latent ? { tokenizer: JSON.stringify(latent.state()) } : {}) }, tokTensors);
   console.log(`encoded the ${ds.count} training images of ${dc.source} to ${tok.numTokens} tokens of ${tok.tokenDim} values (${tc.kind} tokenizer) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${out}`);
   if (!(tok instanceof PatchTokenizer)) tok.dispose();
 }

@@ -109,7 +109,8 @@ export function beginSampling(opts: SampleOptions, numClasses: number): { labels
 export function groupedHeadLoss(head: VelocityHead, targets: tf.Tensor3D, h: tf.Tensor3D, rng: Rng, opts: LossOptions,
   groups: number[], weights: number[], layout: HeadLayout): { total: tf.Scalar; perModule: tf.Scalar[] } {
   const [, L, D] = targets.shape, C = h.shape[2];
-  const err = flowMatchingErrors(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time, layout });
+  const record = opts.recordDraws ? (t: Float32Array, eps: tf.Tensor2D) => opts.recordDraws!(0, t, eps) : undefined;
+  const err = flowMatchingErrors(head, tf.reshape(targets, [-1, D]) as tf.Tensor2D, tf.reshape(h, [-1, C]) as tf.Tensor2D, rng, { repeats: opts.headRepeats, time: opts.time, layout, record });
   if (groups.length === 1) {
     const l = tf.mean(err) as tf.Scalar;
     return { total: tf.mul(l, weights[0]!), perModule: [l] };

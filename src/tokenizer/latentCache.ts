@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { atomicWriteFile } from '../util/atomicWrite.js';
-import { decodeSafetensors, encodeSafetensors } from '../util/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../util/safetensors.js';
 import { exportVariables } from '../train/weights.js';
 import type { LatentTokenizer } from './latentTokenizer.js';
 
@@ -16,11 +16,13 @@ export function tokenizerFingerprint(tok: LatentTokenizer): string {
   return h.digest('hex');
 }
 
-/** Writes tokens and labels; `extra` metadata (strings) rides along (`nestar encode --config` adds the resolved
- * run config and the class names, which the PyTorch twin reads). */
+/** Writes tokens and labels; `extra` metadata (strings) and tensors ride along (`nestar encode --config` adds the
+ * resolved run config, the class names and, for KL latents, the tokenizer's state and weights, which the PyTorch
+ * twin reads and copies into its checkpoints so nestar can decode them). */
 export function writeLatentCache(path: string, tokens: Float32Array, labels: Int32Array, fingerprint: string, shape: LatentShape, source: string,
-  extra: Record<string, string> = {}): void {
+  extra: Record<string, string> = {}, extraTensors: Record<string, NamedArray> = {}): void {
   const bytes = encodeSafetensors({
+    ...extraTensors,
     tokens: { shape: [shape.count, shape.numTokens, shape.tokenDim], data: tokens },
     labels: { shape: [shape.count], data: Float32Array.from(labels) },
   }, { ...extra, kind: 'nestar-latents', fingerprint, source });
