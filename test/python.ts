@@ -1,6 +1,6 @@
 // Finds a Python that imports torch and numpy (Debian's python3-torch is for /usr/bin/python3, which a
 // pyenv or venv python3 on PATH may shadow); NESTAR_PYTHON overrides. Shared by the PyTorch-twin tests.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -34,4 +34,22 @@ export function torchrun(python: string, n: number, module: string, args: string
   const beside = join(dirname(python), 'torchrun');
   return spawnSync(python.includes('/') && existsSync(beside) ? beside : 'torchrun',
     ['--nproc_per_node', String(n), '--redirects', '2', '--tee', '2', '-m', module, ...args], twinSpawn({ OMP_NUM_THREADS: '1', ...env }));
+}
+
+/**
+ * Two torchrun launchers on this machine as the two nodes of one job (issue #51): --nnodes 2, one process each,
+ * rendezvous over c10d on localhost:port. Resolves when both have exited, with their statuses and stderr.
+ */
+export function torchrunTwoNodes(python: string, port: number, module: string, args: string[], env: Record<string, string> = {}): Promise<Array<{ status: number | null; stderr: string }>> {
+  const beside = join(dirname(python), 'torchrun');
+  const bin = python.includes('/') && existsSync(beside) ? beside : 'torchrun';
+  const opts = twinSpawn({ OMP_NUM_THREADS: '1', ...env });
+  return Promise.all([0, 1].map((rank) => new Promise<{ status: number | null; stderr: string }>((done) => {
+    const p = spawn(bin, ['--nnodes', '2', '--node_rank', String(rank), '--nproc_per_node', '1', '--rdzv_backend', 'c10d',
+      '--rdzv_endpoint', `localhost:${port}`, '--rdzv_id', `nestar-test-${port}`, '--redirects', '2', '--tee', '2', '-m', module, ...args],
+    { cwd: opts.cwd, env: opts.env, timeout: opts.timeout });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('close', (status) => done({ status, stderr }));
+  })));
 }

