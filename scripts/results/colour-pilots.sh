@@ -32,9 +32,10 @@ pilot_eval() { # NAME CHECKPOINT
 pilot() { # NAME: train (resuming), then evaluate the final checkpoint's EMA weights
   local name=$1 run=runs/emoji-32/pilots/$1 steps
   steps=$(node -e "console.log(JSON.parse(require('fs').readFileSync('results/configs/colour-pilots/$name.json','utf8')).train.steps)")
-  [ -f "$out/$name/report.json" ] && return 0
+  [ -f "$out/$name/report.json" ] && [ -f "$out/$name/train.json" ] && return 0
   train_run "$name" "$run" "$out/timing.log" --method nestar --config "results/configs/colour-pilots/$name.json"
   pilot_eval "$name" "$run/checkpoints/step-$(printf %07d "$steps")"
+  train_facts "$run/checkpoints/step-$(printf %07d "$steps")" "$out/$name/train.json"
 }
 
 set -- ${PILOTS:-logitnormal width256 headwidth192 steps2400}

@@ -53,3 +53,9 @@ side_by_side() {
   wait "$b" || status=1
   return $status
 }
+
+# train_facts CHECKPOINT OUT_JSON: the checkpoint's step, training seconds and backend (what a scaling curve's x axis
+# needs, kept beside the report since run folders are not committed).
+train_facts() {
+  node -e "const s=JSON.parse(require('fs').readFileSync('$1/state.json','utf8'));require('fs').writeFileSync('$2',JSON.stringify({checkpoint:'$1',step:s.step,trainSeconds:s.trainSeconds,backend:s.backend})+'\n')"
+}

@@ -1,0 +1,104 @@
+// RESULTS.md's section "Colour: what limits it (issue #49)": the one-change pilots (scripts/results/colour-pilots.sh),
+// the scaling curve of the NestAR and raster AR runs from one config (scripts/results/colour-long.sh) and their final
+// evaluation; imported by make-results.mts, which also writes the curve's SVG. Every number is read from a JSON.
+import { join } from 'node:path';
+import { bestFd, f, read } from './reportFiles.mts';
+
+interface Row { label: string; n: number; fd: number; recall: number; precision: number; cfg?: number; nearDuplicates?: number | null; memorisation?: number | null }
+interface Report { rows: Row[]; realData: Row; referenceN: number; settings: { cfgSchedule?: string }; source: { params?: number; sequentialCalls?: number; step?: number } }
+interface Facts { step: number; trainSeconds: number }
+
+const PILOTS: Array<[string, string]> = [
+  ['baseline', 'none: the shipped 1200-step recipe (committed checkpoint)'],
+  ['logitnormal', 'flow times logit-normal'],
+  ['width256', 'backbone width 128 → 256'],
+  ['headwidth192', 'flow-head width 96 → 192'],
+  ['steps2400', 'twice the steps (2400)'],
+];
+const METHODS = ['nestar', 'raster'] as const;
+const pct = (x: number | null | undefined): string => (x == null ? '–' : `${f(100 * x, 1)} %`);
+
+/** Best row over one or more reports of the same checkpoint (constant and linear schedules), tagged with its schedule. */
+function bestOf(reports: Array<Report | null>): (Row & { schedule: string }) | null {
+  const rows = reports.flatMap((r) => (r ? r.rows.map((x) => ({ ...x, schedule: r.settings.cfgSchedule ?? 'constant' })) : []));
+  return rows.length ? bestFd(rows) : null;
+}
+
+/** The curve points of one method: every evaluated checkpoint with its training seconds. */
+export function colourCurve(method: string): Array<{ step: number; hours: number; best: Row; real: Row }> {
+  const out = [];
+  for (let step = 600; step <= 3600; step += 600) {
+    const dir = join('results/emoji-32/long', method, `step-${step}`);
+    const r = read<Report>(join(dir, 'report.json')), facts = read<Facts>(join(dir, 'train.json'));
+    if (r && facts) out.push({ step, hours: facts.trainSeconds / 3600, best: bestFd(r.rows), real: r.realData });
+  }
+  return out;
+}
+
+export function colourSection(L: (s?: string) => void): void {
+  L('## Colour: what limits it (issue #49)');
+  L();
+  const base = read<Report>('results/emoji-32/pilots/baseline/report.json');
+  if (!base) { L('Not run yet (`scripts/results/colour-pilots.sh`).'); L(); return; }
+  const baseBest = bestFd(base.rows), sameCost = read<Facts>('results/emoji-32/pilots/logitnormal/train.json');
+  L('**Pilots** (`scripts/results/colour-pilots.sh`, protocol in its header, fixed before the runs): NestAR on the emoji at 32×32, the shipped');
+  L(`recipe with one change each, N = ${baseBest.n} per CFG in {1.5, 2, 3} against the ${base.referenceN} held-out images, best FD over the three;`);
+  L('cost = training seconds on one BLAS thread, two pilots at a time on the two cores (the baseline\'s checkpoint was trained in an');
+  L('earlier session, so its cost is taken as the logit-normal pilot\'s, the same model and steps). A change "helps" if it beats the baseline by over 10 %.');
+  L();
+  L('| pilot | change | training s | cost × | best FD (CFG) | vs baseline | recall | near-duplicate pairs | helps |');
+  L('|---|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const [name, change] of PILOTS) {
+    const r = read<Report>(join('results/emoji-32/pilots', name, 'report.json'));
+    if (!r) { L(`| ${name} | ${change} | | | not run | | | | |`); continue; }
+    const facts = name === 'baseline' ? sameCost : read<Facts>(join('results/emoji-32/pilots', name, 'train.json'));
+    const b = bestFd(r.rows), d = b.fd / baseBest.fd - 1;
+    L(`| ${name} | ${change} | ${facts ? f(facts.trainSeconds, 0) : '–'} | ${facts && sameCost ? f(facts.trainSeconds / sameCost.trainSeconds) : '–'} | ${f(b.fd)} (${b.cfg}) | ` +
+      `${name === 'baseline' ? '–' : `${d > 0 ? '+' : ''}${f(100 * d, 0)} %`} | ${f(b.recall, 3)} | ${pct(b.nearDuplicates)} | ${name === 'baseline' ? '' : d < -0.1 ? 'yes' : 'no'} |`);
+  }
+  L(`| real data (${base.realData.label.replace(/^real data \(/, '').replace(/\)$/, '')}) | | | | ${f(base.realData.fd)} | | ${f(base.realData.recall, 3)} | ${pct(base.realData.nearDuplicates)} | |`);
+  L();
+  const curves = Object.fromEntries(METHODS.map((m) => [m, colourCurve(m)]));
+  const cfg = read<{ model: { headWidth: number }; train: { steps: number; timeSampling: string } }>('results/configs/colour-long.json');
+  L(`**Scaling runs** (\`scripts/results/colour-long.sh\`, protocol in its header): NestAR and raster AR from one config (\`results/configs/colour-long.json\`:`);
+  L(`the pilots' two helpful changes, flow times ${cfg?.train.timeSampling} and head width ${cfg?.model.headWidth}, ${cfg?.train.steps} steps × 64), trained side by side on one`);
+  L('thread each; every kept checkpoint evaluated with the pilots\' sampler (N = 500, CFG 1.5/2/3, best of three). Checkpoints before the');
+  L('last are mid-schedule (the cosine learning rate has not decayed there), so those points are, if anything, pessimistic.');
+  L();
+  L('| method | step | training core-hours | best FD (CFG) | × real | recall | near-duplicate pairs |');
+  L('|---|---:|---:|---:|---:|---:|---:|');
+  for (const m of METHODS) {
+    if (!curves[m]!.length) { L(`| ${m} | | | not evaluated yet | | | |`); continue; }
+    for (const p of curves[m]!) L(`| ${m} | ${p.step} | ${f(p.hours)} | ${f(p.best.fd)} (${p.best.cfg}) | ${f(p.best.fd / p.real.fd)} | ${f(p.best.recall, 3)} | ${pct(p.best.nearDuplicates)} |`);
+  }
+  const any = curves.nestar![0] ?? curves.raster![0];
+  if (any) L(`| real data (500 train vs held-out) | | | ${f(any.real.fd)} | 1 | ${f(any.real.recall, 3)} | ${pct(any.real.nearDuplicates)} |`);
+  L();
+  const common = curves.nestar!.filter((p) => curves.raster!.some((q) => q.step === p.step));
+  if (common.length) {
+    const p = common[common.length - 1]!, q = curves.raster!.find((x) => x.step === p.step)!;
+    L(`At the last step both runs reached (${p.step}, the same point of the same schedule): NestAR / raster AR best FD = **${f(p.best.fd / q.best.fd)}**, recall ${f(p.best.recall / q.best.recall)}× raster AR's.`);
+    L();
+  }
+  L('![FD vs training core-hours](emoji-32/long/fd-vs-core-hours.svg)');
+  L();
+  const finals = Object.fromEntries(METHODS.map((m) => [m, bestOf([read<Report>(join('results/emoji-32/long', m, 'final', 'report.json')), read<Report>(join('results/emoji-32/long', m, 'final-linear', 'report.json'))])]));
+  const real = read<Report>('results/emoji-32/long/nestar/final/report.json')?.realData ?? read<Report>('results/emoji-32/long/raster/final/report.json')?.realData;
+  L('**Final checkpoints** (N = 2000, CFG 1.5/2/3/4 constant and 2/3/4 linear, best of seven; exported in F16 to `checkpoints/emoji-32/<method>`):');
+  L();
+  L('| method | best FD (CFG, schedule) | × real | precision | recall | near-duplicate pairs | memorisation |');
+  L('|---|---:|---:|---:|---:|---:|---:|');
+  for (const m of METHODS) {
+    const b = finals[m];
+    L(b && real ? `| ${m} | ${f(b.fd)} (${b.cfg}, ${b.schedule}) | ${f(b.fd / real.fd)} | ${f(b.precision, 3)} | ${f(b.recall, 3)} | ${pct(b.nearDuplicates)} | ${pct(b.memorisation)} |`
+      : `| ${m} | not evaluated yet (training still to finish: \`bash scripts/results/colour-long.sh\` resumes it) | | | | | |`);
+  }
+  if (real) L(`| real data (2000 train vs held-out) | ${f(real.fd)} | 1 | ${f(real.precision, 3)} | ${f(real.recall, 3)} | ${pct(real.nearDuplicates)} | 0 % by definition |`);
+  L();
+}
+
+/** The curve's SVG series: FD against training core-hours, one line per method. */
+export function colourCurveSeries(): Array<{ name: string; points: Array<[number, number]> }> {
+  return METHODS.map((m) => ({ name: m === 'nestar' ? 'NestAR' : 'raster AR', points: colourCurve(m).map((p) => [p.hours, p.best.fd] as [number, number]) }))
+    .filter((s) => s.points.length > 0);
+}
