@@ -9,7 +9,7 @@ import torch
 from .config import (ConfigError, MODEL_KEYS, NESTAR_DEFAULTS, PATCH_HEAD_MLP_RATIO, module_weights, morton_to_rowcol, resolve_nestar)
 from .heads import PatchHead, TokenHead
 from .layers import ParamStore
-from .model import BlockCausalTransformer
+from .model import BlockCausalTransformer, TokenModel
 
 
 def transformer_params(C, depth, r, token_dim, num_classes, seq_len):
@@ -92,19 +92,8 @@ def resolve_baseline(partial, kind):
     return {**c, "depth": depth}
 
 
-class _Baseline(torch.nn.Module):
+class _Baseline(TokenModel):
     """What both baselines share: one backbone, one head, the loss over groups of output rows."""
-
-    def one_hot(self, labels):
-        K = self.config["numClasses"]
-        l = torch.as_tensor(labels, dtype=torch.long)
-        if (l < 0).any() or (l > K).any():
-            raise ValueError(f"labels must be 0..{K} ({K} = the null class), got {l.tolist()}")
-        return torch.nn.functional.one_hot(l, K + 1)
-
-    @property
-    def num_tokens(self):
-        return self.config["gridSize"] ** 2
 
     def draw_noise(self, B, repeats, time_sampling="uniform", generator=None, lo=0, hi=None, dtype=torch.float32):
         """One part: t per row (per-token head) or per scale of each sample (patch head), eps ~ N(0, I); rows repeat-major."""

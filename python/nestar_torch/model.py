@@ -64,7 +64,23 @@ class BlockCausalTransformer:
         return apply_layer_norm(ps, f"{n}.ln_out", h)
 
 
-class NestAR(torch.nn.Module):
+class TokenModel(torch.nn.Module):
+    """What every generator shares (NestAR and the baselines): its token count and class one-hots."""
+
+    @property
+    def num_tokens(self):
+        return self.config["gridSize"] ** 2
+
+    def one_hot(self, labels):
+        """Labels 0..numClasses (numClasses = the null class of guidance) as one-hot rows, as nestar's classOneHot."""
+        K = self.config["numClasses"]
+        l = torch.as_tensor(labels, dtype=torch.long)
+        if (l < 0).any() or (l > K).any():
+            raise ValueError(f"labels must be 0..{K} ({K} = the null class), got {l.tolist()}")
+        return torch.nn.functional.one_hot(l, K + 1)
+
+
+class NestAR(TokenModel):
     def __init__(self, model_config, seed=0):
         super().__init__()
         self.config, self.modules_ = resolve_nestar(model_config)
@@ -88,18 +104,6 @@ class NestAR(torch.nn.Module):
                                  [pos(j) for j in range(P)], g)
             self.heads.append(head)
             self.layouts.append([(0, 1)] if m == 1 else [(0, P)] * (c["k"] - 1))
-
-    @property
-    def num_tokens(self):
-        return self.config["gridSize"] ** 2
-
-    def one_hot(self, labels):
-        """Labels 0..numClasses (numClasses = the null class of guidance) as one-hot rows, as nestar's classOneHot."""
-        K = self.config["numClasses"]
-        l = torch.as_tensor(labels, dtype=torch.long)
-        if (l < 0).any() or (l > K).any():
-            raise ValueError(f"labels must be 0..{K} ({K} = the null class), got {l.tolist()}")
-        return torch.nn.functional.one_hot(l, K + 1)
 
     def module_conditions(self, i, tokens_seq, onehot):
         """Conditions z [B·targets, C] and targets x [B·targets, D] of module i (teacher forcing)."""
