@@ -65,7 +65,7 @@ function featureNetFor(data: DataConfig, dir: string | undefined): FeatureNet | 
 function perceptualNetFor(data: DataConfig, dir: string | boolean | undefined): { net: FeatureNet; dir: string } {
   const evalDir = defaultFeatureDir(data);
   const pdir = typeof dir === 'string' ? resolve(dir) : `${evalDir}-perceptual`;
-  const { net } = ensureFeatureNet(pdir, data, { seed: 1, allowOther: typeof dir === 'string' });
+  const { net } = ensureFeatureNet(pdir, data, { seed: 1, limit: data.limit, allowOther: typeof dir === 'string' });
   const evalHash = existsSync(join(evalDir, 'feature-net.safetensors')) ? FeatureNet.load(evalDir) : undefined;
   try {
     checkPerceptualNet({ hash: net.hash(), dir: pdir }, evalHash ? { hash: evalHash.hash(), dir: evalDir } : undefined);
