@@ -97,6 +97,25 @@ export function colourSection(L: (s?: string) => void): void {
   L();
 }
 
+interface TokenizerReport { psnr: number; fdReconstruction: number; images: number }
+
+/** The tokenizer pilot (scripts/results/colour-tokenizer.sh) against the committed emoji-64 tokenizer. */
+export function colourTokenizerSection(L: (s?: string) => void): void {
+  const base = read<TokenizerReport>('results/emoji-64/tokenizer/report.json'), levers = read<TokenizerReport>('results/emoji-64/tokenizer-levers/report.json');
+  const real = read<Report>('results/emoji-64/nestar/eval/report.json')?.realData;
+  if (!base || !real) return;
+  L('**Tokenizer pilot** (`scripts/results/colour-tokenizer.sh`, protocol in its header): the emoji-64 KL tokenizer against the same run with a');
+  L('wider decoder (96), the perceptual term on a classifier trained here with seed 1 and a patch discriminator from step 500, all at once;');
+  L(`reconstructions of the ${base.images} held-out images, FD in the 64×64 evaluation feature net, real-data row ${f(real.fd)} (targets: PSNR ≥ 28 dB, FD ≤ 1.3× real).`);
+  L();
+  L('| tokenizer | PSNR (dB) | reconstruction FD | × real |');
+  L('|---|---:|---:|---:|');
+  L(`| committed (1000 steps × 32, L1 + KL) | ${f(base.psnr)} | ${f(base.fdReconstruction)} | ${f(base.fdReconstruction / real.fd)} |`);
+  L(levers ? `| + decoder 96, perceptual, discriminator | ${f(levers.psnr)} | ${f(levers.fdReconstruction)} | ${f(levers.fdReconstruction / real.fd)} |`
+    : '| + decoder 96, perceptual, discriminator | not run yet | | |');
+  L();
+}
+
 /** The curve's SVG series: FD against training core-hours, one line per method. */
 export function colourCurveSeries(): Array<{ name: string; points: Array<[number, number]> }> {
   return METHODS.map((m) => ({ name: m === 'nestar' ? 'NestAR' : 'raster AR', points: colourCurve(m).map((p) => [p.hours, p.best.fd] as [number, number]) }))

@@ -8,7 +8,7 @@ import { headsSection } from './heads-results.mts';
 import { latentShortSection, latentSensitivitySection } from './latent-study.mts';
 import { longSection } from './long-results.mts';
 import { emojiSection, grid16Section } from './emoji-results.mts';
-import { colourCurveSeries, colourSection } from './colour-results.mts';
+import { colourCurveSeries, colourSection, colourTokenizerSection } from './colour-results.mts';
 
 const CHECK = process.argv.includes('--check');
 const stale: string[] = [];
@@ -93,6 +93,7 @@ headsSection(ROOT, L);
 longSection(ROOT, L, emit);
 emojiSection(L);
 colourSection(L);
+colourTokenizerSection(L);
 const colourSeries = colourCurveSeries();
 if (colourSeries.length) emit('results/emoji-32/long/fd-vs-core-hours.svg', lineChartSvg({ title: 'Emoji 32x32: FD vs training core-hours', xLabel: 'training core-hours (one thread)', yLabel: 'best FD (N = 500)', series: colourSeries }));
 grid16Section(L);
