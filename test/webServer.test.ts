@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,4 +55,23 @@ test('#2 the web server: 400 for malformed URLs, 405 for other methods, 421 for 
   } finally {
     await srv.close();
   }
+});
+
+test('nestar web --shipped: each set names its three methods\' shipped folders; an unknown set or one mixed with --checkpoint is an error naming the flag', async () => {
+  const { shippedCheckpoints, WEB_SETS } = await import('../src/cli/webCommand.js');
+  const emoji = shippedCheckpoints('emoji-32');
+  // The repository ships all three emoji-32 models (RESULTS.md's emoji rows).
+  assert.deepEqual(emoji.map((c) => c.split('=')[0]), ['nestar', 'raster', 'nextscale']);
+  for (const c of emoji) assert.match(c, /checkpoints\/emoji-32\/(nestar|raster|nextscale)$/);
+  assert.equal(shippedCheckpoints('mnist')[0], `nestar=${WEB_SETS.mnist!.nestar}`);
+  assert.throws(() => shippedCheckpoints('emoji-99'), /--shipped emoji-99: unknown set; expected mnist or emoji-32/);
+  const { root } = await import('./cliRun.js');
+  // With a timeout: a guard that let these through would start serving, and the test must fail, not hang.
+  const web = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'web', ...args], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+  const bad = web(['--shipped', 'cats']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--shipped cats: unknown set/);
+  const both = web(['--shipped', 'emoji-32', '--checkpoint', 'runs/demo']);
+  assert.equal(both.status, 2, 'the page started instead of refusing --shipped with --checkpoint');
+  assert.match(both.stderr, /--shipped and --checkpoint: give one of them/);
 });

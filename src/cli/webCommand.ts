@@ -6,16 +6,33 @@ import { METHODS, type Method } from '../model/generator.js';
 import { num, parse, UsageError } from './args.js';
 import { SHIPPED_DEMO, SHIPPED_DIR } from './paths.js';
 
-export const WEB_HELP = `nestar web [--checkpoint PATH | --checkpoint METHOD=PATH ...] [--port 5173] [--host 127.0.0.1] [--rebuild]
-  build (first time) and serve the browser page; without --checkpoint: the shipped checkpoints (all three methods), else runs/demo`;
+export const WEB_HELP = `nestar web [--checkpoint PATH | --checkpoint METHOD=PATH ... | --shipped mnist|emoji-32] [--port 5173] [--host 127.0.0.1] [--rebuild]
+  build (first time) and serve the browser page; without --checkpoint: the shipped checkpoints of --shipped (default
+  mnist; emoji-32: the Noto emoji models, in a checkout), all three methods where present, else runs/demo`;
+
+/** The shipped model sets the page can serve without --checkpoint: each method's checkpoint folder. */
+export const WEB_SETS: Record<string, Record<Method, string>> = {
+  // NestAR: the best one measured (the demo's); the baselines: F16 copies of the shipped comparison runs (checkpoints/web).
+  mnist: { nestar: SHIPPED_DEMO, raster: join(SHIPPED_DIR, 'web', 'raster'), nextscale: join(SHIPPED_DIR, 'web', 'nextscale') },
+  // The colour models of RESULTS.md's emoji rows (checkpoints/emoji-32/<method>; in the repository, not the npm package).
+  'emoji-32': { nestar: join(SHIPPED_DIR, 'emoji-32', 'nestar'), raster: join(SHIPPED_DIR, 'emoji-32', 'raster'), nextscale: join(SHIPPED_DIR, 'emoji-32', 'nextscale') },
+};
+
+/** `--checkpoint` values for shipped set `name`: the methods whose folder holds a checkpoint (may be none). */
+export function shippedCheckpoints(name: string): string[] {
+  const set = WEB_SETS[name];
+  if (!set) throw new UsageError(`--shipped ${name}: unknown set; expected ${Object.keys(WEB_SETS).join(' or ')}`);
+  return METHODS.filter((m) => existsSync(join(set[m], 'state.json'))).map((m) => `${m}=${set[m]}`);
+}
 
 export async function webCommand(argv: string[]): Promise<void> {
   const a = parse(argv, { checkpoint: { type: 'string', multiple: true }, port: { type: 'string' }, host: { type: 'string' },
-    rebuild: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    shipped: { type: 'string' }, rebuild: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (a.help) return void console.log(WEB_HELP);
-  // NestAR: the best one measured (the demo's); the baselines: F16 copies of the shipped comparison runs (checkpoints/web).
-  const shippedPath = (m: Method) => (m === 'nestar' ? SHIPPED_DEMO : join(SHIPPED_DIR, 'web', m));
-  const shipped = METHODS.filter((m) => existsSync(join(shippedPath(m), 'state.json'))).map((m) => `${m}=${shippedPath(m)}`);
+  if (a.shipped !== undefined && a.checkpoint !== undefined) throw new UsageError('--shipped and --checkpoint: give one of them');
+  const setName = typeof a.shipped === 'string' ? a.shipped : 'mnist';
+  const shipped = shippedCheckpoints(setName);
+  if (a.shipped !== undefined && !shipped.length) throw new UsageError(`--shipped ${setName}: none of its checkpoints is here (${Object.values(WEB_SETS[setName]!).join(', ')}); they ship in the repository, not the npm package`);
   const given = (a.checkpoint as unknown as string[] | undefined) ?? (shipped.length ? shipped : ['runs/demo']);
   const checkpoints: Partial<Record<Method, string>> = {};
   for (const g of given) {
