@@ -84,7 +84,7 @@ export function colourSection(L: (s?: string) => void): void {
   L();
   const finals = Object.fromEntries(METHODS.map((m) => [m, bestOf([read<Report>(join('results/emoji-32/long', m, 'final', 'report.json')), read<Report>(join('results/emoji-32/long', m, 'final-linear', 'report.json'))])]));
   const real = read<Report>('results/emoji-32/long/nestar/final/report.json')?.realData ?? read<Report>('results/emoji-32/long/raster/final/report.json')?.realData;
-  L('**Final checkpoints** (N = 2000, CFG 2/3 constant and 3 linear, best of three; exported in F16 to `checkpoints/emoji-32/<method>`):');
+  L('**Final checkpoints** (N = 2000, CFG 1.5/2 constant and 3 linear — the grid of the amendment in colour-long.sh — best of three; exported in F16 to `checkpoints/emoji-32/<method>`):');
   L();
   L('| method | best FD (CFG, schedule) | × real | precision | recall | near-duplicate pairs | memorisation |');
   L('|---|---:|---:|---:|---:|---:|---:|');
