@@ -32,6 +32,11 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 train_one() { # METHOD
   local run=runs/emoji-32/long/$1 out=results/emoji-32/long/$1
   mkdir -p "$out"
+  # Each invocation's BLAS threads from the step it starts at (threads.jsonl), so the curve's core-hours count a
+  # resumed stretch on two threads twice.
+  local from=0
+  [ -f "$run/latest.json" ] && from=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$run/latest.json','utf8')).step)")
+  echo "{\"fromStep\":$from,\"threads\":$OPENBLAS_NUM_THREADS}" >> "$out/threads.jsonl"
   train_run "$1" "$run" "$out/timing.log" --method "$1" --config "$CONFIG"
   backend_line "$run" >> "$out/timing.log"
 }

@@ -1,6 +1,7 @@
 // RESULTS.md's section "Colour: what limits it (issue #49)": the one-change pilots (scripts/results/colour-pilots.sh),
 // the scaling curve of the NestAR and raster AR runs from one config (scripts/results/colour-long.sh) and their final
 // evaluation; imported by make-results.mts, which also writes the curve's SVG. Every number is read from a JSON.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bestFd, f, read } from './reportFiles.mts';
 
@@ -24,13 +25,37 @@ function bestOf(reports: Array<Report | null>): (Row & { schedule: string }) | n
   return rows.length ? bestFd(rows) : null;
 }
 
-/** The curve points of one method: every evaluated checkpoint with its training seconds. */
+/**
+ * Training core-seconds to `step` of one run: its training seconds, each stretch times the BLAS threads it ran on
+ * (threads.jsonl, one line per invocation of colour-long.sh from the step it resumed at; one thread if absent).
+ * A stretch's boundaries are checkpoints, whose train.json holds the training seconds there.
+ */
+function coreSeconds(method: string, step: number, trainSeconds: number): number {
+  const file = join('results/emoji-32/long', method, 'threads.jsonl');
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  const segments = lines.map((l) => JSON.parse(l) as { fromStep: number; threads: number }).filter((g) => g.fromStep < step);
+  if (!segments.length) return trainSeconds;
+  const secondsAt = (s: number): number => {
+    if (s === 0) return 0;
+    const facts = read<Facts>(join('results/emoji-32/long', method, `step-${s}`, 'train.json'));
+    if (!facts) throw new Error(`results/emoji-32/long/${method}/threads.jsonl: a run resumed at step ${s}, but step-${s}/train.json is missing`);
+    return facts.trainSeconds;
+  };
+  let total = 0;
+  segments.forEach((g, i) => {
+    const end = i + 1 < segments.length ? secondsAt(segments[i + 1]!.fromStep) : trainSeconds;
+    total += g.threads * (end - secondsAt(g.fromStep));
+  });
+  return total;
+}
+
+/** The curve points of one method: every evaluated checkpoint with its training core-hours. */
 export function colourCurve(method: string): Array<{ step: number; hours: number; best: Row; real: Row }> {
   const out = [];
   for (let step = 600; step <= 3600; step += 600) {
     const dir = join('results/emoji-32/long', method, `step-${step}`);
     const r = read<Report>(join(dir, 'report.json')), facts = read<Facts>(join(dir, 'train.json'));
-    if (r && facts) out.push({ step, hours: facts.trainSeconds / 3600, best: bestFd(r.rows), real: r.realData });
+    if (r && facts) out.push({ step, hours: coreSeconds(method, step, facts.trainSeconds) / 3600, best: bestFd(r.rows), real: r.realData });
   }
   return out;
 }
@@ -62,7 +87,10 @@ export function colourSection(L: (s?: string) => void): void {
   const cfg = read<{ model: { headWidth: number }; train: { steps: number; timeSampling: string } }>('results/configs/colour-long.json');
   L(`**Scaling runs** (\`scripts/results/colour-long.sh\`, protocol in its header): NestAR and raster AR from one config (\`results/configs/colour-long.json\`:`);
   L(`the pilots' two helpful changes, flow times ${cfg?.train.timeSampling} and head width ${cfg?.model.headWidth}, ${cfg?.train.steps} steps × 64), trained side by side on one`);
-  L('thread each; every kept checkpoint evaluated with the pilots\' sampler (N = 500, CFG 1.5/2/3, best of three). Checkpoints before the');
+  const rasterLast = colourCurve('raster').at(-1);
+  const rasterStep = rasterLast ? `${f((rasterLast.hours * 3600) / rasterLast.step, 1)} core-seconds a step` : 'not measured yet';
+  L(`thread each until the raster run was stopped at its last checkpoint (its step time, ${rasterStep}, did not fit the session), then NestAR alone on two (core-hours =`);
+  L('training seconds × the BLAS threads of each stretch, `threads.jsonl`); every kept checkpoint evaluated with the pilots\' sampler (N = 500, CFG 1.5/2/3, best of three). Checkpoints before the');
   L('last are mid-schedule (the cosine learning rate has not decayed there), so those points are, if anything, pessimistic.');
   L();
   L('| method | step | training core-hours | best FD (CFG) | × real | recall | near-duplicate pairs |');
