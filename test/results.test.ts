@@ -33,3 +33,13 @@ test('results/RESULTS.md is exactly what make-results.mts makes from the committ
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /matches the report JSONs/);
 });
+
+test('the colour curve fit recovers an exact power law of the excess FD, and refuses fewer than three points', async () => {
+  const { excessFdFit } = await import('../scripts/results/colour-results.mts');
+  const row = (fd: number) => ({ label: '', n: 500, fd, recall: 0, precision: 0 });
+  // FD = 10 + 40 * h^-0.5 at h = 0.5, 1, 2, 4.
+  const points = [0.5, 1, 2, 4].map((hours) => ({ hours, best: row(10 + 40 * hours ** -0.5), real: row(10) }));
+  const fit = excessFdFit(points)!;
+  assert.ok(Math.abs(fit.scale - 40) < 1e-9 && Math.abs(fit.exponent + 0.5) < 1e-12, JSON.stringify(fit));
+  assert.equal(excessFdFit(points.slice(0, 2)), null);
+});

@@ -60,6 +60,34 @@ export function colourCurve(method: string): Array<{ step: number; hours: number
   return out;
 }
 
+/**
+ * Least-squares line through (log core-hours, log(FD - real FD)) of a curve: the excess over the real-data row
+ * falling as a power of compute, the shape scaling studies fit. Needs three points.
+ */
+export function excessFdFit(points: Array<{ hours: number; best: Row; real: Row }>): { scale: number; exponent: number } | null {
+  const xy = points.filter((p) => p.best.fd > p.real.fd).map((p) => [Math.log(p.hours), Math.log(p.best.fd - p.real.fd)] as const);
+  if (xy.length < 3) return null;
+  const mx = xy.reduce((t, [x]) => t + x, 0) / xy.length, my = xy.reduce((t, [, y]) => t + y, 0) / xy.length;
+  const exponent = xy.reduce((t, [x, y]) => t + (x - mx) * (y - my), 0) / xy.reduce((t, [x]) => t + (x - mx) ** 2, 0);
+  return { scale: Math.exp(my - exponent * mx), exponent };
+}
+
+/** What a user gets after 1 h and 6 h on two cores, read off NestAR's curve through its fit (issue #49 asks). */
+function budgetParagraph(L: (s?: string) => void, curve: Array<{ step: number; hours: number; best: Row; real: Row }>): void {
+  const fit = excessFdFit(curve);
+  if (!fit) return;
+  const real = curve[0]!.real.fd, at = (h: number) => real + fit.scale * h ** fit.exponent;
+  const last = curve[curve.length - 1]!;
+  // Hours for FD = 3x real at this N: real + scale * h^b = 3 real.
+  const h3 = fit.exponent < 0 ? ((2 * real) / fit.scale) ** (1 / fit.exponent) : Infinity;
+  L(`**What a budget buys** (NestAR, fit FD − real = ${f(fit.scale)} · core-hours^${f(fit.exponent, 3)} through the ${curve.length} curve points, N = 500, real ${f(real)}):`);
+  L(`after 1 h on two cores (2 core-hours, both cores training) FD ≈ ${f(at(2))} (${f(at(2) / real)}× real); after 6 h (12 core-hours) the fit predicts ≈ ${f(at(12))}`);
+  L(`(${f(at(12) / real)}× real)${12 > last.hours ? `, beyond the longest run measured (${f(last.hours)} core-hours), so a prediction, not a measurement` : ''};`);
+  L(`3× real at this N needs ≈ ${Number.isFinite(h3) ? `${f(h3)} core-hours (${f(h3 / 2)} h on two cores)` : 'more than any budget: the fit does not fall'}.`);
+  L('The points are checkpoints of one cosine schedule, not separate runs sized to each budget, so the fit is a guide, not a law.');
+  L();
+}
+
 export function colourSection(L: (s?: string) => void): void {
   L('## Colour: what limits it (issue #49)');
   L();
@@ -108,6 +136,7 @@ export function colourSection(L: (s?: string) => void): void {
     L(`At the last step both runs reached (${p.step}, the same point of the same schedule): NestAR / raster AR best FD = **${f(p.best.fd / q.best.fd)}**, recall ${f(p.best.recall / q.best.recall)}× raster AR's.`);
     L();
   }
+  budgetParagraph(L, curves.nestar!);
   L('![FD vs training core-hours](emoji-32/long/fd-vs-core-hours.svg)');
   L();
   const finals = Object.fromEntries(METHODS.map((m) => [m, bestOf([read<Report>(join('results/emoji-32/long', m, 'final', 'report.json')), read<Report>(join('results/emoji-32/long', m, 'final-linear', 'report.json'))])]));
