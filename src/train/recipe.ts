@@ -14,8 +14,9 @@ export const COLOUR_RECIPE = {
   epochs: 68,
   minSteps: 1200,
   maxHours: 8,
-  /** One training step of the recipe at 32x32 on two cores (`nestar bench`-style probe, see basis). */
-  secondsPerStep: 1.0,
+  /** One training step of the recipe at 32x32 on two BLAS threads: steps 1800-2400 of colour-long.sh's NestAR run
+   * (trainSeconds difference / 600 = 3.10 s, an evaluation sharing the cores, so an upper bound). */
+  secondsPerStep: 3.1,
   basis: 'results/RESULTS.md, "Colour: what limits it" (scripts/results/colour-pilots.sh, colour-long.sh); step time measured on the 2-core machine of those runs',
 } as const;
 
