@@ -134,7 +134,7 @@ test('run config edges: whole-config and section shapes, non-finite numbers, fra
   for (const sec of ['model', 'data', 'tokenizer', 'train', 'coord']) {
     assert.throws(() => resolveRunConfig({ [sec]: null } as never), configError(new RegExp(`^${sec} must be an object of settings, got null$`)), sec);
   }
-  assert.throws(() => resolveRunConfig({ modle: {} } as never), configError(/^config\.modle is not a known setting; known: model, data, tokenizer, train, coord$/));
+  assert.throws(() => resolveRunConfig({ modle: {} } as never), configError(/^config\.modle is not a known setting; known: model, data, tokenizer, train, coord, recipe$/));
   // JSON reads 1e400 as Infinity: rejected even where the bound alone would let it through.
   assert.throws(() => resolveRunConfig(JSON.parse('{"train": {"lr": 1e400}}')), configError(/^train\.lr must be a positive number, got Infinity$/));
   assert.throws(() => resolveRunConfig({ train: { lr: '0.1' } } as never), configError(/^train\.lr must be a positive number, got "0\.1"$/));
