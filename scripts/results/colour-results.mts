@@ -25,15 +25,21 @@ function bestOf(reports: Array<Report | null>): (Row & { schedule: string }) | n
   return rows.length ? bestFd(rows) : null;
 }
 
+type ThreadStretch = { fromStep: number; threads: number };
+
+/** A run's threads.jsonl (none: one thread throughout). */
+function threadStretches(method: string): ThreadStretch[] {
+  const file = join('results/emoji-32/long', method, 'threads.jsonl');
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ThreadStretch) : [];
+}
+
 /**
  * Training core-seconds to `step` of one run: its training seconds, each stretch times the BLAS threads it ran on
  * (threads.jsonl, one line per invocation of colour-long.sh from the step it resumed at; one thread if absent).
  * A stretch's boundaries are checkpoints, whose train.json holds the training seconds there.
  */
-function coreSeconds(method: string, step: number, trainSeconds: number): number {
-  const file = join('results/emoji-32/long', method, 'threads.jsonl');
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-  const segments = lines.map((l) => JSON.parse(l) as { fromStep: number; threads: number }).filter((g) => g.fromStep < step);
+function coreSeconds(method: string, stretches: ThreadStretch[], step: number, trainSeconds: number): number {
+  const segments = stretches.filter((g) => g.fromStep < step);
   if (!segments.length) return trainSeconds;
   const secondsAt = (s: number): number => {
     if (s === 0) return 0;
@@ -51,11 +57,11 @@ function coreSeconds(method: string, step: number, trainSeconds: number): number
 
 /** The curve points of one method: every evaluated checkpoint with its training core-hours. */
 export function colourCurve(method: string): Array<{ step: number; hours: number; best: Row; real: Row }> {
-  const out = [];
+  const out = [], stretches = threadStretches(method);
   for (let step = 600; step <= 3600; step += 600) {
     const dir = join('results/emoji-32/long', method, `step-${step}`);
     const r = read<Report>(join(dir, 'report.json')), facts = read<Facts>(join(dir, 'train.json'));
-    if (r && facts) out.push({ step, hours: coreSeconds(method, step, facts.trainSeconds) / 3600, best: bestFd(r.rows), real: r.realData });
+    if (r && facts) out.push({ step, hours: coreSeconds(method, stretches, step, facts.trainSeconds) / 3600, best: bestFd(r.rows), real: r.realData });
   }
   return out;
 }
@@ -115,7 +121,7 @@ export function colourSection(L: (s?: string) => void): void {
   const cfg = read<{ model: { headWidth: number }; train: { steps: number; timeSampling: string } }>('results/configs/colour-long.json');
   L(`**Scaling runs** (\`scripts/results/colour-long.sh\`, protocol in its header): NestAR and raster AR from one config (\`results/configs/colour-long.json\`:`);
   L(`the pilots' two helpful changes, flow times ${cfg?.train.timeSampling} and head width ${cfg?.model.headWidth}, ${cfg?.train.steps} steps × 64), trained side by side on one`);
-  const rasterLast = colourCurve('raster').at(-1);
+  const rasterLast = curves.raster!.at(-1);
   const rasterStep = rasterLast ? `${f((rasterLast.hours * 3600) / rasterLast.step, 1)} core-seconds a step` : 'not measured yet';
   L(`thread each until the raster run was stopped at its last checkpoint (its step time, ${rasterStep}, did not fit the session), then NestAR alone on two (core-hours =`);
   L('training seconds × the BLAS threads of each stretch, `threads.jsonl`); every kept checkpoint evaluated with the pilots\' sampler (N = 500, CFG 1.5/2/3, best of three). Checkpoints before the');
